@@ -1,0 +1,254 @@
+"""Reading, checking and splitting the data sets: MNIST and tables such as Iris.
+
+Every problem with a file a user supplies is raised as a DataError whose
+message names the file and says what is wrong, for Main.py to print in one line.
+"""
+
+import os
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+MNIST_CLASSES = [str(digit) for digit in range(10)]
+IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width", "class"]
+TEST_FRACTION = 0.2
+
+
+class DataError(Exception):
+    """A data file that cannot be used; the message names it and says why."""
+
+
+@dataclass
+class Dataset:
+    """A classification data set split three ways.
+
+    X_* are float arrays (n_samples, n_features); y_* are integer class indices
+    (n_samples,) into class_names. feature_mean and feature_scale are what the
+    features were standardised with (None when they were not).
+    """
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    source: str = ""
+    feature_mean: np.ndarray = field(default=None, repr=False)
+    feature_scale: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def n_features(self):
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self):
+        return len(self.class_names)
+
+
+def keras_cache_file():
+    """Where keras.datasets.mnist.load_data() keeps mnist.npz: $KERAS_HOME/datasets/mnist.npz."""
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(keras_home, "datasets", "mnist.npz")
+
+
+def check_readable_file(path):
+    """Raise DataError unless path names a file this process can open."""
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a folder, expected a file")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path}: not readable (permission denied)")
+
+
+def read_mnist_npz(path):
+    """(x_train, y_train, x_test, y_test) from an npz file in the layout of Keras's mnist.npz."""
+    check_readable_file(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in MNIST_KEYS if key not in archive.files]
+            if missing:
+                raise DataError(f"{path}: missing arrays {', '.join(missing)}; an MNIST npz "
+                                f"holds {', '.join(MNIST_KEYS)}")
+            arrays = [archive[key] for key in MNIST_KEYS]
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        raise DataError(f"{path}: not a readable npz file ({type(error).__name__}: {error})") from None
+    for images, labels, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
+        check_mnist_part(path, images, labels, part)
+    if arrays[0].shape[1:] != arrays[2].shape[1:]:
+        raise DataError(f"{path}: x_train images are {arrays[0].shape[1:]} but x_test images "
+                        f"are {arrays[2].shape[1:]}; expected the same shape")
+    return tuple(arrays)
+
+
+def check_mnist_part(path, images, labels, part):
+    """Raise DataError if x_<part> and y_<part> are not images and digit labels that match."""
+    if images.ndim not in (2, 3) or images.shape[0] == 0:
+        raise DataError(f"{path}: x_{part} has shape {images.shape}; expected "
+                        f"(n_images, 28, 28) with n_images >= 1")
+    if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
+        raise DataError(f"{path}: x_{part} has dtype {images.dtype}; expected uint8 pixels")
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{path}: y_{part} has shape {labels.shape} and dtype {labels.dtype}; "
+                        f"expected one integer label per image")
+    if len(labels) != len(images):
+        raise DataError(f"{path}: x_{part} has {len(images)} images but y_{part} has "
+                        f"{len(labels)} labels; expected one label per image")
+    if labels.min() < 0 or labels.max() > 9:
+        raise DataError(f"{path}: y_{part} has labels from {labels.min()} to {labels.max()}; "
+                        f"expected digits 0 to 9")
+    if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
+        raise DataError(f"{path}: x_{part} has pixel values that are NaN or infinite")
+    if images.min() < 0 or images.max() > 255:
+        raise DataError(f"{path}: x_{part} has pixel values from {images.min()} to "
+                        f"{images.max()}; expected 0 to 255")
+
+
+def load_mnist_arrays(mnist_path=None):
+    """MNIST's four arrays and where they came from.
+
+    In order: the file at mnist_path; else Keras's cache file, read with numpy
+    (tensorflow is not imported); else keras.datasets.mnist.load_data(), which
+    downloads into that cache.
+    """
+    if mnist_path:
+        return read_mnist_npz(mnist_path), mnist_path
+    cache_file = keras_cache_file()
+    if os.path.exists(cache_file):
+        return read_mnist_npz(cache_file), cache_file
+    try:
+        from keras.datasets import mnist
+        (x_train, y_train), (x_test, y_test) = mnist.load_data()
+    except Exception as error:  # no tensorflow, no network, a refused download...
+        raise DataError(
+            f"{cache_file}: MNIST is not there and Keras could not download it "
+            f"({type(error).__name__}); pass --mnist_path FILE or put mnist.npz in "
+            f"$KERAS_HOME/datasets/") from None
+    return (x_train, y_train, x_test, y_test), "keras.datasets.mnist"
+
+
+def images_to_features(images, dtype):
+    """Images (n, 28, 28) of 0-255 pixels as (n, 784) features in [0, 1], in dtype."""
+    features = images.reshape(len(images), -1).astype(dtype)
+    features *= dtype.type(1.0 / 255.0)
+    return features
+
+
+def validation_count(n_rows, validation_split):
+    """How many of n_rows go to validation: validation_split of them, at least 1."""
+    return min(max(1, round(n_rows * validation_split)), n_rows - 1)
+
+
+def load_mnist(mnist_path, validation_split, rng, dtype=np.float32):
+    """MNIST as a Dataset: validation_split of the training images, drawn at random
+    with rng, held out for validation; the official test images kept for the end."""
+    dtype = np.dtype(dtype)
+    (x_train, y_train, x_test, y_test), source = load_mnist_arrays(mnist_path)
+    n_val = validation_count(len(x_train), validation_split)
+    order = rng.permutation(len(x_train))
+    val_rows, train_rows = order[:n_val], order[n_val:]
+    X = images_to_features(x_train, dtype)
+    return Dataset(
+        name="mnist",
+        X_train=X[train_rows], y_train=y_train[train_rows].astype(np.int64),
+        X_val=X[val_rows], y_val=y_train[val_rows].astype(np.int64),
+        X_test=images_to_features(x_test, dtype), y_test=y_test.astype(np.int64),
+        class_names=MNIST_CLASSES, source=source)
+
+
+def read_table(path, header, names=None):
+    """A CSV file as a pandas DataFrame, any failure raised as DataError."""
+    import pandas as pd
+
+    check_readable_file(path)
+    try:
+        frame = pd.read_csv(path, header=header, names=names, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            ValueError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(f"{path}: not a readable CSV file ({reason})") from None
+    return frame
+
+
+def table_to_arrays(frame, target, path):
+    """Features (n_rows, n_features) float64, class indices (n_rows,) and class names
+    from a DataFrame whose column target holds the class of each row."""
+    import pandas as pd
+
+    if target not in frame.columns:
+        raise DataError(f"{path}: no column {target!r}; the columns are "
+                        f"{', '.join(map(str, frame.columns))}")
+    features = frame.drop(columns=[target])
+    if features.shape[1] == 0:
+        raise DataError(f"{path}: no feature columns besides {target!r}")
+    missing = frame.isna().any(axis=1).to_numpy()
+    if missing.any():
+        first = int(np.flatnonzero(missing)[0])
+        raise DataError(f"{path}: {int(missing.sum())} rows have missing values "
+                        f"(the first is data row {first + 1}); expected every cell filled")
+    for column in features.columns:
+        if not pd.api.types.is_numeric_dtype(features[column]):
+            bad = features[column][pd.to_numeric(features[column], errors="coerce").isna()]
+            raise DataError(f"{path}: column {column!r} is not numeric (it holds "
+                            f"{str(bad.iloc[0])!r}); expected numbers in every feature column")
+    X = features.to_numpy(dtype=np.float64)
+    if not np.isfinite(X).all():
+        raise DataError(f"{path}: some feature values are infinite; expected finite numbers")
+    class_names, y = np.unique(frame[target].astype(str).to_numpy(), return_inverse=True)
+    if len(class_names) < 2:
+        raise DataError(f"{path}: column {target!r} has a single class "
+                        f"({class_names[0]}); expected at least two")
+    return X, y.astype(np.int64), [str(name) for name in class_names]
+
+
+def stratified_split(y, validation_split, rng, test_fraction=TEST_FRACTION):
+    """Row indices (train, validation, test), each class divided in the same proportions.
+
+    Within each class, test_fraction of the rows go to test and validation_split
+    of the rest to validation, at least one row each; so every class needs three rows.
+    """
+    parts = ([], [], [])
+    for label in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        n_test = max(1, round(len(rows) * test_fraction))
+        n_val = max(1, round((len(rows) - n_test) * validation_split))
+        parts[2].append(rows[:n_test])
+        parts[1].append(rows[n_test:n_test + n_val])
+        parts[0].append(rows[n_test + n_val:])
+    return tuple(rng.permutation(np.concatenate(part)) for part in parts)
+
+
+def table_dataset(name, X, y, class_names, validation_split, rng, dtype, path):
+    """A Dataset from a table's arrays: a stratified split, then features
+    standardised with the mean and standard deviation of the training rows alone."""
+    counts = np.bincount(y, minlength=len(class_names))
+    if counts.min() < 3:
+        scarce = class_names[int(counts.argmin())]
+        raise DataError(f"{path}: class {scarce!r} has {counts.min()} rows; every class needs "
+                        f"at least 3 to appear in training, validation and test")
+    train, val, test = stratified_split(y, validation_split, rng)
+    mean = X[train].mean(axis=0)
+    scale = X[train].std(axis=0)
+    scale[scale == 0] = 1.0  # a constant feature: centre it, do not divide by zero
+
+    def standardised(rows):
+        return ((X[rows] - mean) / scale).astype(dtype)
+
+    return Dataset(name=name, X_train=standardised(train), y_train=y[train],
+                   X_val=standardised(val), y_val=y[val],
+                   X_test=standardised(test), y_test=y[test],
+                   class_names=class_names, source=str(path),
+                   feature_mean=mean, feature_scale=scale)
+
+
+def load_iris(path, validation_split, rng, dtype=np.float32):
+    """The UCI iris.data file (no header; four measurements, then the class) as a Dataset."""
+    frame = read_table(path, header=None, names=IRIS_COLUMNS)
+    X, y, class_names = table_to_arrays(frame, "class", path)
+    return table_dataset("iris", X, y, class_names, validation_split, rng, np.dtype(dtype), path)

@@ -1,0 +1,124 @@
+"""The command line: flag parsing, and whole runs of Main.py checked through their files."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import Main
+from Datasets import keras_cache_file
+from conftest import png_size, run_main
+
+METRICS_FIELDS = ("dataset", "hidden_layers", "learning_rate", "epochs", "batch_size",
+                  "optimizer", "seed", "history", "test_loss", "test_accuracy",
+                  "epoch_seconds", "train_seconds")
+HISTORY_FIELDS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+
+
+@pytest.mark.parametrize("tokens", [
+    ["[256,", "64]"],          # the assignment's unquoted form: the shell splits it in two
+    ["[256,64]"],
+    ["[256, 64]"],             # quoted
+    ["256,64"],
+    ["256", "64"],
+    ["256 64"],
+    [" [ 256 , 64 ] "],
+])
+def test_every_hidden_layers_form_means_the_same_list(tokens):
+    args = Main.parse_args(["--hidden_layers", *tokens])
+    assert args.hidden_layers == [256, 64]
+
+
+@pytest.mark.parametrize("tokens, expected", [
+    (["[]"], []), (["[", "]"], []), (["[128]"], [128]), (["128"], [128]), (["[8,4,2]"], [8, 4, 2]),
+])
+def test_hidden_layers_of_other_lengths(tokens, expected):
+    assert Main.parse_args(["--hidden_layers", *tokens]).hidden_layers == expected
+
+
+def test_defaults_are_the_documented_ones():
+    args = Main.parse_args([])
+    assert (args.learning_rate, args.epochs, args.hidden_layers) == (0.001, 30, [256, 64])
+    assert (args.optimizer, args.seed, args.datasets) == ("adam", 0, ["mnist", "iris"])
+    assert (args.output_dir, args.validation_split) == ("results", 0.1)
+
+
+def test_help_explains_every_flag_and_shows_defaults():
+    result = run_main("--help")
+    assert result.returncode == 0
+    for flag in ("--learning_rate", "--epochs", "--hidden_layers", "--batch_size", "--optimizer",
+                 "--seed", "--datasets", "--output_dir", "--mnist_path", "--validation_split"):
+        assert flag in result.stdout
+    assert "(default: 0.001)" in result.stdout and "(default: 30)" in result.stdout
+
+
+def read_metrics(folder):
+    with open(os.path.join(folder, "metrics.json")) as stream:
+        return json.load(stream)
+
+
+def check_run_folder(folder, dataset, epochs):
+    metrics = read_metrics(folder)
+    for field in METRICS_FIELDS:
+        assert field in metrics, field
+    assert metrics["dataset"] == dataset
+    assert metrics["epochs"] == epochs
+    for field in HISTORY_FIELDS:
+        assert len(metrics["history"][field]) == epochs, field
+    assert len(metrics["epoch_seconds"]) == epochs
+    assert all(0 <= a <= 1 for a in metrics["history"]["train_accuracy"] + metrics["history"]["val_accuracy"])
+    assert all(np.isfinite(metrics["history"]["train_loss"]))
+    assert 0 <= metrics["test_accuracy"] <= 1 and metrics["test_loss"] > 0
+    for name in ("loss.png", "accuracy.png"):
+        width, height = png_size(os.path.join(folder, name))
+        assert width >= 400 and height >= 300
+    return metrics
+
+
+def test_end_to_end_on_a_small_mnist_file_and_iris(tmp_path, small_mnist):
+    output = tmp_path / "results"
+    result = run_main("--learning_rate", "0.001", "--epochs", "2", "--hidden_layers", "[32,", "16]",
+                      "--batch_size", "8", "--mnist_path", small_mnist, "--output_dir", output)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    mnist = check_run_folder(output / "mnist", "mnist", 2)
+    iris = check_run_folder(output / "iris", "iris", 2)
+    assert mnist["hidden_layers"] == [32, 16] and iris["hidden_layers"] == [32, 16]
+    assert (mnist["n_train"], mnist["n_val"], mnist["n_test"]) == (900, 100, 200)
+    assert iris["n_train"] + iris["n_val"] + iris["n_test"] == 150 and iris["n_test"] == 30
+    assert iris["classes"] == ["Iris-setosa", "Iris-versicolor", "Iris-virginica"]
+    # The bands are easy: two epochs of 900 images learn them.
+    assert mnist["test_accuracy"] > 0.9
+    # One progress line per epoch per data set, and a summary naming the folders.
+    assert result.stdout.count("epoch 1/2") == 2 and result.stdout.count("epoch 2/2") == 2
+    assert str(output / "mnist") in result.stdout and str(output / "iris") in result.stdout
+
+
+def test_same_seed_same_history(tmp_path, small_mnist):
+    runs = []
+    for name in ("a", "b"):
+        result = run_main("--epochs", "2", "--hidden_layers", "[16]", "--mnist_path", small_mnist,
+                          "--output_dir", tmp_path / name, "--seed", "3")
+        assert result.returncode == 0, result.stderr
+        runs.append([read_metrics(tmp_path / name / d)["history"] for d in ("mnist", "iris")])
+    assert runs[0] == runs[1]
+
+
+def test_iris_learns_with_the_documented_network(tmp_path):
+    result = run_main("--datasets", "iris", "--output_dir", tmp_path, "--hidden_layers", "[256,", "64]")
+    assert result.returncode == 0, result.stderr
+    metrics = read_metrics(tmp_path / "iris")
+    assert metrics["test_accuracy"] >= 0.9
+
+
+@pytest.mark.skipif(not os.path.exists(keras_cache_file()),
+                    reason=f"real MNIST not in the Keras cache ({keras_cache_file()}); "
+                           f"see README, 'Running offline'")
+def test_one_epoch_on_real_mnist_reaches_90_percent(tmp_path):
+    status = Main.main(["--datasets", "mnist", "--epochs", "1", "--output_dir", str(tmp_path),
+                        "--hidden_layers", "[256,", "64]"])
+    assert status == 0
+    metrics = read_metrics(tmp_path / "mnist")
+    assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (54000, 6000, 10000)
+    assert metrics["test_accuracy"] >= 0.90
