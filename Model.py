@@ -8,6 +8,7 @@ import numpy as np
 
 from HiddenLayer import HiddenLayer
 from OutputLayer import OutputLayer
+from Optimizer import make_optimizer
 
 HISTORY_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
@@ -27,6 +28,22 @@ def summed_cross_entropy(P, Y):
     true_class_probability = np.einsum("ij,ij->i", P, Y)
     np.maximum(true_class_probability, np.finfo(P.dtype).eps, out=true_class_probability)
     return -float(np.log(true_class_probability).sum())
+
+
+def cosine_learning_rate(base_rate, epoch, epochs):
+    """The learning rate of epoch (1 to epochs) on a cosine from base_rate down towards 0.
+
+    Epoch 1 trains at base_rate and the last at a small fraction of it: large
+    steps while far from a minimum, small ones to settle into it at the end
+    (Loshchilov and Hutter's SGDR schedule, without restarts).
+    """
+    return base_rate * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
+
+
+LEARNING_RATE_SCHEDULES = {
+    "cosine": cosine_learning_rate,
+    "constant": lambda base_rate, epoch, epochs: base_rate,
+}
 
 
 def one_hot(labels, n_classes, dtype=np.float32):
@@ -52,6 +69,32 @@ class Model:
             HiddenLayer(n_in, n_out, rng, self.dtype) for n_in, n_out in zip(widths, widths[1:])
         ]
         self.output_layer = OutputLayer(widths[-1], n_classes, rng, self.dtype)
+        self.parameter_vector, self.gradient_vector = self._share_one_buffer()
+
+    def _share_one_buffer(self):
+        """Move every layer's parameters, and their gradients, into one contiguous vector each.
+
+        The layers keep working on their own arrays, which become views of the
+        vectors; an optimizer then updates the whole model in a handful of
+        array operations instead of a handful per layer.
+        """
+        names = ("weights", "bias")
+        arrays = [getattr(layer, name) for layer in self.layers for name in names]
+        parameter_vector = np.concatenate([a.ravel() for a in arrays])
+        gradient_vector = np.zeros_like(parameter_vector)
+        offset = 0
+        for layer in self.layers:
+            for name in names:
+                shape = getattr(layer, name).shape
+                size = int(np.prod(shape))
+                setattr(layer, name, parameter_vector[offset:offset + size].reshape(shape))
+                setattr(layer, "grad_" + name, gradient_vector[offset:offset + size].reshape(shape))
+                offset += size
+        return parameter_vector, gradient_vector
+
+    def build_optimizer(self, name, learning_rate):
+        """The optimizer called name ("adam", "sgd" or "momentum") bound to this model's weights."""
+        return make_optimizer(name, [self.parameter_vector], [self.gradient_vector], learning_rate)
 
     @property
     def layers(self):
@@ -118,74 +161,104 @@ class Model:
         return all(math.isfinite(float(p.sum())) for p in self.parameters())
 
     def fit(self, X_train, Y_train, X_val, Y_val, optimizer, epochs, batch_size, rng,
-            on_epoch_end=None, stop_requested=None):
+            schedule="constant", on_epoch_end=None, stop_requested=None):
         """Train with mini-batch gradient descent; return what happened.
 
         Each epoch visits the training rows in a fresh order drawn from rng, in
         batches of batch_size, taking one optimizer step per batch; then the
-        model is evaluated on the validation set. The training loss and accuracy
-        of an epoch are the means over its batches, as Keras reports them.
+        model is evaluated on the validation set. schedule, a key of
+        LEARNING_RATE_SCHEDULES, sets the learning rate of each epoch from the
+        one the optimizer has on entry. The training loss and accuracy of an
+        epoch are the means over its batches, as Keras reports them.
         on_epoch_end(epoch, record) is called after every epoch, record holding
-        that epoch's metrics and seconds. stop_requested(), checked after every
-        batch, ends training early when it returns True.
+        that epoch's metrics, learning rate and seconds. stop_requested(),
+        checked after every batch, ends training early when it returns True.
 
         Returns a dict: "history" (lists of HISTORY_KEYS, one value per finished
-        epoch), "epoch_seconds", and "status": "completed", "diverged" (the loss
-        or weights stopped being finite; "diverged_epoch" says when) or
-        "interrupted".
+        epoch), "epoch_seconds", "learning_rates", and "status": "completed",
+        "diverged" (the loss or the weights stopped being finite;
+        "diverged_epoch" says when) or "interrupted".
         """
-        n_samples = len(X_train)
-        labels_train = Y_train.argmax(axis=1)
-        X_order = np.empty_like(X_train)
-        Y_order = np.empty_like(Y_train)
-        labels_order = np.empty_like(labels_train)
         history = {key: [] for key in HISTORY_KEYS}
-        epoch_seconds = []
-        result = {"history": history, "epoch_seconds": epoch_seconds, "status": "completed"}
-
-        for epoch in range(1, epochs + 1):
-            started = time.perf_counter()
-            # One contiguous shuffled copy per epoch: every batch is then a slice.
-            order = rng.permutation(n_samples)
-            np.take(X_train, order, axis=0, out=X_order)
-            np.take(Y_train, order, axis=0, out=Y_order)
-            np.take(labels_train, order, out=labels_order)
-
-            loss_sum = 0.0
-            n_correct = 0
-            for begin in range(0, n_samples, batch_size):
-                X_batch = X_order[begin:begin + batch_size]
-                Y_batch = Y_order[begin:begin + batch_size]
-                P = self.forward(X_batch)
-                batch_loss = summed_cross_entropy(P, Y_batch)
-                if not math.isfinite(batch_loss):
-                    result.update(status="diverged", diverged_epoch=epoch)
-                    return result
-                loss_sum += batch_loss
-                n_correct += int(np.count_nonzero(
-                    P.argmax(axis=1) == labels_order[begin:begin + batch_size]))
-                self.backward(Y_batch)
-                optimizer.step()
-                if stop_requested is not None and stop_requested():
-                    result["status"] = "interrupted"
-                    return result
-
-            if not self.all_finite():
-                result.update(status="diverged", diverged_epoch=epoch)
-                return result
-            val_loss, val_accuracy = self.evaluate(X_val, Y_val)
-            record = {
-                "train_loss": loss_sum / n_samples,
-                "train_accuracy": n_correct / n_samples,
-                "val_loss": val_loss,
-                "val_accuracy": val_accuracy,
-            }
-            for key in HISTORY_KEYS:
-                history[key].append(record[key])
-            epoch_seconds.append(time.perf_counter() - started)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, dict(record, seconds=epoch_seconds[-1]))
+        result = {"history": history, "epoch_seconds": [], "learning_rates": [],
+                  "status": "completed"}
+        rate_at = LEARNING_RATE_SCHEDULES[schedule]
+        base_rate = optimizer.learning_rate
+        shuffled = _ShuffleBuffers(X_train, Y_train)
+        try:
+            for epoch in range(1, epochs + 1):
+                started = time.perf_counter()
+                optimizer.learning_rate = rate_at(base_rate, epoch, epochs)
+                status, train_loss, train_accuracy = self._train_epoch(
+                    shuffled, optimizer, batch_size, rng, stop_requested)
+                if status == "completed" and not self.all_finite():
+                    status = "diverged"
+                if status != "completed":
+                    result["status"] = status
+                    if status == "diverged":
+                        result["diverged_epoch"] = epoch
+                    break
+                val_loss, val_accuracy = self.evaluate(X_val, Y_val)
+                record = {"train_loss": train_loss, "train_accuracy": train_accuracy,
+                          "val_loss": val_loss, "val_accuracy": val_accuracy}
+                for key in HISTORY_KEYS:
+                    history[key].append(record[key])
+                result["epoch_seconds"].append(time.perf_counter() - started)
+                result["learning_rates"].append(optimizer.learning_rate)
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch, dict(record, seconds=result["epoch_seconds"][-1],
+                                             learning_rate=optimizer.learning_rate))
+        finally:
+            optimizer.learning_rate = base_rate
         return result
+
+    def _train_epoch(self, shuffled, optimizer, batch_size, rng, stop_requested):
+        """One pass over the training rows in a new random order.
+
+        Returns (status, mean training loss, training accuracy); status is
+        "completed", "diverged" (a batch loss was not finite) or "interrupted".
+        """
+        X_order, Y_order, labels_order = shuffled.shuffle(rng)
+        loss_sum = 0.0
+        n_correct = 0
+        for begin in range(0, len(X_order), batch_size):
+            X_batch = X_order[begin:begin + batch_size]
+            Y_batch = Y_order[begin:begin + batch_size]
+            P = self.forward(X_batch)
+            batch_loss = summed_cross_entropy(P, Y_batch)
+            if not math.isfinite(batch_loss):
+                return "diverged", None, None
+            loss_sum += batch_loss
+            n_correct += int(np.count_nonzero(
+                P.argmax(axis=1) == labels_order[begin:begin + batch_size]))
+            self.backward(Y_batch)
+            optimizer.step()
+            if stop_requested is not None and stop_requested():
+                return "interrupted", None, None
+        return "completed", loss_sum / len(X_order), n_correct / len(X_order)
+
+
+class _ShuffleBuffers:
+    """The training rows, and room for one shuffled copy of them.
+
+    Shuffling copies the rows once per epoch into buffers allocated once, so
+    that every mini-batch is then a contiguous slice: cheaper than gathering
+    rows by fancy indexing for each batch.
+    """
+
+    def __init__(self, X, Y):
+        self.X, self.Y = X, Y
+        self.labels = Y.argmax(axis=1)
+        self.X_order = np.empty_like(X)
+        self.Y_order = np.empty_like(Y)
+        self.labels_order = np.empty_like(self.labels)
+
+    def shuffle(self, rng):
+        order = rng.permutation(len(self.X))
+        np.take(self.X, order, axis=0, out=self.X_order)
+        np.take(self.Y, order, axis=0, out=self.Y_order)
+        np.take(self.labels, order, out=self.labels_order)
+        return self.X_order, self.Y_order, self.labels_order
 
 
 def plot_history(history, metric, title):

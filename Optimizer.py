@@ -51,13 +51,18 @@ class Momentum:
 class Adam:
     """Adam (Kingma and Ba, 2015) with bias-corrected moment estimates.
 
-    M <- beta1 * M + (1 - beta1) * g       (running mean of the gradient)
-    V <- beta2 * V + (1 - beta2) * g^2     (running mean of its square)
-    W <- W - lr * M_hat / (sqrt(V_hat) + epsilon), with M_hat = M / (1 - beta1^t)
-    and V_hat = V / (1 - beta2^t). The two corrections are folded into one
-    scalar step size and a rescaled epsilon (the paper's "more efficient
-    order of computation"), which is the same update in fewer array passes.
+    The textbook update, with g the gradient and t the step number:
+        M <- beta1 * M + (1 - beta1) * g       (running mean of the gradient)
+        V <- beta2 * V + (1 - beta2) * g^2     (running mean of its square)
+        W <- W - lr * M_hat / (sqrt(V_hat) + epsilon),
+             M_hat = M / (1 - beta1^t),  V_hat = V / (1 - beta2^t)
     epsilon is 1e-7, Keras's default.
+
+    What is stored is M / (1 - beta1) and V / (1 - beta2), so each running mean
+    is one scale and one add (M <- beta1 * M + g); the constant factors and both
+    bias corrections are folded into one scalar step size and a rescaled
+    epsilon. The update is the textbook one, in ten passes over the arrays
+    instead of fourteen.
     """
 
     def __init__(self, parameters, gradients, learning_rate=0.001,
@@ -75,18 +80,18 @@ class Adam:
 
     def step(self):
         self.steps_taken += 1
-        correction1 = 1.0 - self.beta1 ** self.steps_taken
-        root_correction2 = math.sqrt(1.0 - self.beta2 ** self.steps_taken)
-        step_size = self.learning_rate * root_correction2 / correction1
-        epsilon_hat = self.epsilon * root_correction2
+        t = self.steps_taken
+        # M_hat = (1 - beta1) * mean / (1 - beta1^t); sqrt(V_hat) = sqrt((1 - beta2) * mean_square / (1 - beta2^t)).
+        mean_factor = (1.0 - self.beta1) / (1.0 - self.beta1 ** t)
+        root_square_factor = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2 ** t))
+        step_size = self.learning_rate * mean_factor / root_square_factor
+        epsilon_hat = self.epsilon / root_square_factor
         for param, grad, mean, mean_square, scratch in zip(
                 self.parameters, self.gradients, self._mean, self._mean_square, self._scratch):
-            np.subtract(grad, mean, out=scratch)
-            scratch *= 1.0 - self.beta1
-            mean += scratch
+            mean *= self.beta1
+            mean += grad
+            mean_square *= self.beta2
             np.multiply(grad, grad, out=scratch)
-            scratch -= mean_square
-            scratch *= 1.0 - self.beta2
             mean_square += scratch
             np.sqrt(mean_square, out=scratch)
             scratch += epsilon_hat
