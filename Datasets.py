@@ -6,6 +6,7 @@ message names the file and says what is wrong, for Main.py to print in one line.
 
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,7 +78,7 @@ def read_mnist_npz(path):
             arrays = [archive[key] for key in MNIST_KEYS]
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
         raise DataError(f"{path}: not a readable npz file ({type(error).__name__}: {error})") from None
     for images, labels, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
         check_mnist_part(path, images, labels, part)
@@ -153,22 +154,25 @@ def load_mnist(mnist_path, validation_split, rng, dtype=np.float32):
     n_val = validation_count(len(x_train), validation_split)
     order = rng.permutation(len(x_train))
     val_rows, train_rows = order[:n_val], order[n_val:]
-    X = images_to_features(x_train, dtype)
+    # Convert each part on its own: a float copy of all 60,000 images first would
+    # cost another 188 MB at the peak.
     return Dataset(
         name="mnist",
-        X_train=X[train_rows], y_train=y_train[train_rows].astype(np.int64),
-        X_val=X[val_rows], y_val=y_train[val_rows].astype(np.int64),
+        X_train=images_to_features(x_train[train_rows], dtype),
+        y_train=y_train[train_rows].astype(np.int64),
+        X_val=images_to_features(x_train[val_rows], dtype),
+        y_val=y_train[val_rows].astype(np.int64),
         X_test=images_to_features(x_test, dtype), y_test=y_test.astype(np.int64),
         class_names=MNIST_CLASSES, source=source)
 
 
-def read_table(path, header, names=None):
+def read_table(path, header):
     """A CSV file as a pandas DataFrame, any failure raised as DataError."""
     import pandas as pd
 
     check_readable_file(path)
     try:
-        frame = pd.read_csv(path, header=header, names=names, skipinitialspace=True)
+        frame = pd.read_csv(path, header=header, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             ValueError, OSError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -249,6 +253,10 @@ def table_dataset(name, X, y, class_names, validation_split, rng, dtype, path):
 
 def load_iris(path, validation_split, rng, dtype=np.float32):
     """The UCI iris.data file (no header; four measurements, then the class) as a Dataset."""
-    frame = read_table(path, header=None, names=IRIS_COLUMNS)
+    frame = read_table(path, header=None)
+    if frame.shape[1] != len(IRIS_COLUMNS):
+        raise DataError(f"{path}: {frame.shape[1]} columns; expected {len(IRIS_COLUMNS)} "
+                        f"(four measurements, then the class)")
+    frame.columns = IRIS_COLUMNS
     X, y, class_names = table_to_arrays(frame, "class", path)
     return table_dataset("iris", X, y, class_names, validation_split, rng, np.dtype(dtype), path)

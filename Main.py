@@ -32,6 +32,11 @@ DEFAULT_LR_SCHEDULE = {"mnist": "cosine", "iris": "constant"}
 EXIT_DIVERGED = 1
 EXIT_USAGE = 2
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# Inputs and classes of each data set, known before it is loaded, for the memory estimate.
+DATASET_SHAPES = {"mnist": (784, 10), "iris": (4, 3)}
+# Copies of the parameter vector training keeps: weights, gradients, Adam's two
+# running means and one scratch buffer.
+PARAMETER_COPIES = 5
 
 
 # ---------------------------------------------------------------- the flags
@@ -97,8 +102,15 @@ def open_fraction(text):
     return value
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a bad flag costs one line (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="Main.py",
         description="Train a multilayer perceptron written from scratch in numpy (sigmoid "
                     "hidden layers, softmax output, categorical cross-entropy, hand-written "
@@ -137,6 +149,65 @@ def build_parser():
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="floating-point type of the weights and data")
     return parser
+
+
+def estimated_training_bytes(n_features, hidden_layers, n_classes, dtype_size):
+    """Bytes that training this network needs beyond the data, roughly.
+
+    The parameters, counted PARAMETER_COPIES times, and the activations of an
+    evaluation chunk of 8192 rows (before and after each activation function).
+    """
+    widths = [n_features, *hidden_layers, n_classes]
+    n_parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(widths, widths[1:]))
+    activations = 8192 * sum(widths[1:]) * 2
+    return (PARAMETER_COPIES * n_parameters + activations) * dtype_size, n_parameters
+
+
+def available_memory_bytes():
+    """MemAvailable from /proc/meminfo, or the physical memory size where there is none."""
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_network_fits(parser, args):
+    """Refuse, before anything is allocated, a network too large for this machine's memory."""
+    available = available_memory_bytes()
+    if available is None:
+        return
+    dtype_size = np.dtype(args.dtype).itemsize
+    for name in args.datasets:
+        n_features, n_classes = DATASET_SHAPES[name]
+        needed, n_parameters = estimated_training_bytes(n_features, args.hidden_layers,
+                                                        n_classes, dtype_size)
+        if needed > available:
+            network = "-".join(map(str, [n_features, *args.hidden_layers, n_classes]))
+            parser.error(f"argument --hidden_layers: the {DATASET_TITLES[name]} network "
+                         f"({network}, {n_parameters:,} parameters) needs about "
+                         f"{needed / 2**30:,.1f} GiB to train "
+                         f"and this machine has {available / 2**30:,.1f} GiB available; "
+                         f"expected smaller layers")
+
+
+def check_output_dir(parser, path):
+    """Refuse an --output_dir that is a file or cannot be written, before any training."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        parser.error(f"argument --output_dir: {path} is a file; expected a folder (it is "
+                     f"created if missing)")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        parser.error(f"argument --output_dir: cannot write to {path} ({error.strerror or error})")
 
 
 def parse_args(argv=None):
@@ -305,9 +376,10 @@ def train_one(name, args, stop_flag):
     train_seconds = time.perf_counter() - started
 
     if result["status"] == "diverged":
-        print(f"  {title}: training diverged in epoch {result['diverged_epoch']} (the loss or "
-              f"the weights stopped being finite); try a smaller --learning_rate than "
-              f"{args.learning_rate:g}", file=sys.stderr, flush=True)
+        print(f"{title}: training diverged in epoch {result['diverged_epoch']} (the loss "
+              f"blew up or stopped being finite); stopped and kept the "
+              f"{result['diverged_epoch'] - 1} finished epochs; try a smaller "
+              f"--learning_rate than {args.learning_rate:g}", file=sys.stderr, flush=True)
         test_metrics = (None, None)
     else:
         test_metrics = model.evaluate(dataset.X_test, Y_test)
@@ -319,6 +391,8 @@ def train_one(name, args, stop_flag):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_network_fits(build_parser(), args)
+    check_output_dir(build_parser(), args.output_dir)
     stop_flag = StopFlag()
     stop_flag.install()
     summary = []

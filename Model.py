@@ -11,6 +11,10 @@ from OutputLayer import OutputLayer
 from Optimizer import make_optimizer
 
 HISTORY_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+# An epoch whose mean training loss exceeds this many times that of guessing
+# uniformly, ln(n_classes), has diverged even though every number is still finite:
+# the weights have blown up into saturation and the model is confidently wrong.
+DIVERGED_LOSS_FACTOR = 3.0
 
 
 def cross_entropy(P, Y):
@@ -27,7 +31,7 @@ def summed_cross_entropy(P, Y):
     """The cross-entropy summed, not averaged, over the samples, as a Python float."""
     true_class_probability = np.einsum("ij,ij->i", P, Y)
     np.maximum(true_class_probability, np.finfo(P.dtype).eps, out=true_class_probability)
-    return -float(np.log(true_class_probability).sum())
+    return 0.0 - float(np.log(true_class_probability).sum())  # 0.0 - : never print -0.0
 
 
 def cosine_learning_rate(base_rate, epoch, epochs):
@@ -176,8 +180,9 @@ class Model:
 
         Returns a dict: "history" (lists of HISTORY_KEYS, one value per finished
         epoch), "epoch_seconds", "learning_rates", and "status": "completed",
-        "diverged" (the loss or the weights stopped being finite;
-        "diverged_epoch" says when) or "interrupted".
+        "diverged" (the loss or the weights stopped being finite, or the
+        epoch's loss was far worse than guessing; "diverged_epoch" says when)
+        or "interrupted". A diverged or interrupted epoch is not in the history.
         """
         history = {key: [] for key in HISTORY_KEYS}
         result = {"history": history, "epoch_seconds": [], "learning_rates": [],
@@ -191,7 +196,9 @@ class Model:
                 optimizer.learning_rate = rate_at(base_rate, epoch, epochs)
                 status, train_loss, train_accuracy = self._train_epoch(
                     shuffled, optimizer, batch_size, rng, stop_requested)
-                if status == "completed" and not self.all_finite():
+                if status == "completed" and (
+                        not self.all_finite()
+                        or train_loss > DIVERGED_LOSS_FACTOR * math.log(self.n_classes)):
                     status = "diverged"
                 if status != "completed":
                     result["status"] = status

@@ -27,8 +27,11 @@ def png_size(path):
     return struct.unpack(">II", header[16:24])
 
 
-def make_mnist_like(path, n_train=1000, n_test=200, seed=0):
-    """A small npz in Keras's mnist.npz layout whose digit d lights row band d of the image."""
+def make_mnist_like(path, n_train=1000, n_test=200, seed=0, learnable=True):
+    """A small npz in Keras's mnist.npz layout whose digit d lights row band d of the image.
+
+    With learnable=False the labels are shuffled afterwards, so nothing can be learned.
+    """
     rng = np.random.default_rng(seed)
 
     def part(n):
@@ -37,6 +40,8 @@ def make_mnist_like(path, n_train=1000, n_test=200, seed=0):
         for digit in range(10):
             rows = 2 + 2 * digit
             images[labels == digit, rows:rows + 2, 4:24] = 255
+        if not learnable:
+            labels = rng.permutation(labels)
         return images, labels
 
     x_train, y_train = part(n_train)
