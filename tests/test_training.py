@@ -1,0 +1,91 @@
+"""The optimizers against their textbook formulas, and the training loop's bookkeeping."""
+
+import math
+
+import numpy as np
+import pytest
+
+from Model import Model, cosine_learning_rate, one_hot
+from Optimizer import SGD, Adam, Momentum
+
+
+def textbook_adam(steps, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-7):
+    """Kingma and Ba's Algorithm 1, written plainly, on the quadratic loss 0.5 * ||w - 3||^2."""
+    w = np.linspace(-1, 1, 12)
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for t in range(1, steps + 1):
+        g = w - 3.0
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat = m / (1 - beta1 ** t)
+        v_hat = v / (1 - beta2 ** t)
+        w = w - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
+    return w
+
+
+def run_optimizer(make, steps):
+    w = np.linspace(-1, 1, 12)
+    g = np.zeros_like(w)
+    optimizer = make([w], [g])
+    for _ in range(steps):
+        g[:] = w - 3.0
+        optimizer.step()
+    return w
+
+
+def test_adam_is_the_textbook_update():
+    w = run_optimizer(lambda p, g: Adam(p, g, learning_rate=0.05), 300)
+    np.testing.assert_allclose(w, textbook_adam(300, 0.05), rtol=1e-12, atol=1e-12)
+
+
+def test_sgd_and_momentum_are_the_textbook_updates():
+    w = run_optimizer(lambda p, g: SGD(p, g, learning_rate=0.1), 5)
+    np.testing.assert_allclose(w, 3 + (np.linspace(-1, 1, 12) - 3) * 0.9 ** 5, rtol=1e-12)
+
+    expected = np.linspace(-1, 1, 12)
+    velocity = np.zeros_like(expected)
+    for _ in range(7):
+        velocity = 0.9 * velocity - 0.1 * (expected - 3.0)
+        expected = expected + velocity
+    w = run_optimizer(lambda p, g: Momentum(p, g, learning_rate=0.1, momentum=0.9), 7)
+    np.testing.assert_allclose(w, expected, rtol=1e-12)
+
+
+def test_cosine_schedule_starts_at_the_rate_and_decays_towards_zero():
+    rates = [cosine_learning_rate(0.001, epoch, 30) for epoch in range(1, 31)]
+    assert rates[0] == 0.001
+    assert rates[15] == pytest.approx(0.0005)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert 0 < rates[-1] < 0.001 * 0.003
+
+
+def test_layers_share_the_models_parameter_vector():
+    model = Model(5, [4, 3], 2, np.random.default_rng(0))
+    assert model.parameter_vector.size == 6 * 4 + 5 * 3 + 4 * 2
+    model.parameter_vector[:] = 0.5
+    assert all(np.all(p == 0.5) for p in model.parameters())
+    model.forward(np.ones((3, 5), np.float32))
+    model.backward(one_hot(np.array([0, 1, 1]), 2))
+    assert np.array_equal(model.gradient_vector,
+                          np.concatenate([g.ravel() for g in model.gradients()]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_stays_in_its_dtype_and_learns(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2)).astype(dtype)
+    labels = (X[:, 0] * X[:, 1] > 0).astype(int)  # XOR of the signs: needs the hidden layer
+    Y = one_hot(labels, 2, dtype)
+    model = Model(2, [16], 2, rng, dtype=dtype)
+    optimizer = model.build_optimizer("adam", 0.05)
+    result = model.fit(X[:300], Y[:300], X[300:], Y[300:], optimizer, 40, 16, rng, schedule="cosine")
+    assert result["status"] == "completed"
+    assert model.parameter_vector.dtype == dtype and model.forward(X).dtype == dtype
+    assert result["history"]["val_accuracy"][-1] >= 0.9
+    assert result["learning_rates"][0] == 0.05 and result["learning_rates"][-1] < 1e-3
+    assert optimizer.learning_rate == 0.05  # restored after training
+    # The epoch's training metrics are the means over its batches: a fresh evaluation agrees closely.
+    loss, accuracy = model.evaluate(X[:300], Y[:300])
+    assert abs(result["history"]["train_accuracy"][-1] - accuracy) < 0.05
+    assert math.isclose(result["history"]["train_loss"][-1], loss, rel_tol=0.3)
