@@ -262,9 +262,11 @@ class _ShuffleBuffers:
 
     def shuffle(self, rng):
         order = rng.permutation(len(self.X))
-        np.take(self.X, order, axis=0, out=self.X_order)
-        np.take(self.Y, order, axis=0, out=self.Y_order)
-        np.take(self.labels, order, out=self.labels_order)
+        # mode="clip" (the indices are all valid anyway) lets take write straight
+        # into out; the default mode="raise" goes through a temporary copy.
+        np.take(self.X, order, axis=0, out=self.X_order, mode="clip")
+        np.take(self.Y, order, axis=0, out=self.Y_order, mode="clip")
+        np.take(self.labels, order, out=self.labels_order, mode="clip")
         return self.X_order, self.Y_order, self.labels_order
 
 
