@@ -272,3 +272,4 @@ def test_files_are_replaced_atomically(tmp_path):
     assert os.listdir(tmp_path) == ["metrics.json"]
     Main.write_atomically(str(target), lambda stream: stream.write(b"new\n"))
     assert target.read_text() == "new\n" and os.listdir(tmp_path) == ["metrics.json"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~Main.current_umask()
