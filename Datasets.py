@@ -40,6 +40,8 @@ class Dataset:
     source: str = ""
     feature_mean: np.ndarray = field(default=None, repr=False)
     feature_scale: np.ndarray = field(default=None, repr=False)
+    feature_names: list = None
+    image_shape: tuple = None
 
     @property
     def n_features(self):
@@ -163,7 +165,8 @@ def load_mnist(mnist_path, validation_split, rng, dtype=np.float32):
         X_val=images_to_features(x_train[val_rows], dtype),
         y_val=y_train[val_rows].astype(np.int64),
         X_test=images_to_features(x_test, dtype), y_test=y_test.astype(np.int64),
-        class_names=MNIST_CLASSES, source=source)
+        class_names=MNIST_CLASSES, source=source,
+        image_shape=tuple(x_train.shape[1:]) if x_train.ndim == 3 else None)
 
 
 def read_table(path, header):
@@ -187,7 +190,7 @@ def table_to_arrays(frame, target, path):
 
     if target not in frame.columns:
         raise DataError(f"{path}: no column {target!r}; the columns are "
-                        f"{', '.join(map(str, frame.columns))}")
+                        f"{', '.join(map(str, frame.columns))} (the first row must name them)")
     features = frame.drop(columns=[target])
     if features.shape[1] == 0:
         raise DataError(f"{path}: no feature columns besides {target!r}")
@@ -228,7 +231,7 @@ def stratified_split(y, validation_split, rng, test_fraction=TEST_FRACTION):
     return tuple(rng.permutation(np.concatenate(part)) for part in parts)
 
 
-def table_dataset(name, X, y, class_names, validation_split, rng, dtype, path):
+def table_dataset(name, X, y, class_names, validation_split, rng, dtype, path, feature_names):
     """A Dataset from a table's arrays: a stratified split, then features
     standardised with the mean and standard deviation of the training rows alone."""
     counts = np.bincount(y, minlength=len(class_names))
@@ -248,7 +251,7 @@ def table_dataset(name, X, y, class_names, validation_split, rng, dtype, path):
                    X_val=standardised(val), y_val=y[val],
                    X_test=standardised(test), y_test=y[test],
                    class_names=class_names, source=str(path),
-                   feature_mean=mean, feature_scale=scale)
+                   feature_mean=mean, feature_scale=scale, feature_names=feature_names)
 
 
 def load_iris(path, validation_split, rng, dtype=np.float32):
@@ -259,4 +262,79 @@ def load_iris(path, validation_split, rng, dtype=np.float32):
                         f"(four measurements, then the class)")
     frame.columns = IRIS_COLUMNS
     X, y, class_names = table_to_arrays(frame, "class", path)
-    return table_dataset("iris", X, y, class_names, validation_split, rng, np.dtype(dtype), path)
+    return table_dataset("iris", X, y, class_names, validation_split, rng, np.dtype(dtype), path,
+                         IRIS_COLUMNS[:-1])
+
+
+def csv_dataset_name(path):
+    """A CSV file's name without its folder and .csv: where its results go."""
+    name = os.path.basename(str(path))
+    return name[:-4] if name.lower().endswith(".csv") else name
+
+
+def load_csv(path, target, validation_split, rng, dtype=np.float32):
+    """A CSV file with a header row, numeric feature columns and the class in column target."""
+    frame = read_table(path, header=0)
+    frame.columns = [str(column) for column in frame.columns]
+    X, y, class_names = table_to_arrays(frame, target, path)
+    feature_names = [column for column in frame.columns if column != target]
+    return table_dataset(csv_dataset_name(path), X, y, class_names, validation_split, rng,
+                         np.dtype(dtype), path, feature_names)
+
+
+def read_feature_rows(path, feature_names):
+    """The rows of a CSV to predict on, as (n_rows, len(feature_names)) float64.
+
+    With a header naming the model's features, those columns are taken in the
+    model's order (others, such as a class column, are ignored); without a
+    header, the file must have exactly one column per feature, in order.
+    """
+    import pandas as pd
+
+    frame = read_table(path, header=None)
+    first_row_is_header = any(pd.isna(pd.to_numeric(frame.iloc[0], errors="coerce")))
+    if first_row_is_header:
+        frame = read_table(path, header=0)
+        frame.columns = [str(column) for column in frame.columns]
+        missing = [name for name in feature_names if name not in frame.columns]
+        if missing and frame.shape[1] != len(feature_names):
+            raise DataError(f"{path}: no column {missing[0]!r}; expected the model's features "
+                            f"{', '.join(feature_names)}")
+        if not missing:
+            frame = frame[feature_names]
+    elif frame.shape[1] != len(feature_names):
+        raise DataError(f"{path}: {frame.shape[1]} columns; the model takes {len(feature_names)} "
+                        f"features ({', '.join(feature_names)})")
+    if frame.isna().any().any():
+        raise DataError(f"{path}: some rows have missing values; expected every cell filled")
+    try:
+        X = frame.to_numpy(dtype=np.float64)
+    except ValueError:
+        raise DataError(f"{path}: some feature values are not numbers") from None
+    if not np.isfinite(X).all():
+        raise DataError(f"{path}: some feature values are infinite; expected finite numbers")
+    return X
+
+
+def read_images(path):
+    """The images of an npz file to predict on: x_test of an MNIST-layout file, else its only array."""
+    check_readable_file(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "x_test" in archive.files:
+                images = archive["x_test"]
+            elif len(archive.files) == 1:
+                images = archive[archive.files[0]]
+            else:
+                raise DataError(f"{path}: no array x_test, and {len(archive.files)} arrays to "
+                                f"choose from; expected x_test or a single array of images")
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DataError(f"{path}: not a readable npz file ({type(error).__name__}: {error})") from None
+    if images.ndim not in (2, 3) or not np.issubdtype(images.dtype, np.number):
+        raise DataError(f"{path}: images of shape {images.shape} and dtype {images.dtype}; "
+                        f"expected (n_images, 28, 28) pixels")
+    if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
+        raise DataError(f"{path}: pixel values that are NaN or infinite")
+    return images

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from Datasets import DataError, load_iris, load_mnist
+from Datasets import DataError, csv_dataset_name, load_csv, load_iris, load_mnist
 from Optimizer import OPTIMIZERS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -148,6 +148,27 @@ def build_parser():
                         help="fraction of the training rows held out for validation")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="floating-point type of the weights and data")
+    own = parser.add_argument_group("your own data")
+    own.add_argument("--csv", default=None, metavar="FILE",
+                     help="train on this CSV instead of MNIST and Iris: a header row, numeric "
+                          "feature columns and a class column named by --target")
+    own.add_argument("--target", default=None, metavar="COLUMN",
+                     help="the class column of --csv")
+    saved = parser.add_argument_group("a saved model (every run saves OUTPUT_DIR/<dataset>/model.npz)")
+    saved.add_argument("--model", default=None, metavar="FILE",
+                       help="use this saved model instead of training one")
+    saved.add_argument("--evaluate", action="store_true",
+                       help="with --model: test loss, accuracy and per-class scores on the test "
+                            "split of the data set it was trained on")
+    saved.add_argument("--predict", default=None, metavar="FILE",
+                       help="with --model: class and probabilities for each row of a CSV of "
+                            "features, or each image of an npz (x_test, or its only array); "
+                            "written to OUTPUT_DIR/predictions.csv")
+    parser.add_argument("--gradient_check", action="store_true",
+                        help="check every layer's backward pass of a network with "
+                             "--hidden_layers against finite differences on a small random "
+                             "batch (float64), print the largest relative error per layer, "
+                             "exit 0 if all are below 1e-6, else 1; needs no data")
     return parser
 
 
@@ -185,16 +206,22 @@ def check_network_fits(parser, args):
         return
     dtype_size = np.dtype(args.dtype).itemsize
     for name in args.datasets:
-        n_features, n_classes = DATASET_SHAPES[name]
-        needed, n_parameters = estimated_training_bytes(n_features, args.hidden_layers,
-                                                        n_classes, dtype_size)
-        if needed > available:
-            network = "-".join(map(str, [n_features, *args.hidden_layers, n_classes]))
-            parser.error(f"argument --hidden_layers: the {DATASET_TITLES[name]} network "
-                         f"({network}, {n_parameters:,} parameters) needs about "
-                         f"{needed / 2**30:,.1f} GiB to train "
-                         f"and this machine has {available / 2**30:,.1f} GiB available; "
-                         f"expected smaller layers")
+        if name in DATASET_SHAPES:
+            message = network_too_large(DATASET_TITLES[name], *DATASET_SHAPES[name],
+                                        args.hidden_layers, dtype_size, available)
+            if message:
+                parser.error(f"argument --hidden_layers: {message}")
+
+
+def network_too_large(title, n_features, n_classes, hidden_layers, dtype_size, available):
+    """Why this network cannot be trained in the available memory, or None if it can."""
+    needed, n_parameters = estimated_training_bytes(n_features, hidden_layers, n_classes, dtype_size)
+    if available is None or needed <= available:
+        return None
+    network = "-".join(map(str, [n_features, *hidden_layers, n_classes]))
+    return (f"the {title} network ({network}, {n_parameters:,} parameters) needs about "
+            f"{needed / 2**30:,.1f} GiB to train and this machine has "
+            f"{available / 2**30:,.1f} GiB available; expected smaller layers")
 
 
 def check_output_dir(parser, path):
@@ -228,6 +255,14 @@ def parse_args(argv=None):
         parser.error(f"argument --datasets: unknown data set {', '.join(map(repr, unknown))}; "
                      f"expected any of {', '.join(DATASETS)}")
     args.datasets = list(dict.fromkeys(names))
+    if (args.csv is None) != (args.target is None):
+        parser.error("argument --csv: --csv FILE and --target COLUMN go together")
+    if args.csv is not None:
+        args.datasets = ["csv"]
+    if (args.evaluate or args.predict) and not args.model:
+        parser.error("argument --model: --evaluate and --predict need --model FILE")
+    if args.model and not (args.evaluate or args.predict):
+        parser.error("argument --model: say what to do with it: --evaluate, --predict FILE, or both")
     return args
 
 
@@ -270,49 +305,74 @@ def network_text(dataset, hidden_layers):
     return "-".join(str(width) for width in [dataset.n_features, *hidden_layers, dataset.n_classes])
 
 
-def write_results(folder, dataset, args, batch_size, schedule, result, test_metrics, train_seconds):
-    """loss.png, accuracy.png and metrics.json for one data set."""
-    from Model import plot_history
+def dataset_title(dataset):
+    return DATASET_TITLES.get(dataset.name, dataset.name)
+
+
+def write_results(folder, dataset, run, model, assessment, result, train_seconds):
+    """Everything one data set's run leaves in folder: plots, metrics.json, model.npz."""
+    from Model import plot_confusion_matrix, plot_hidden_weights, plot_history, plot_misclassified
+    from ModelFile import save_model
 
     os.makedirs(folder, exist_ok=True)
-    network = network_text(dataset, args.hidden_layers)
+    title = dataset_title(dataset)
+    network = network_text(dataset, run["hidden_layers"])
+    settings = (f"network {network}, {run['optimizer']}, learning rate {run['learning_rate']:g} "
+                f"({run['lr_schedule']}), batch {run['batch_size']}")
+    if result["status"] != "completed":
+        settings += f" ({result['status']})"
     for metric in ("loss", "accuracy"):
-        title = (f"{DATASET_TITLES.get(dataset.name, dataset.name)}: {metric} per epoch\n"
-                 f"network {network}, {args.optimizer}, learning rate {args.learning_rate:g} ({schedule}), "
-                 f"batch {batch_size}")
-        if result["status"] != "completed":
-            title += f" ({result['status']})"
-        save_figure(plot_history(result["history"], metric, title), os.path.join(folder, f"{metric}.png"))
-    test_loss, test_accuracy = test_metrics
-    metrics = {
-        "dataset": dataset.name,
-        "source": dataset.source,
-        "network": network,
-        "hidden_layers": args.hidden_layers,
-        "learning_rate": args.learning_rate,
-        "lr_schedule": schedule,
-        "learning_rates": result["learning_rates"],
-        "epochs": args.epochs,
-        "epochs_completed": len(result["history"]["train_loss"]),
-        "batch_size": batch_size,
-        "optimizer": args.optimizer,
-        "seed": args.seed,
-        "dtype": args.dtype,
-        "validation_split": args.validation_split,
-        "classes": dataset.class_names,
-        "n_train": len(dataset.X_train),
-        "n_val": len(dataset.X_val),
-        "n_test": len(dataset.X_test),
-        "status": result["status"],
-        "history": result["history"],
-        "test_loss": test_loss,
-        "test_accuracy": test_accuracy,
-        "epoch_seconds": result["epoch_seconds"],
-        "train_seconds": train_seconds,
-    }
+        save_figure(plot_history(result["history"], metric, f"{title}: {metric} per epoch\n{settings}"),
+                    os.path.join(folder, f"{metric}.png"))
+
+    metrics = dict(run, dataset=dataset.name, source=dataset.source, network=network,
+                   classes=dataset.class_names, n_train=len(dataset.X_train),
+                   n_val=len(dataset.X_val), n_test=len(dataset.X_test),
+                   status=result["status"], epochs_completed=len(result["history"]["train_loss"]),
+                   history=result["history"], learning_rates=result["learning_rates"],
+                   test_loss=None, test_accuracy=None,
+                   epoch_seconds=result["epoch_seconds"], train_seconds=train_seconds)
     if "diverged_epoch" in result:
         metrics["diverged_epoch"] = result["diverged_epoch"]
+    if assessment is not None:
+        metrics.update(test_loss=assessment["loss"], test_accuracy=assessment["accuracy"],
+                       per_class=assessment["per_class"],
+                       confusion_matrix=assessment["confusion_matrix"].tolist())
+        save_figure(plot_confusion_matrix(assessment["confusion_matrix"], dataset.class_names,
+                                          f"{title}: test set, accuracy {assessment['accuracy']:.2%}"),
+                    os.path.join(folder, "confusion_matrix.png"))
+        if dataset.image_shape is not None:
+            images = dataset.X_test.reshape(len(dataset.X_test), *dataset.image_shape)
+            save_figure(plot_misclassified(images, dataset.y_test, assessment["probabilities"],
+                                           dataset.class_names,
+                                           f"{title}: the test images most confidently misclassified"),
+                        os.path.join(folder, "misclassified.png"))
+            first = model.layers[0]
+            what = "first hidden layer" if model.hidden_layers else "output layer (no hidden layer)"
+            save_figure(plot_hidden_weights(first.weights, dataset.image_shape,
+                                            f"{title}: incoming weights of the {what}, "
+                                            f"{min(64, first.weights.shape[1])} of "
+                                            f"{first.weights.shape[1]} units"),
+                        os.path.join(folder, "hidden_weights.png"))
+        options = dict(run, dataset=dataset.name, source=dataset.source,
+                       feature_names=dataset.feature_names,
+                       image_shape=list(dataset.image_shape) if dataset.image_shape else None)
+        write_atomically(os.path.join(folder, "model.npz"),
+                         lambda stream: save_model(stream, model, dataset.class_names,
+                                                   dataset.feature_mean, dataset.feature_scale, options))
     save_json(metrics, os.path.join(folder, "metrics.json"))
+
+
+def assess(model, X, labels, class_names):
+    """Test-set loss, accuracy, confusion matrix, per-class scores and probabilities."""
+    from Model import confusion_matrix, cross_entropy, one_hot, per_class_scores
+
+    P = model.predict_proba(X)
+    counts = confusion_matrix(labels, P.argmax(axis=1), len(class_names))
+    return {"loss": cross_entropy(P, one_hot(labels, len(class_names), P.dtype)),
+            "accuracy": float(np.trace(counts) / len(labels)),
+            "confusion_matrix": counts, "per_class": per_class_scores(counts, class_names),
+            "probabilities": P}
 
 
 # ------------------------------------------------------------- the run
@@ -345,29 +405,50 @@ class StopFlag:
 def load_dataset(name, args, rng, dtype):
     if name == "mnist":
         return load_mnist(args.mnist_path, args.validation_split, rng, dtype)
+    if name == "csv":
+        return load_csv(args.csv, args.target, args.validation_split, rng, dtype)
     return load_iris(args.iris_path, args.validation_split, rng, dtype)
 
 
+def training_defaults(dataset):
+    """(batch size, learning-rate schedule) when the flags leave them unset.
+
+    MNIST and Iris have their own (see DEFAULT_BATCH_SIZE); a CSV trains like
+    Iris when it has fewer than 1,000 training rows, like MNIST otherwise.
+    """
+    key = dataset.name if dataset.name in DEFAULT_BATCH_SIZE else (
+        "iris" if len(dataset.X_train) < 1000 else "mnist")
+    return DEFAULT_BATCH_SIZE[key], DEFAULT_LR_SCHEDULE[key]
+
+
 def train_one(name, args, stop_flag):
-    """Load, train, evaluate and write one data set; return its result dict."""
+    """Load, train, assess and write one data set; return its result dict."""
     from Model import Model, one_hot
 
     dtype = np.dtype(args.dtype)
     rng = np.random.default_rng(args.seed)
     dataset = load_dataset(name, args, rng, dtype)
-    batch_size = args.batch_size or DEFAULT_BATCH_SIZE[name]
-    schedule = args.lr_schedule or DEFAULT_LR_SCHEDULE[name]
-    title = DATASET_TITLES.get(name, name)
+    too_large = network_too_large(dataset_title(dataset), dataset.n_features, dataset.n_classes,
+                                  args.hidden_layers, dtype.itemsize, available_memory_bytes())
+    if too_large:
+        raise DataError(too_large)
+    default_batch_size, default_schedule = training_defaults(dataset)
+    run = {"hidden_layers": args.hidden_layers, "learning_rate": args.learning_rate,
+           "lr_schedule": args.lr_schedule or default_schedule, "epochs": args.epochs,
+           "batch_size": args.batch_size or default_batch_size, "optimizer": args.optimizer,
+           "seed": args.seed, "dtype": args.dtype, "validation_split": args.validation_split}
+    if name == "csv":
+        run["target"] = args.target
+    title = dataset_title(dataset)
     print(f"{title}: {len(dataset.X_train)} training, {len(dataset.X_val)} validation, "
           f"{len(dataset.X_test)} test rows from {dataset.source}; network "
           f"{network_text(dataset, args.hidden_layers)}, {args.optimizer}, learning rate "
-          f"{args.learning_rate:g} ({schedule}), batch {batch_size}", flush=True)
+          f"{args.learning_rate:g} ({run['lr_schedule']}), batch {run['batch_size']}", flush=True)
 
     model = Model(dataset.n_features, args.hidden_layers, dataset.n_classes, rng, dtype)
     optimizer = model.build_optimizer(args.optimizer, args.learning_rate)
     Y_train = one_hot(dataset.y_train, dataset.n_classes, dtype)
     Y_val = one_hot(dataset.y_val, dataset.n_classes, dtype)
-    Y_test = one_hot(dataset.y_test, dataset.n_classes, dtype)
     width = len(str(args.epochs))
 
     def report(epoch, record):
@@ -378,28 +459,129 @@ def train_one(name, args, stop_flag):
 
     started = time.perf_counter()
     result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, optimizer,
-                       args.epochs, batch_size, rng, schedule=schedule,
+                       args.epochs, run["batch_size"], rng, schedule=run["lr_schedule"],
                        on_epoch_end=report, stop_requested=stop_flag)
     train_seconds = time.perf_counter() - started
 
+    assessment = None
     if result["status"] == "diverged":
         print(f"{title}: training diverged in epoch {result['diverged_epoch']} (the loss "
               f"blew up or stopped being finite); stopped and kept the "
               f"{result['diverged_epoch'] - 1} finished epochs; try a smaller "
               f"--learning_rate than {args.learning_rate:g}", file=sys.stderr, flush=True)
-        test_metrics = (None, None)
     else:
-        test_metrics = model.evaluate(dataset.X_test, Y_test)
-    folder = os.path.join(args.output_dir, name)
-    write_results(folder, dataset, args, batch_size, schedule, result, test_metrics, train_seconds)
-    result.update(test_loss=test_metrics[0], test_accuracy=test_metrics[1], folder=folder)
+        assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
+    folder = os.path.join(args.output_dir, dataset.name)
+    write_results(folder, dataset, run, model, assessment, result, train_seconds)
+    result.update(title=title, folder=folder,
+                  test_loss=assessment["loss"] if assessment else None,
+                  test_accuracy=assessment["accuracy"] if assessment else None)
     return result
+
+
+# ------------------------------------------------- a saved model, the check
+
+def use_saved_model(args):
+    """--model FILE with --evaluate and/or --predict FILE."""
+    from ModelFile import load_model
+
+    model, details = load_model(args.model)
+    options = details["options"]
+    if args.evaluate:
+        evaluate_saved_model(model, details, args)
+    if args.predict:
+        predict_with_saved_model(model, details, args)
+    return 0
+
+
+def evaluate_saved_model(model, details, args):
+    """Print the saved model's test metrics on the split it was trained with."""
+    options = details["options"]
+    name = options.get("dataset")
+    rng = np.random.default_rng(options.get("seed", 0))
+    split = options.get("validation_split", 0.1)
+    dtype = model.dtype
+    if name == "mnist":
+        dataset = load_mnist(args.mnist_path, split, rng, dtype)
+    elif name == "iris":
+        dataset = load_iris(args.iris_path, split, rng, dtype)
+    else:
+        dataset = load_csv(args.csv or options.get("source"), options.get("target"), split, rng, dtype)
+    if dataset.n_features != model.n_features or dataset.class_names != details["class_names"]:
+        raise DataError(f"{dataset.source}: its features or classes are not the ones "
+                        f"{args.model} was trained on")
+    assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
+    print(f"{dataset_title(dataset)}, model {args.model}: test loss {assessment['loss']:.4f}, "
+          f"test accuracy {assessment['accuracy']:.4f} on {len(dataset.X_test)} test rows")
+    width = max(len("class"), *(len(name) for name in dataset.class_names))
+    print(f"  {'class':<{width}}  precision  recall  f1      support")
+    for name, scores in assessment["per_class"].items():
+        print(f"  {name:<{width}}  {scores['precision']:.4f}     {scores['recall']:.4f}  "
+              f"{scores['f1']:.4f}  {scores['support']}")
+
+
+def predict_with_saved_model(model, details, args):
+    """Write OUTPUT_DIR/predictions.csv: each row's class and class probabilities."""
+    from Datasets import images_to_features, read_feature_rows, read_images
+
+    options = details["options"]
+    if options.get("image_shape"):
+        images = read_images(args.predict)
+        X = images_to_features(images, model.dtype)
+    else:
+        features = read_feature_rows(args.predict, options.get("feature_names") or
+                                     [f"feature_{i}" for i in range(model.n_features)])
+        X = ((features - details["feature_mean"]) / details["feature_scale"]).astype(model.dtype)
+    if X.shape[1] != model.n_features:
+        raise DataError(f"{args.predict}: {X.shape[1]} features per row; the model takes "
+                        f"{model.n_features}")
+    P = model.predict_proba(X)
+    predicted = P.argmax(axis=1)
+    classes = details["class_names"]
+    lines = ["row,predicted," + ",".join(f"probability_{name}" for name in classes)]
+    for row, (label, probabilities) in enumerate(zip(predicted, P)):
+        lines.append(f"{row},{classes[label]}," + ",".join(f"{p:.6g}" for p in probabilities))
+    path = os.path.join(args.output_dir, "predictions.csv")
+    text = "\n".join(lines) + "\n"
+    write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
+    counts = np.bincount(predicted, minlength=len(classes))
+    print(f"{len(X)} rows of {args.predict} predicted with {args.model}: "
+          + ", ".join(f"{name} {count}" for name, count in zip(classes, counts) if count)
+          + f"; classes and probabilities in {path}")
+
+
+def run_gradient_check(args):
+    """Print each layer's largest relative error against finite differences; 0 if all pass."""
+    from GradientCheck import TOLERANCE, check_model, random_problem
+
+    rng = np.random.default_rng(args.seed)
+    n_features, n_classes, n_samples = 5, 3, 8
+    model, X, Y = random_problem(n_features, args.hidden_layers, n_classes, rng, n_samples)
+    widths = [n_features, *args.hidden_layers, n_classes]
+    print(f"Gradient check of a {'-'.join(map(str, widths))} network in float64 on "
+          f"{n_samples} random rows: backward pass against central finite differences")
+    errors = check_model(model, X, Y)
+    for (name, error), n_in, n_out in zip(errors, widths, widths[1:]):
+        verdict = "ok" if error < TOLERANCE else "FAILED"
+        print(f"  {name:<16} ({n_in:>3} -> {n_out:<3})  largest relative error {error:.2e}  {verdict}")
+    passed = all(error < TOLERANCE for _, error in errors)
+    print("All layers agree with finite differences." if passed else
+          f"Some layers differ from finite differences by more than {TOLERANCE:g}.")
+    return 0 if passed else 1
 
 
 def main(argv=None):
     args = parse_args(argv)
-    check_network_fits(build_parser(), args)
+    if args.gradient_check:
+        return run_gradient_check(args)
     check_output_dir(build_parser(), args.output_dir)
+    if args.model:
+        try:
+            return use_saved_model(args)
+        except DataError as error:
+            print(f"Main.py: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+    check_network_fits(build_parser(), args)
     stop_flag = StopFlag()
     stop_flag.install()
     summary = []
@@ -410,25 +592,35 @@ def main(argv=None):
         except DataError as error:
             print(f"Main.py: error: {error}", file=sys.stderr)
             return EXIT_USAGE
-        summary.append((name, result))
+        summary.append(result)
         if result["status"] == "diverged":
             exit_status = EXIT_DIVERGED
         if stop_flag():
             break
 
     print("\nSummary")
-    for name, result in summary:
-        title = DATASET_TITLES.get(name, name)
+    for result in summary:
         if result["test_accuracy"] is None:
-            print(f"  {title}: {result['status']}, no test metrics; files in {result['folder']}")
+            print(f"  {result['title']}: {result['status']}, no test metrics; files in {result['folder']}")
         else:
             note = "" if result["status"] == "completed" else f" ({result['status']})"
-            print(f"  {title}: test loss {result['test_loss']:.4f}, test accuracy "
+            print(f"  {result['title']}: test loss {result['test_loss']:.4f}, test accuracy "
                   f"{result['test_accuracy']:.4f}{note}; files in {result['folder']}")
     if stop_flag():
         return EXIT_SIGNAL[stop_flag.signal_number]
     return exit_status
 
 
+def run_from_command_line():
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (python Main.py ... | head): stop quietly, as cat would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 1
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_from_command_line()

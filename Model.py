@@ -57,6 +57,33 @@ def one_hot(labels, n_classes, dtype=np.float32):
     return Y
 
 
+def confusion_matrix(true_labels, predicted_labels, n_classes):
+    """Counts C (n_classes, n_classes): C[i, j] rows of true class i predicted as class j."""
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (true_labels, predicted_labels), 1)
+    return counts
+
+
+def per_class_scores(counts, class_names):
+    """Precision, recall, F1 and support of every class from a confusion matrix.
+
+    Precision of class j is the share of rows predicted j that are j; recall
+    the share of rows of class j predicted j; F1 their harmonic mean. A ratio
+    with nothing to divide by is reported as 0, as scikit-learn does.
+    """
+    true_positives = np.diag(counts).astype(np.float64)
+    predicted = counts.sum(axis=0)
+    actual = counts.sum(axis=1)
+    scores = {}
+    for j, name in enumerate(class_names):
+        precision = true_positives[j] / predicted[j] if predicted[j] else 0.0
+        recall = true_positives[j] / actual[j] if actual[j] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores[name] = {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+                        "support": int(actual[j])}
+    return scores
+
+
 class Model:
     """A multilayer perceptron for classification.
 
@@ -276,12 +303,9 @@ def plot_history(history, metric, title):
     Training and validation curves share the axes. The Figure is made without
     pyplot, so no window or global state is involved; save it with savefig.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(7, 4.5), layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = _new_figure(7, 4.5)
     axes = figure.subplots()
     train = history["train_" + metric]
     val = history["val_" + metric]
@@ -295,4 +319,80 @@ def plot_history(history, metric, title):
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
+    return figure
+
+
+def _new_figure(width, height):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def plot_confusion_matrix(counts, class_names, title):
+    """A Figure of the confusion matrix: true classes down, predicted across, counts in the cells."""
+    size = max(4.5, 0.55 * len(class_names) + 2.5)
+    figure = _new_figure(size + 1, size)
+    axes = figure.subplots()
+    image = axes.imshow(counts, cmap="Blues")
+    figure.colorbar(image, ax=axes, shrink=0.8, label="test rows")
+    ticks = range(len(class_names))
+    axes.set_xticks(ticks, class_names, rotation=45 if max(map(len, class_names)) > 3 else 0,
+                    ha="right" if max(map(len, class_names)) > 3 else "center")
+    axes.set_yticks(ticks, class_names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    threshold = counts.max() / 2 if counts.size else 0
+    for (i, j), count in np.ndenumerate(counts):
+        axes.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                  color="white" if count > threshold else "black")
+    axes.set_title(title)
+    return figure
+
+
+def plot_misclassified(images, true_labels, probabilities, class_names, title, count=24):
+    """A Figure of the test images the model got most confidently wrong.
+
+    images is (n, height, width); probabilities (n, n_classes). Each panel says
+    the true class and the predicted one with its probability.
+    """
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != true_labels)
+    confidence = probabilities[wrong, predicted[wrong]]
+    chosen = wrong[np.argsort(-confidence, kind="stable")][:count]
+    columns = 8
+    rows = max(1, -(-len(chosen) // columns))
+    figure = _new_figure(columns * 1.3, rows * 1.55 + 0.6)
+    grid = figure.subplots(rows, columns, squeeze=False)
+    for axes in grid.ravel():
+        axes.axis("off")
+    for axes, index in zip(grid.ravel(), chosen):
+        axes.imshow(images[index], cmap="gray_r")
+        axes.set_title(f"true {class_names[true_labels[index]]}\n"
+                       f"said {class_names[predicted[index]]} {probabilities[index, predicted[index]]:.2f}",
+                       fontsize=8)
+    figure.suptitle(title)
+    return figure
+
+
+def plot_hidden_weights(weights, image_shape, title, count=64):
+    """A Figure of the incoming weights of the first count units, each drawn as an image.
+
+    weights is (n_pixels, n_units); red is a positive weight, blue a negative
+    one, each unit on its own symmetric colour scale.
+    """
+    units = weights[:, :count]
+    columns = int(np.ceil(np.sqrt(units.shape[1])))
+    rows = -(-units.shape[1] // columns)
+    figure = _new_figure(columns * 0.9, rows * 0.9 + 0.6)
+    grid = figure.subplots(rows, columns, squeeze=False)
+    for axes in grid.ravel():
+        axes.axis("off")
+    for unit, axes in enumerate(grid.ravel()[:units.shape[1]]):
+        picture = units[:, unit].reshape(image_shape)
+        limit = float(np.abs(picture).max()) or 1.0
+        axes.imshow(picture, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    figure.suptitle(title)
     return figure

@@ -1,0 +1,93 @@
+"""Saving a trained Model to an npz file and loading it back, without pickle.
+
+The file holds plain arrays: the layer sizes, each layer's weights and bias,
+the class names, the standardisation the features went through, and the
+options of the run as a JSON string. A file that is not such a model is
+refused with a DataError naming it.
+"""
+
+import json
+import zipfile
+import zlib
+
+import numpy as np
+
+from Datasets import DataError, check_readable_file
+from Model import Model
+
+FORMAT = "numpy-mlp-model"
+VERSION = 1
+
+
+def model_arrays(model, class_names, feature_mean, feature_scale, options):
+    """The arrays that describe a trained model, for np.savez.
+
+    feature_mean and feature_scale (n_features,) are what was subtracted from
+    and divided into the raw features before training (None when the features
+    were used as they came); options is a JSON-serialisable dict.
+    """
+    n_features = model.n_features
+    arrays = {
+        "format": np.array(FORMAT),
+        "version": np.array(VERSION),
+        "layer_sizes": np.array([n_features, *model.hidden_sizes, model.n_classes], dtype=np.int64),
+        "class_names": np.array([str(name) for name in class_names]),
+        "feature_mean": np.zeros(n_features) if feature_mean is None else np.asarray(feature_mean, np.float64),
+        "feature_scale": np.ones(n_features) if feature_scale is None else np.asarray(feature_scale, np.float64),
+        "options": np.array(json.dumps(options)),
+    }
+    for index, layer in enumerate(model.layers):
+        arrays[f"weights_{index}"] = layer.weights
+        arrays[f"bias_{index}"] = layer.bias
+    return arrays
+
+
+def save_model(stream, model, class_names, feature_mean, feature_scale, options):
+    """Write the model to an open binary file object as an npz archive."""
+    np.savez(stream, **model_arrays(model, class_names, feature_mean, feature_scale, options))
+
+
+def load_model(path):
+    """(Model, details) from a file written by save_model.
+
+    details holds "class_names" (list), "feature_mean" and "feature_scale"
+    (n_features,) float64 arrays, and "options" (dict).
+    """
+    check_readable_file(path)
+    not_a_model = f"{path}: not a model saved by this project (Main.py writes them as model.npz)"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DataError(f"{not_a_model}; it is not a readable npz file ({type(error).__name__})") from None
+    if str(arrays.get("format", "")) != FORMAT:
+        raise DataError(not_a_model)
+    if int(arrays.get("version", -1)) != VERSION:
+        raise DataError(f"{path}: a model file of version {arrays.get('version')}; this "
+                        f"project reads version {VERSION}")
+    try:
+        sizes = [int(size) for size in arrays["layer_sizes"]]
+        n_layers = len(sizes) - 1
+        weights = [arrays[f"weights_{i}"] for i in range(n_layers)]
+        biases = [arrays[f"bias_{i}"] for i in range(n_layers)]
+        options = json.loads(str(arrays["options"]))
+        class_names = [str(name) for name in arrays["class_names"]]
+        feature_mean = arrays["feature_mean"].astype(np.float64)
+        feature_scale = arrays["feature_scale"].astype(np.float64)
+    except (KeyError, ValueError, TypeError) as error:
+        raise DataError(f"{path}: a damaged model file ({type(error).__name__}: {error})") from None
+    expected = [(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:])]
+    if ([w.shape for w in weights] != expected or [b.shape for b in biases] != [(n,) for n in sizes[1:]]
+            or len(class_names) != sizes[-1] or feature_mean.shape != (sizes[0],)
+            or feature_scale.shape != (sizes[0],)):
+        raise DataError(f"{path}: a damaged model file (its arrays do not match its layer sizes {sizes})")
+    dtype = weights[0].dtype
+    model = Model(sizes[0], sizes[1:-1], sizes[-1], np.random.default_rng(0), dtype=dtype)
+    for layer, W, b in zip(model.layers, weights, biases):
+        layer.weights[...] = W
+        layer.bias[...] = b
+    if not model.all_finite():
+        raise DataError(f"{path}: the model's weights are not all finite (it was saved after diverging)")
+    details = {"class_names": class_names, "feature_mean": feature_mean,
+               "feature_scale": feature_scale, "options": options}
+    return model, details

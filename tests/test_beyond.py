@@ -1,0 +1,156 @@
+"""Saved models, training on your own CSV, the pictures, and the gradient check from the command line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from Datasets import load_iris
+from Model import Model, confusion_matrix, per_class_scores
+from ModelFile import load_model
+from conftest import ROOT, make_mnist_like, png_size, run_main
+
+
+def make_csv(path, n_per_class=80, seed=0):
+    """Three well-separated Gaussian blobs in 3 features, named classes, and a header row."""
+    rng = np.random.default_rng(seed)
+    centres = {"low": (-2, 0, 1), "mid": (0, 2, -1), "high": (2, -2, 0)}
+    lines = ["width,height,depth,kind"]
+    for name, centre in centres.items():
+        for row in rng.normal(centre, 0.7, size=(n_per_class, 3)):
+            lines.append(",".join(f"{v:.4f}" for v in row) + f",{name}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One small run on MNIST-like images and on a CSV, shared by the tests below."""
+    folder = tmp_path_factory.mktemp("trained")
+    mnist = make_mnist_like(folder / "mnist.npz")
+    results = folder / "results"
+    first = run_main("--datasets", "mnist", "--mnist_path", mnist, "--epochs", "2",
+                     "--hidden_layers", "[32,", "16]", "--batch_size", "8", "--output_dir", results)
+    assert first.returncode == 0, first.stderr
+    blobs = make_csv(folder / "blobs.csv")
+    second = run_main("--csv", blobs, "--target", "kind", "--epochs", "20",
+                      "--hidden_layers", "[16]", "--output_dir", results)
+    assert second.returncode == 0, second.stderr
+    return {"folder": folder, "mnist": mnist, "results": results, "blobs": blobs}
+
+
+def test_csv_trains_to_a_sensible_accuracy_and_writes_like_iris(trained):
+    out = trained["results"] / "blobs"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["classes"] == ["high", "low", "mid"]
+    assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 240
+    assert metrics["n_test"] == 48 and metrics["target"] == "kind"
+    assert metrics["test_accuracy"] >= 0.95
+    for name in ("loss.png", "accuracy.png", "confusion_matrix.png"):
+        png_size(out / name)
+    assert not (out / "misclassified.png").exists()  # rows of a table are not pictures
+
+
+def test_confusion_matrix_and_per_class_scores_in_metrics(trained):
+    metrics = json.loads((trained["results"] / "mnist" / "metrics.json").read_text())
+    matrix = np.array(metrics["confusion_matrix"])
+    assert matrix.shape == (10, 10)
+    assert matrix.sum() == metrics["n_test"] == 200
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(metrics["test_accuracy"])
+    for digit, scores in metrics["per_class"].items():
+        j = int(digit)
+        assert scores["support"] == matrix[j].sum()
+        if matrix[:, j].sum():
+            assert scores["precision"] == pytest.approx(matrix[j, j] / matrix[:, j].sum())
+
+
+def test_per_class_scores_by_hand():
+    counts = np.array([[5, 1, 0], [2, 3, 0], [0, 0, 0]])
+    scores = per_class_scores(counts, ["a", "b", "c"])
+    assert scores["a"]["precision"] == pytest.approx(5 / 7)
+    assert scores["a"]["recall"] == pytest.approx(5 / 6)
+    assert scores["a"]["f1"] == pytest.approx(2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6))
+    assert scores["b"] == {"precision": 0.75, "recall": 0.6, "f1": pytest.approx(2 / 3), "support": 5}
+    assert scores["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    np.testing.assert_array_equal(confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0]), 3),
+                                  [[1, 1, 0], [0, 1, 0], [1, 0, 0]])
+
+
+def test_mnist_pictures(trained):
+    out = trained["results"] / "mnist"
+    for name in ("confusion_matrix.png", "misclassified.png", "hidden_weights.png"):
+        width, height = png_size(out / name)
+        assert width >= 300 and height >= 150
+
+
+def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
+    rng = np.random.default_rng(0)
+    dataset = load_iris(f"{ROOT}/iris.data", 0.1, rng)
+    model = Model(4, [8, 5], 3, rng)
+    model.parameter_vector[:] = rng.normal(size=model.parameter_vector.size)
+    path = tmp_path / "model.npz"
+    from ModelFile import save_model
+    with open(path, "wb") as stream:
+        save_model(stream, model, dataset.class_names, dataset.feature_mean, dataset.feature_scale,
+                   {"dataset": "iris", "feature_names": dataset.feature_names})
+    loaded, details = load_model(path)
+    np.testing.assert_array_equal(loaded.predict_proba(dataset.X_test), model.predict_proba(dataset.X_test))
+    assert loaded.hidden_sizes == [8, 5] and loaded.dtype == np.float32
+    assert details["class_names"] == dataset.class_names
+    np.testing.assert_array_equal(details["feature_mean"], dataset.feature_mean)
+
+
+def test_evaluate_a_saved_model_reproduces_the_runs_test_accuracy(trained):
+    model = trained["results"] / "blobs" / "model.npz"
+    result = run_main("--model", model, "--evaluate", "--output_dir", trained["folder"] / "eval")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((trained["results"] / "blobs" / "metrics.json").read_text())
+    assert f"test accuracy {metrics['test_accuracy']:.4f} on 48 test rows" in result.stdout
+    assert "precision" in result.stdout and "mid" in result.stdout
+
+
+def test_predict_rows_of_a_csv_with_a_saved_model(trained, tmp_path):
+    rows = tmp_path / "new.csv"
+    rows.write_text("depth,width,height\n1,-2,0\n0,2,-2\n-1,0,2\n")  # columns in another order
+    result = run_main("--model", trained["results"] / "blobs" / "model.npz", "--predict", rows,
+                      "--output_dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert lines[0] == "row,predicted,probability_high,probability_low,probability_mid"
+    assert [line.split(",")[1] for line in lines[1:]] == ["low", "high", "mid"]
+    for line in lines[1:]:
+        assert sum(float(p) for p in line.split(",")[2:]) == pytest.approx(1, abs=1e-4)
+
+
+def test_predict_images_with_a_saved_model(trained, tmp_path):
+    result = run_main("--model", trained["results"] / "mnist" / "model.npz",
+                      "--predict", trained["mnist"], "--output_dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert len(lines) == 201
+    with np.load(trained["mnist"]) as archive:
+        truth = archive["y_test"]
+    predicted = np.array([int(line.split(",")[1]) for line in lines[1:]])
+    metrics = json.loads((trained["results"] / "mnist" / "metrics.json").read_text())
+    assert np.mean(predicted == truth) == pytest.approx(metrics["test_accuracy"])
+
+
+def test_a_file_that_is_not_a_model_is_refused(trained, tmp_path):
+    result = run_main("--model", trained["mnist"], "--evaluate", "--output_dir", tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{trained['mnist']}: not a model saved by this project" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_model_needs_something_to_do(tmp_path):
+    result = run_main("--model", tmp_path / "model.npz", "--output_dir", tmp_path)
+    assert result.returncode == 2 and "--evaluate, --predict FILE, or both" in result.stderr
+
+
+def test_gradient_check_from_the_command_line():
+    result = run_main("--gradient_check", "--hidden_layers", "[16,", "8]")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "largest relative error" in line]
+    assert len(lines) == 3 and all(line.rstrip().endswith("ok") for line in lines)
+    errors = [float(line.split("error")[1].split()[0]) for line in lines]
+    assert max(errors) < 1e-6
