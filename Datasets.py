@@ -4,7 +4,9 @@ Every problem with a file a user supplies is raised as a DataError whose
 message names the file and says what is wrong, for Main.py to print in one line.
 """
 
+import contextlib
 import os
+import sys
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -113,6 +115,21 @@ def check_mnist_part(path, images, labels, part):
                         f"{images.max()}; expected 0 to 255")
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the duration; Python exceptions still propagate."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def load_mnist_arrays(mnist_path=None):
     """MNIST's four arrays and where they came from.
 
@@ -126,13 +143,14 @@ def load_mnist_arrays(mnist_path=None):
     if os.path.exists(cache_file):
         return read_mnist_npz(cache_file), cache_file
     try:
-        from keras.datasets import mnist
+        with native_stderr_silenced():  # TensorFlow's C++ start-up log ignores TF_CPP_MIN_LOG_LEVEL
+            from keras.datasets import mnist
         (x_train, y_train), (x_test, y_test) = mnist.load_data()
     except Exception as error:  # no tensorflow, no network, a refused download...
+        reason = " ".join(str(error).split())[:160] or type(error).__name__
         raise DataError(
-            f"{cache_file}: MNIST is not there and Keras could not download it "
-            f"({type(error).__name__}); pass --mnist_path FILE or put mnist.npz in "
-            f"$KERAS_HOME/datasets/") from None
+            f"{cache_file}: MNIST is not there and Keras could not download it ({reason}); "
+            f"pass --mnist_path FILE or put mnist.npz in $KERAS_HOME/datasets/") from None
     return (x_train, y_train, x_test, y_test), "keras.datasets.mnist"
 
 

@@ -2,13 +2,15 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import Main
 from Datasets import keras_cache_file
-from conftest import png_size, run_main
+from conftest import MAIN, png_size, run_main
 
 METRICS_FIELDS = ("dataset", "hidden_layers", "learning_rate", "epochs", "batch_size",
                   "optimizer", "seed", "history", "test_loss", "test_accuracy",
@@ -122,3 +124,69 @@ def test_one_epoch_on_real_mnist_reaches_90_percent(tmp_path):
     metrics = read_metrics(tmp_path / "mnist")
     assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (54000, 6000, 10000)
     assert metrics["test_accuracy"] >= 0.90
+
+
+def fake_keras(monkeypatch, load_data):
+    """Stand-in keras.datasets.mnist modules, so the download path is tested without a download."""
+    import types
+    mnist = types.ModuleType("keras.datasets.mnist")
+    mnist.load_data = load_data
+    datasets = types.ModuleType("keras.datasets")
+    datasets.mnist = mnist
+    keras = types.ModuleType("keras")
+    keras.datasets = datasets
+    for name, module in (("keras", keras), ("keras.datasets", datasets), ("keras.datasets.mnist", mnist)):
+        monkeypatch.setitem(sys.modules, name, module)
+
+
+def test_mnist_comes_from_keras_when_the_cache_is_empty(tmp_path, monkeypatch):
+    from Datasets import load_mnist_arrays
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    images = np.zeros((5, 28, 28), np.uint8)
+    labels = np.arange(5, dtype=np.uint8)
+    fake_keras(monkeypatch, lambda: ((images, labels), (images[:2], labels[:2])))
+    arrays, source = load_mnist_arrays()
+    assert source == "keras.datasets.mnist" and arrays[0].shape == (5, 28, 28)
+
+
+def test_mnist_cache_file_is_read_without_keras(tmp_path, monkeypatch, small_mnist):
+    from Datasets import load_mnist_arrays
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "mnist.npz").write_bytes(small_mnist.read_bytes())
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def no_download():
+        raise AssertionError("Keras must not be asked when the cache file is there")
+
+    fake_keras(monkeypatch, no_download)
+    arrays, source = load_mnist_arrays()
+    assert source == str(tmp_path / "datasets" / "mnist.npz") and len(arrays[0]) == 1000
+
+
+def test_a_failed_download_says_how_to_provide_the_file(tmp_path, monkeypatch):
+    from Datasets import DataError, load_mnist_arrays
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def offline():
+        raise Exception("URL fetch failure: [Errno -2] Name or service not known")
+
+    fake_keras(monkeypatch, offline)
+    with pytest.raises(DataError) as raised:
+        load_mnist_arrays()
+    message = str(raised.value)
+    assert "Name or service not known" in message and "--mnist_path" in message
+    assert "KERAS_HOME" in message
+
+
+def test_help_imports_neither_tensorflow_nor_matplotlib():
+    """--help answers quickly because it loads nothing heavy (numpy only)."""
+    probe = ("import runpy, sys\n"
+             f"sys.argv = ['Main.py', '--help']\n"
+             "try:\n"
+             f"    runpy.run_path({MAIN!r}, run_name='__main__')\n"
+             "except SystemExit:\n"
+             "    pass\n"
+             "heavy = [m for m in ('tensorflow', 'keras', 'matplotlib', 'pandas') if m in sys.modules]\n"
+             "print('HEAVY', heavy)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr
