@@ -486,7 +486,6 @@ def use_saved_model(args):
     from ModelFile import load_model
 
     model, details = load_model(args.model)
-    options = details["options"]
     if args.evaluate:
         evaluate_saved_model(model, details, args)
     if args.predict:
@@ -574,14 +573,16 @@ def main(argv=None):
     args = parse_args(argv)
     if args.gradient_check:
         return run_gradient_check(args)
-    check_output_dir(build_parser(), args.output_dir)
     if args.model:
+        if args.predict:
+            check_output_dir(build_parser(), args.output_dir)
         try:
             return use_saved_model(args)
         except DataError as error:
             print(f"Main.py: error: {error}", file=sys.stderr)
             return EXIT_USAGE
     check_network_fits(build_parser(), args)
+    check_output_dir(build_parser(), args.output_dir)
     stop_flag = StopFlag()
     stop_flag.install()
     summary = []
