@@ -60,19 +60,19 @@ def keras_cache_file():
     return os.path.join(keras_home, "datasets", "mnist.npz")
 
 
-def check_readable_file(path):
-    """Raise DataError unless path names a file this process can open."""
+def check_readable_file(path, expected="a file"):
+    """Raise DataError unless path names a file this process can open; expected says what it should be."""
     if not os.path.exists(path):
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: no such file; expected {expected}")
     if os.path.isdir(path):
-        raise DataError(f"{path}: is a folder, expected a file")
+        raise DataError(f"{path}: is a folder; expected {expected}")
     if not os.access(path, os.R_OK):
-        raise DataError(f"{path}: not readable (permission denied)")
+        raise DataError(f"{path}: not readable (permission denied); expected {expected}")
 
 
 def read_mnist_npz(path):
     """(x_train, y_train, x_test, y_test) from an npz file in the layout of Keras's mnist.npz."""
-    check_readable_file(path)
+    check_readable_file(path, "an npz file in the layout of Keras's mnist.npz")
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in MNIST_KEYS if key not in archive.files]
@@ -191,7 +191,7 @@ def read_table(path, header):
     """A CSV file as a pandas DataFrame, any failure raised as DataError."""
     import pandas as pd
 
-    check_readable_file(path)
+    check_readable_file(path, "a CSV file")
     try:
         frame = pd.read_csv(path, header=header, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
@@ -336,7 +336,7 @@ def read_feature_rows(path, feature_names):
 
 def read_images(path):
     """The images of an npz file to predict on: x_test of an MNIST-layout file, else its only array."""
-    check_readable_file(path)
+    check_readable_file(path, "an npz file of images")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if "x_test" in archive.files:

@@ -53,7 +53,7 @@ def load_model(path):
     details holds "class_names" (list), "feature_mean" and "feature_scale"
     (n_features,) float64 arrays, and "options" (dict).
     """
-    check_readable_file(path)
+    check_readable_file(path, "a model.npz saved by Main.py")
     not_a_model = f"{path}: not a model saved by this project (Main.py writes them as model.npz)"
     try:
         with np.load(path, allow_pickle=False) as archive:
