@@ -15,6 +15,7 @@ median of the rest.
 """
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import os
@@ -138,14 +139,9 @@ def load_data(path):
 
 
 def available(name):
+    """Whether the framework behind a runner is installed (looked up, not imported)."""
     module = {"keras": "keras", "torch": "torch"}.get(name)
-    if module is None:
-        return True
-    try:
-        __import__(module)
-        return True
-    except ImportError:
-        return False
+    return module is None or importlib.util.find_spec(module) is not None
 
 
 def run_worker(args):
