@@ -2,8 +2,11 @@
 
     python Main.py --learning_rate 0.001 --epochs 30 --hidden_layers [256, 64]
 
-For each data set it prints one line per epoch, then writes loss.png,
-accuracy.png and metrics.json to <output_dir>/<dataset>/.
+For each data set it prints one line per epoch, then writes the plots,
+metrics.json and model.npz to <output_dir>/<dataset>/. It also trains on a CSV
+(--csv, --target), reuses a saved model (--model with --evaluate or --predict)
+and checks the backward pass against finite differences (--gradient_check).
+This is the only module that knows about flags, files and folders.
 """
 
 import argparse
@@ -18,7 +21,7 @@ import time
 
 import numpy as np
 
-from Datasets import DataError, csv_dataset_name, load_csv, load_iris, load_mnist
+from Datasets import DataError, load_csv, load_iris, load_mnist
 from Optimizer import OPTIMIZERS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -96,7 +99,8 @@ def open_fraction(text):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; expected a fraction between 0 and 1") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number; expected a fraction between 0 and 1") from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a fraction strictly between 0 and 1")
     return value

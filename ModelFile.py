@@ -27,13 +27,15 @@ def model_arrays(model, class_names, feature_mean, feature_scale, options):
     were used as they came); options is a JSON-serialisable dict.
     """
     n_features = model.n_features
+    if feature_mean is None:
+        feature_mean, feature_scale = np.zeros(n_features), np.ones(n_features)
     arrays = {
         "format": np.array(FORMAT),
         "version": np.array(VERSION),
         "layer_sizes": np.array([n_features, *model.hidden_sizes, model.n_classes], dtype=np.int64),
         "class_names": np.array([str(name) for name in class_names]),
-        "feature_mean": np.zeros(n_features) if feature_mean is None else np.asarray(feature_mean, np.float64),
-        "feature_scale": np.ones(n_features) if feature_scale is None else np.asarray(feature_scale, np.float64),
+        "feature_mean": np.asarray(feature_mean, np.float64),
+        "feature_scale": np.asarray(feature_scale, np.float64),
         "options": np.array(json.dumps(options)),
     }
     for index, layer in enumerate(model.layers):

@@ -81,7 +81,8 @@ class Adam:
     def step(self):
         self.steps_taken += 1
         t = self.steps_taken
-        # M_hat = (1 - beta1) * mean / (1 - beta1^t); sqrt(V_hat) = sqrt((1 - beta2) * mean_square / (1 - beta2^t)).
+        # M_hat = (1 - beta1) * mean / (1 - beta1^t)
+        # sqrt(V_hat) = sqrt((1 - beta2) * mean_square / (1 - beta2^t))
         mean_factor = (1.0 - self.beta1) / (1.0 - self.beta1 ** t)
         root_square_factor = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2 ** t))
         step_size = self.learning_rate * mean_factor / root_square_factor
