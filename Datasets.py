@@ -17,6 +17,8 @@ MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 MNIST_CLASSES = [str(digit) for digit in range(10)]
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width", "class"]
 TEST_FRACTION = 0.2
+# What np.load and reading an array out of the archive raise for a file that is not a good npz.
+NPZ_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
 class DataError(Exception):
@@ -82,7 +84,7 @@ def read_mnist_npz(path):
             arrays = [archive[key] for key in MNIST_KEYS]
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
+    except NPZ_READ_ERRORS as error:
         raise DataError(f"{path}: not a readable npz file ({type(error).__name__}: {error})") from None
     for images, labels, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
         check_mnist_part(path, images, labels, part)
@@ -348,7 +350,7 @@ def read_images(path):
                                 f"choose from; expected x_test or a single array of images")
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+    except NPZ_READ_ERRORS as error:
         raise DataError(f"{path}: not a readable npz file ({type(error).__name__}: {error})") from None
     if images.ndim not in (2, 3) or not np.issubdtype(images.dtype, np.number):
         raise DataError(f"{path}: images of shape {images.shape} and dtype {images.dtype}; "

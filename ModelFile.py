@@ -7,12 +7,10 @@ refused with a DataError naming it.
 """
 
 import json
-import zipfile
-import zlib
 
 import numpy as np
 
-from Datasets import DataError, check_readable_file
+from Datasets import NPZ_READ_ERRORS, DataError, check_readable_file
 from Model import Model
 
 FORMAT = "numpy-mlp-model"
@@ -60,7 +58,7 @@ def load_model(path):
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+    except NPZ_READ_ERRORS as error:
         raise DataError(f"{not_a_model}; it is not a readable npz file ({type(error).__name__})") from None
     if str(arrays.get("format", "")) != FORMAT:
         raise DataError(not_a_model)
