@@ -29,7 +29,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from Datasets import keras_cache_file, read_mnist_npz  # noqa: E402
+from Datasets import DataError, keras_cache_file, read_mnist_npz  # noqa: E402
 from Model import Model, one_hot  # noqa: E402
 
 HIDDEN = [256, 64]
@@ -172,6 +172,10 @@ def main():
     if args.worker:
         return run_worker(args)
 
+    try:
+        read_mnist_npz(args.mnist_path)
+    except DataError as error:
+        sys.exit(f"bench_epoch.py: error: {error}")
     frameworks = [key for key in args.frameworks if available(key)]
     for key in set(args.frameworks) - set(frameworks):
         print(f"({key} is not installed: skipped)")
