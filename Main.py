@@ -241,13 +241,36 @@ def check_output_dir(parser, path):
         parser.error(f"argument --output_dir: cannot write to {path} ({error.strerror or error})")
 
 
+def joined_hidden_layers(argv):
+    """argv with the tokens after --hidden_layers, up to the next --flag, joined into one.
+
+    The shell splits the assignment's unquoted [256, 64] into two tokens, and
+    argparse would take a token such as "-64]" for an unknown flag; passed as
+    --hidden_layers=VALUE, the whole list reaches parse_hidden_layers, which
+    says what is wrong with it.
+    """
+    joined = []
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        end = position + 1
+        if token == "--hidden_layers":
+            while end < len(argv) and not argv[end].startswith("--"):
+                end += 1
+            if end > position + 1:
+                token = "--hidden_layers=" + " ".join(argv[position + 1:end])
+        joined.append(token)
+        position = end
+    return joined
+
+
 def parse_args(argv=None):
     """The parsed flags, with hidden_layers a list of ints and datasets a list of names.
 
     A bad value ends the program with argparse's usage message and exit status 2.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(joined_hidden_layers(sys.argv[1:] if argv is None else list(argv)))
     try:
         args.hidden_layers = parse_hidden_layers(" ".join(args.hidden_layers))
     except ValueError as error:

@@ -46,7 +46,8 @@ def test_bad_flag_values(tmp_path, flag, value):
 
 
 @pytest.mark.parametrize("tokens, reason", [
-    (["[256, 0]"], "at least 1"), (["[-5]"], "at least 1"), (["[256,", "abc]"], "'abc'"),
+    (["[256, 0]"], "at least 1"), (["[-5]"], "at least 1"), (["[256,", "-64]"], "at least 1"),
+    (["-5"], "at least 1"), (["[256,", "abc]"], "'abc'"),
     (["[1.5]"], "'1.5'"), (["[256,", "64"], "unbalanced"), (["256,", "64]"], "unbalanced"),
     (["[256,,64]"], "empty item"), (["[256,", "64,]"], "empty item"), (["[[256]]"], "brackets"),
 ])
