@@ -222,7 +222,7 @@ def network_too_large(title, n_features, n_classes, hidden_layers, dtype_size, a
     needed, n_parameters = estimated_training_bytes(n_features, hidden_layers, n_classes, dtype_size)
     if available is None or needed <= available:
         return None
-    network = "-".join(map(str, [n_features, *hidden_layers, n_classes]))
+    network = network_text(n_features, hidden_layers, n_classes)
     return (f"the {title} network ({network}, {n_parameters:,} parameters) needs about "
             f"{needed / 2**30:,.1f} GiB to train and this machine has "
             f"{available / 2**30:,.1f} GiB available; expected smaller layers")
@@ -328,8 +328,9 @@ def save_json(data, path):
     write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
 
 
-def network_text(dataset, hidden_layers):
-    return "-".join(str(width) for width in [dataset.n_features, *hidden_layers, dataset.n_classes])
+def network_text(n_features, hidden_layers, n_classes):
+    """The widths of a network, input to output, as the text 784-256-64-10."""
+    return "-".join(str(width) for width in [n_features, *hidden_layers, n_classes])
 
 
 def dataset_title(dataset):
@@ -343,7 +344,7 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
 
     os.makedirs(folder, exist_ok=True)
     title = dataset_title(dataset)
-    network = network_text(dataset, run["hidden_layers"])
+    network = network_text(dataset.n_features, run["hidden_layers"], dataset.n_classes)
     settings = (f"network {network}, {run['optimizer']}, learning rate {run['learning_rate']:g} "
                 f"({run['lr_schedule']}), batch {run['batch_size']}")
     if result["status"] != "completed":
@@ -390,18 +391,6 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
     save_json(metrics, os.path.join(folder, "metrics.json"))
 
 
-def assess(model, X, labels, class_names):
-    """Test-set loss, accuracy, confusion matrix, per-class scores and probabilities."""
-    from Model import confusion_matrix, cross_entropy, one_hot, per_class_scores
-
-    P = model.predict_proba(X)
-    counts = confusion_matrix(labels, P.argmax(axis=1), len(class_names))
-    return {"loss": cross_entropy(P, one_hot(labels, len(class_names), P.dtype)),
-            "accuracy": float(np.trace(counts) / len(labels)),
-            "confusion_matrix": counts, "per_class": per_class_scores(counts, class_names),
-            "probabilities": P}
-
-
 # ------------------------------------------------------------- the run
 
 class StopFlag:
@@ -429,12 +418,13 @@ class StopFlag:
         return self.signal_number is not None
 
 
-def load_dataset(name, args, rng, dtype):
+def load_dataset(name, args, rng, dtype, validation_split, csv_path=None, target=None):
+    """The data set called name ("mnist", "iris" or "csv"), from the files the flags name."""
     if name == "mnist":
-        return load_mnist(args.mnist_path, args.validation_split, rng, dtype)
-    if name == "csv":
-        return load_csv(args.csv, args.target, args.validation_split, rng, dtype)
-    return load_iris(args.iris_path, args.validation_split, rng, dtype)
+        return load_mnist(args.mnist_path, validation_split, rng, dtype)
+    if name == "iris":
+        return load_iris(args.iris_path, validation_split, rng, dtype)
+    return load_csv(csv_path or args.csv, target or args.target, validation_split, rng, dtype)
 
 
 def training_defaults(dataset):
@@ -454,7 +444,7 @@ def train_one(name, args, stop_flag):
 
     dtype = np.dtype(args.dtype)
     rng = np.random.default_rng(args.seed)
-    dataset = load_dataset(name, args, rng, dtype)
+    dataset = load_dataset(name, args, rng, dtype, args.validation_split)
     too_large = network_too_large(dataset_title(dataset), dataset.n_features, dataset.n_classes,
                                   args.hidden_layers, dtype.itemsize, available_memory_bytes())
     if too_large:
@@ -467,9 +457,10 @@ def train_one(name, args, stop_flag):
     if name == "csv":
         run["target"] = args.target
     title = dataset_title(dataset)
+    network = network_text(dataset.n_features, args.hidden_layers, dataset.n_classes)
     print(f"{title}: {len(dataset.X_train)} training, {len(dataset.X_val)} validation, "
           f"{len(dataset.X_test)} test rows from {dataset.source}; network "
-          f"{network_text(dataset, args.hidden_layers)}, {args.optimizer}, learning rate "
+          f"{network}, {args.optimizer}, learning rate "
           f"{args.learning_rate:g} ({run['lr_schedule']}), batch {run['batch_size']}", flush=True)
 
     model = Model(dataset.n_features, args.hidden_layers, dataset.n_classes, rng, dtype)
@@ -497,7 +488,7 @@ def train_one(name, args, stop_flag):
               f"{result['diverged_epoch'] - 1} finished epochs; try a smaller "
               f"--learning_rate than {args.learning_rate:g}", file=sys.stderr, flush=True)
     else:
-        assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
+        assessment = model.assess(dataset.X_test, dataset.y_test, dataset.class_names)
     folder = os.path.join(args.output_dir, dataset.name)
     write_results(folder, dataset, run, model, assessment, result, train_seconds)
     result.update(title=title, folder=folder,
@@ -524,19 +515,15 @@ def evaluate_saved_model(model, details, args):
     """Print the saved model's test metrics on the split it was trained with."""
     options = details["options"]
     name = options.get("dataset")
-    rng = np.random.default_rng(options.get("seed", 0))
-    split = options.get("validation_split", 0.1)
-    dtype = model.dtype
-    if name == "mnist":
-        dataset = load_mnist(args.mnist_path, split, rng, dtype)
-    elif name == "iris":
-        dataset = load_iris(args.iris_path, split, rng, dtype)
-    else:
-        dataset = load_csv(args.csv or options.get("source"), options.get("target"), split, rng, dtype)
+    if name not in DATASETS:
+        name = "csv"
+    dataset = load_dataset(name, args, np.random.default_rng(options.get("seed", 0)), model.dtype,
+                           options.get("validation_split", 0.1),
+                           csv_path=args.csv or options.get("source"), target=options.get("target"))
     if dataset.n_features != model.n_features or dataset.class_names != details["class_names"]:
         raise DataError(f"{dataset.source}: its features or classes are not the ones "
                         f"{args.model} was trained on")
-    assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
+    assessment = model.assess(dataset.X_test, dataset.y_test, dataset.class_names)
     print(f"{dataset_title(dataset)}, model {args.model}: test loss {assessment['loss']:.4f}, "
           f"test accuracy {assessment['accuracy']:.4f} on {len(dataset.X_test)} test rows")
     width = max(len("class"), *(len(name) for name in dataset.class_names))
@@ -584,7 +571,8 @@ def run_gradient_check(args):
     n_features, n_classes, n_samples = 5, 3, 8
     model, X, Y = random_problem(n_features, args.hidden_layers, n_classes, rng, n_samples)
     widths = [n_features, *args.hidden_layers, n_classes]
-    print(f"Gradient check of a {'-'.join(map(str, widths))} network in float64 on "
+    network = network_text(n_features, args.hidden_layers, n_classes)
+    print(f"Gradient check of a {network} network in float64 on "
           f"{n_samples} random rows: backward pass against central finite differences")
     errors = check_model(model, X, Y)
     for (name, error), n_in, n_out in zip(errors, widths, widths[1:]):

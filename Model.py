@@ -187,6 +187,20 @@ class Model:
         accuracy = float(np.mean(P.argmax(axis=1) == Y.argmax(axis=1)))
         return cross_entropy(P, Y), accuracy
 
+    def assess(self, X, labels, class_names):
+        """Everything a report on a test set needs, as a dict.
+
+        "loss" and "accuracy" on inputs X against integer labels (n_samples,);
+        "confusion_matrix" and "per_class" scores; and the "probabilities"
+        (n_samples, n_classes) they all come from.
+        """
+        P = self.predict_proba(X)
+        counts = confusion_matrix(labels, P.argmax(axis=1), len(class_names))
+        return {"loss": cross_entropy(P, one_hot(labels, len(class_names), P.dtype)),
+                "accuracy": float(np.trace(counts) / len(labels)),
+                "confusion_matrix": counts, "per_class": per_class_scores(counts, class_names),
+                "probabilities": P}
+
     def all_finite(self):
         """True when no weight or bias is NaN or infinite."""
         return all(math.isfinite(float(p.sum())) for p in self.parameters())

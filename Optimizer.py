@@ -62,7 +62,7 @@ class Adam:
     is one scale and one add (M <- beta1 * M + g); the constant factors and both
     bias corrections are folded into one scalar step size and a rescaled
     epsilon. The update is the textbook one, in ten passes over the arrays
-    instead of fourteen.
+    instead of twelve.
     """
 
     def __init__(self, parameters, gradients, learning_rate=0.001,
