@@ -312,10 +312,10 @@ def read_feature_rows(path, feature_names):
     import pandas as pd
 
     frame = read_table(path, header=None)
-    first_row_is_header = any(pd.isna(pd.to_numeric(frame.iloc[0], errors="coerce")))
+    first_row_is_header = all(pd.isna(pd.to_numeric(frame.iloc[0], errors="coerce")))
     if first_row_is_header:
-        frame = read_table(path, header=0)
-        frame.columns = [str(column) for column in frame.columns]
+        frame.columns = [str(name).strip() for name in frame.iloc[0]]
+        frame = frame.iloc[1:]
         missing = [name for name in feature_names if name not in frame.columns]
         if missing and frame.shape[1] != len(feature_names):
             raise DataError(f"{path}: no column {missing[0]!r}; expected the model's features "
@@ -325,6 +325,8 @@ def read_feature_rows(path, feature_names):
     elif frame.shape[1] != len(feature_names):
         raise DataError(f"{path}: {frame.shape[1]} columns; the model takes {len(feature_names)} "
                         f"features ({', '.join(feature_names)})")
+    if len(frame) == 0:
+        raise DataError(f"{path}: a header and no rows; expected rows of features to predict")
     if frame.isna().any().any():
         raise DataError(f"{path}: some rows have missing values; expected every cell filled")
     try:

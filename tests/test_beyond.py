@@ -154,3 +154,19 @@ def test_gradient_check_from_the_command_line():
     assert len(lines) == 3 and all(line.rstrip().endswith("ok") for line in lines)
     errors = [float(line.split("error")[1].split()[0]) for line in lines]
     assert max(errors) < 1e-6
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("1.0,2.0,abc\n", "not numbers"),                      # a data row with a word is not a header
+    ("width,height,depth\n", "a header and no rows"),
+    ("width,height,depth\n1,,3\n", "missing values"),
+    ("1,2\n", "2 columns; the model takes 3"),
+])
+def test_bad_rows_to_predict(trained, tmp_path, text, reason):
+    rows = tmp_path / "rows.csv"
+    rows.write_text(text)
+    result = run_main("--model", trained["results"] / "blobs" / "model.npz", "--predict", rows,
+                      "--output_dir", tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{rows}:" in result.stderr and reason in result.stderr
+    assert not (tmp_path / "predictions.csv").exists()
