@@ -3,12 +3,14 @@
 The derivative of a scalar function f with respect to one entry w is
 approximated by (f(w + h) - f(w - h)) / (2h), whose error shrinks like h^2.
 Everything here runs in float64: in float32 the rounding of f alone would
-swamp the differences.
+swamp the differences. --gradient_check prints report() for a network of the
+flags' shape.
 """
 
 import numpy as np
 
-from Model import Model, cross_entropy, one_hot
+from Flags import network_text
+from Model import Loss, Model, one_hot
 
 STEP = 1e-5
 TOLERANCE = 1e-6
@@ -43,23 +45,27 @@ def relative_error(analytic, numeric):
     return float(np.linalg.norm(analytic - numeric) / denominator)
 
 
-def check_layer(layer, X, upstream=None, Y=None):
-    """Relative errors {"W", "b", "X"} of one layer's backward pass.
+def weighted_sum(upstream):
+    """The loss sum(upstream * output), whose gradient with respect to the output is upstream.
 
-    A HiddenLayer is checked on the scalar sum(upstream * A), whose gradient
-    with respect to A is upstream; an OutputLayer on the mean cross-entropy
-    against one-hot Y.
+    Checking a layer under it tests backward with an arbitrary upstream gradient.
     """
-    if Y is None:
-        def f():
-            return float(np.sum(upstream * layer.forward(X)))
-        layer.forward(X)
-        grad_X = layer.backward(upstream)
-    else:
-        def f():
-            return cross_entropy(layer.forward(X), Y)
-        layer.forward(X)
-        grad_X = layer.backward(Y)
+    return Loss(value=lambda output, _: float(np.sum(upstream * output)),
+                gradient=lambda output, _: upstream)
+
+
+def check_layer(layer, X, loss, Y=None):
+    """Relative errors {"W", "b", "X"} of one layer's backward pass under a loss on its output.
+
+    loss is a Model.Loss pair: layer.backward is given loss.gradient(output, Y)
+    and its results are compared with finite differences of loss.value(output, Y).
+    Every layer is checked the same way: a hidden layer under weighted_sum(upstream),
+    the output layer under CROSS_ENTROPY, whose gradient is what it takes.
+    """
+    def f():
+        return loss.value(layer.forward(X), Y)
+
+    grad_X = layer.backward(loss.gradient(layer.forward(X), Y))
     analytic = {"W": layer.grad_weights.copy(), "b": layer.grad_bias.copy(), "X": grad_X}
     return {
         "W": relative_error(analytic["W"], numerical_gradient(f, layer.weights)),
@@ -87,9 +93,27 @@ def check_model(model, X, Y):
     return [(name, max(errors[2 * i], errors[2 * i + 1])) for i, name in enumerate(names)]
 
 
-def random_problem(n_features, hidden_sizes, n_classes, rng, n_samples=7):
+def random_problem(n_features, hidden_sizes, n_classes, rng, n_samples=7, activation="sigmoid"):
     """A float64 Model with random inputs (n_samples, n_features) and one-hot targets."""
-    model = Model(n_features, hidden_sizes, n_classes, rng, dtype=np.float64)
+    model = Model(n_features, hidden_sizes, n_classes, rng, dtype=np.float64, activation=activation)
     X = rng.normal(size=(n_samples, n_features))
     Y = one_hot(rng.integers(0, n_classes, size=n_samples), n_classes, np.float64)
     return model, X, Y
+
+
+def report(hidden_sizes, activation, seed, n_features=5, n_classes=3, n_samples=8):
+    """Print each layer's largest relative error against finite differences; 0 if all pass, else 1."""
+    rng = np.random.default_rng(seed)
+    model, X, Y = random_problem(n_features, hidden_sizes, n_classes, rng, n_samples, activation)
+    widths = [n_features, *hidden_sizes, n_classes]
+    network = network_text(n_features, hidden_sizes, n_classes)
+    print(f"Gradient check of a {network} {activation} network in float64 on "
+          f"{n_samples} random rows: backward pass against central finite differences")
+    errors = check_model(model, X, Y)
+    for (name, error), n_in, n_out in zip(errors, widths, widths[1:]):
+        verdict = "ok" if error < TOLERANCE else "FAILED"
+        print(f"  {name:<16} ({n_in:>3} -> {n_out:<3})  largest relative error {error:.2e}  {verdict}")
+    passed = all(error < TOLERANCE for _, error in errors)
+    print("All layers agree with finite differences." if passed else
+          f"Some layers differ from finite differences by more than {TOLERANCE:g}.")
+    return 0 if passed else 1

@@ -1,6 +1,17 @@
-"""A fully connected hidden layer with the logistic sigmoid activation."""
+"""A fully connected hidden layer: the assignment's sigmoid units, or tanh or ReLU.
+
+ACTIVATIONS is the table of activation functions: each entry is the function,
+its derivative written in terms of the function's output (as scikit-learn's
+DERIVATIVES are), and the weight initialisation that suits it. A new
+activation is two functions and one entry; --activation, the gradient check
+and model.npz take their names from here.
+"""
+
+from typing import Callable, NamedTuple
 
 import numpy as np
+
+from Dense import Dense, glorot_uniform, he_uniform
 
 
 def sigmoid(Z):
@@ -16,71 +27,88 @@ def sigmoid(Z):
     return numerator / (1 + E)
 
 
-def glorot_uniform(n_inputs, n_outputs, rng, dtype):
-    """Weights of shape (n_inputs, n_outputs) drawn from U(-r, r), r = sqrt(6 / (n_in + n_out)).
+def sigmoid_backward(grad_A, A):
+    """dL/dZ = dL/dA * sigmoid'(Z), where sigmoid'(Z) = A * (1 - A)."""
+    grad_Z = grad_A * A
+    grad_Z *= 1 - A
+    return grad_Z
 
-    This is Glorot and Bengio's (2010) "normalized initialization", the one Keras
-    calls glorot_uniform: it keeps the variance of activations and gradients
-    roughly the same from layer to layer.
+
+def tanh(Z):
+    """The hyperbolic tangent, elementwise; numpy's is stable for any Z."""
+    return np.tanh(Z)
+
+
+def tanh_backward(grad_A, A):
+    """dL/dZ = dL/dA * tanh'(Z), where tanh'(Z) = 1 - A^2."""
+    grad_Z = A * A
+    np.subtract(1, grad_Z, out=grad_Z)
+    grad_Z *= grad_A
+    return grad_Z
+
+
+def relu(Z):
+    """max(Z, 0), elementwise (Z is overwritten: it is the layer's own scratch)."""
+    return np.maximum(Z, 0, out=Z)
+
+
+def relu_backward(grad_A, A):
+    """dL/dZ = dL/dA where the unit was active (A > 0), else 0.
+
+    At Z = 0 exactly the derivative is taken to be 0, as in every framework.
     """
-    limit = np.sqrt(6.0 / (n_inputs + n_outputs))
-    return rng.uniform(-limit, limit, size=(n_inputs, n_outputs)).astype(dtype)
+    return grad_A * (A > 0)
 
 
-class HiddenLayer:
-    """Sigmoid units fed by every input: A = sigmoid(X @ W + b).
+class Activation(NamedTuple):
+    function: Callable       # Z -> A
+    derivative: Callable     # (dL/dA, A) -> dL/dZ
+    initialise: Callable     # (n_inputs, n_units, rng, dtype) -> W
+    description: str
 
+
+ACTIVATIONS = {
+    "sigmoid": Activation(sigmoid, sigmoid_backward, glorot_uniform,
+                          "1 / (1 + e^-z), the assignment's (Glorot-uniform weights)"),
+    "tanh": Activation(tanh, tanh_backward, glorot_uniform,
+                       "tanh(z), zero-centred (Glorot-uniform weights)"),
+    "relu": Activation(relu, relu_backward, he_uniform,
+                       "max(z, 0) (He-uniform weights)"),
+}
+
+
+class HiddenLayer(Dense):
+    """Units fed by every input, each passing its score through an activation: A = f(X @ W + b).
+
+    f is the logistic sigmoid unless another name of ACTIVATIONS is given.
     Shapes: X is (n_samples, n_inputs), W is (n_inputs, n_units), b is (n_units,)
     and A is (n_samples, n_units).
     """
 
-    def __init__(self, n_inputs, n_units, rng, dtype=np.float32):
-        self.weights = glorot_uniform(n_inputs, n_units, rng, dtype)
-        self.bias = np.zeros(n_units, dtype=dtype)
-        self.grad_weights = np.zeros_like(self.weights)
-        self.grad_bias = np.zeros_like(self.bias)
-        self.inputs = None
+    def __init__(self, n_inputs, n_units, rng, dtype=np.float32, activation="sigmoid"):
+        self.activation = activation
+        self._activation = ACTIVATIONS[activation]
+        super().__init__(n_inputs, n_units, rng, dtype, self._activation.initialise)
         self.activations = None
 
     @property
-    def n_inputs(self):
-        return self.weights.shape[0]
-
-    @property
     def n_units(self):
-        return self.weights.shape[1]
-
-    def parameters(self):
-        """The arrays an optimizer updates, in the same order as gradients()."""
-        return [self.weights, self.bias]
-
-    def gradients(self):
-        """dLoss/dW and dLoss/db from the last backward(), matching parameters()."""
-        return [self.grad_weights, self.grad_bias]
+        return self.n_outputs
 
     def forward(self, X):
         """Return the activations A (n_samples, n_units) and keep X and A for backward."""
-        Z = X @ self.weights
-        Z += self.bias
-        self.inputs = X
-        self.activations = sigmoid(Z)
+        self.activations = self._activation.function(self.scores(X))
         return self.activations
 
     def backward(self, grad_activations, need_input_grad=True):
-        """Back-propagate dLoss/dA (n_samples, n_units) through the layer.
+        """Back-propagate dL/dA (n_samples, n_units) through the layer.
 
         The chain rule, one factor at a time:
-            dL/dZ = dL/dA * sigmoid'(Z),  sigmoid'(Z) = A * (1 - A)
-            dL/dW = X^T @ dL/dZ,          dL/db = sum of dL/dZ over the samples
+            dL/dZ = dL/dA * f'(Z)        (f' written with A: A * (1 - A) for the sigmoid)
+            dL/dW = X^T @ dL/dZ,  dL/db = sum of dL/dZ over the samples
             dL/dX = dL/dZ @ W^T
         Stores dL/dW and dL/db and returns dL/dX (n_samples, n_inputs), or None
-        when need_input_grad is False (the first layer: nothing needs dL/dX).
+        when need_input_grad is False.
         """
-        A = self.activations
-        grad_Z = grad_activations * A
-        grad_Z *= 1 - A
-        np.matmul(self.inputs.T, grad_Z, out=self.grad_weights)
-        np.sum(grad_Z, axis=0, out=self.grad_bias)
-        if not need_input_grad:
-            return None
-        return grad_Z @ self.weights.T
+        grad_scores = self._activation.derivative(grad_activations, self.activations)
+        return self.backward_scores(grad_scores, need_input_grad)

@@ -1,14 +1,16 @@
-"""The multilayer perceptron: sigmoid hidden layers, a softmax output layer,
+"""The multilayer perceptron: hidden layers, a softmax output layer,
 categorical cross-entropy, mini-batch training, evaluation and plots."""
 
 import math
 import time
+from typing import Callable, NamedTuple
 
 import numpy as np
 
+from Callbacks import TrainingRun, overrides
 from HiddenLayer import HiddenLayer
+from Optimizer import LEARNING_RATE_SCHEDULES, make_optimizer
 from OutputLayer import OutputLayer
-from Optimizer import make_optimizer
 
 HISTORY_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 # An epoch whose mean training loss exceeds this many times that of guessing
@@ -34,20 +36,26 @@ def summed_cross_entropy(P, Y):
     return 0.0 - float(np.log(true_class_probability).sum())  # 0.0 - : never print -0.0
 
 
-def cosine_learning_rate(base_rate, epoch, epochs):
-    """The learning rate of epoch (1 to epochs) on a cosine from base_rate down towards 0.
+def cross_entropy_gradient(P, Y):
+    """dL/dZ, the gradient of the mean cross-entropy with respect to the softmax's scores Z.
 
-    Epoch 1 trains at base_rate and the last at a small fraction of it: large
-    steps while far from a minimum, small ones to settle into it at the end
-    (Loshchilov and Hutter's SGDR schedule, without restarts).
+    With L = -(1/n) * sum(Y * log P) and P = softmax(Z), the chain rule goes
+    through dL/dP = -Y / (n P) and the softmax Jacobian diag(P) - P P^T; their
+    product is (P * sum(Y) - Y) / n, and each row of one-hot Y sums to 1, so
+    dL/dZ = (P - Y) / n. Computed this way it never divides by a probability
+    that may be 0, which is why the loss, not the output layer, takes this step.
     """
-    return base_rate * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
+    grad_scores = P - Y
+    grad_scores *= 1.0 / Y.shape[0]
+    return grad_scores
 
 
-LEARNING_RATE_SCHEDULES = {
-    "cosine": cosine_learning_rate,
-    "constant": lambda base_rate, epoch, epochs: base_rate,
-}
+class Loss(NamedTuple):
+    value: Callable          # (P, Y) -> mean loss, a float
+    gradient: Callable       # (P, Y) -> dL/d(output layer's scores), (n_samples, n_classes)
+
+
+CROSS_ENTROPY = Loss(cross_entropy, cross_entropy_gradient)
 
 
 def one_hot(labels, n_classes, dtype=np.float32):
@@ -87,18 +95,23 @@ def per_class_scores(counts, class_names):
 class Model:
     """A multilayer perceptron for classification.
 
-    n_features inputs feed len(hidden_sizes) sigmoid HiddenLayers of the given
-    widths (none at all is softmax regression), which feed an OutputLayer with
-    one softmax unit per class. Weights are drawn from rng, a numpy Generator.
+    n_features inputs feed len(hidden_sizes) HiddenLayers of the given widths
+    (none at all is softmax regression), each with the activation of that name
+    (the assignment's sigmoid by default), which feed an OutputLayer with one
+    softmax unit per class; the loss is categorical cross-entropy. Weights are
+    drawn from rng, a numpy Generator.
     """
 
-    def __init__(self, n_features, hidden_sizes, n_classes, rng, dtype=np.float32):
+    loss_function = CROSS_ENTROPY
+
+    def __init__(self, n_features, hidden_sizes, n_classes, rng, dtype=np.float32,
+                 activation="sigmoid"):
         self.dtype = np.dtype(dtype)
+        self.activation = activation
         self.hidden_sizes = list(hidden_sizes)
         widths = [n_features] + self.hidden_sizes
-        self.hidden_layers = [
-            HiddenLayer(n_in, n_out, rng, self.dtype) for n_in, n_out in zip(widths, widths[1:])
-        ]
+        self.hidden_layers = [HiddenLayer(n_in, n_out, rng, self.dtype, activation)
+                              for n_in, n_out in zip(widths, widths[1:])]
         self.output_layer = OutputLayer(widths[-1], n_classes, rng, self.dtype)
         self.parameter_vector, self.gradient_vector = self._share_one_buffer()
 
@@ -124,7 +137,7 @@ class Model:
         return parameter_vector, gradient_vector
 
     def build_optimizer(self, name, learning_rate):
-        """The optimizer called name ("adam", "sgd" or "momentum") bound to this model's weights."""
+        """The optimizer called name (a key of Optimizer.OPTIMIZERS) bound to this model's weights."""
         return make_optimizer(name, [self.parameter_vector], [self.gradient_vector], learning_rate)
 
     @property
@@ -155,20 +168,20 @@ class Model:
         return activations
 
     def backward(self, Y):
-        """Gradients of the mean cross-entropy of the last forward() against one-hot Y.
+        """Gradients of the loss of the last forward() against one-hot Y.
 
-        The output layer turns Y into dL/d(its inputs); each hidden layer, last
-        to first, turns the gradient with respect to its activations into the
-        gradient with respect to its inputs. The first layer skips that last
-        product: nothing upstream of the data needs it.
+        The loss gives dL/d(the output layer's scores); each layer, last to
+        first, turns the gradient with respect to its output into the gradient
+        with respect to its input, which is the output of the layer below. The
+        first layer skips that last product: nothing upstream of the data needs it.
         """
-        grad = self.output_layer.backward(Y, need_input_grad=bool(self.hidden_layers))
-        for position in range(len(self.hidden_layers) - 1, -1, -1):
-            grad = self.hidden_layers[position].backward(grad, need_input_grad=position > 0)
+        grad = self.loss_function.gradient(self.output_layer.probabilities, Y)
+        for position in range(len(self.layers) - 1, -1, -1):
+            grad = self.layers[position].backward(grad, need_input_grad=position > 0)
 
     def loss(self, X, Y):
-        """Mean cross-entropy of the model on X against one-hot Y."""
-        return cross_entropy(self.forward(X), Y)
+        """Mean loss of the model on X against one-hot Y."""
+        return self.loss_function.value(self.forward(X), Y)
 
     def predict_proba(self, X, chunk_size=8192):
         """Class probabilities (n_samples, n_classes), computed chunk_size rows at a time."""
@@ -182,10 +195,10 @@ class Model:
         return self.predict_proba(X).argmax(axis=1)
 
     def evaluate(self, X, Y):
-        """(mean cross-entropy, accuracy) on inputs X against one-hot targets Y."""
+        """(mean loss, accuracy) on inputs X against one-hot targets Y."""
         P = self.predict_proba(X)
         accuracy = float(np.mean(P.argmax(axis=1) == Y.argmax(axis=1)))
-        return cross_entropy(P, Y), accuracy
+        return self.loss_function.value(P, Y), accuracy
 
     def assess(self, X, labels, class_names):
         """Everything a report on a test set needs, as a dict.
@@ -196,7 +209,7 @@ class Model:
         """
         P = self.predict_proba(X)
         counts = confusion_matrix(labels, P.argmax(axis=1), len(class_names))
-        return {"loss": cross_entropy(P, one_hot(labels, len(class_names), P.dtype)),
+        return {"loss": self.loss_function.value(P, one_hot(labels, len(class_names), P.dtype)),
                 "accuracy": float(np.trace(counts) / len(labels)),
                 "confusion_matrix": counts, "per_class": per_class_scores(counts, class_names),
                 "probabilities": P}
@@ -206,7 +219,7 @@ class Model:
         return all(math.isfinite(float(p.sum())) for p in self.parameters())
 
     def fit(self, X_train, Y_train, X_val, Y_val, optimizer, epochs, batch_size, rng,
-            schedule="constant", on_epoch_end=None, stop_requested=None):
+            schedule="constant", callbacks=()):
         """Train with mini-batch gradient descent; return what happened.
 
         Each epoch visits the training rows in a fresh order drawn from rng, in
@@ -215,31 +228,33 @@ class Model:
         LEARNING_RATE_SCHEDULES, sets the learning rate of each epoch from the
         one the optimizer has on entry. The training loss and accuracy of an
         epoch are the means over its batches, as Keras reports them.
-        on_epoch_end(epoch, record) is called after every epoch, record holding
-        that epoch's metrics, learning rate and seconds. stop_requested(),
-        checked after every batch, ends training early when it returns True.
+        callbacks (see Callbacks.py) are called after every batch and epoch,
+        and may stop training.
 
         Returns a dict: "history" (lists of HISTORY_KEYS, one value per finished
         epoch), "epoch_seconds", "learning_rates", and "status": "completed",
         "diverged" (the loss or the weights stopped being finite, or the
         epoch's loss was far worse than guessing; "diverged_epoch" says when)
-        or "interrupted". A diverged or interrupted epoch is not in the history.
+        or the reason a callback gave. A diverged epoch, and one a callback
+        stopped part-way, is not in the history.
         """
         history = {key: [] for key in HISTORY_KEYS}
         result = {"history": history, "epoch_seconds": [], "learning_rates": [],
                   "status": "completed"}
-        rate_at = LEARNING_RATE_SCHEDULES[schedule]
+        run = TrainingRun(self, optimizer, rng, epochs, batch_size, result)
+        batch_hooks = [c.on_batch_end for c in callbacks if overrides(c, "on_batch_end")]
+        rate_at = LEARNING_RATE_SCHEDULES[schedule].rate
         base_rate = optimizer.learning_rate
         shuffled = _ShuffleBuffers(X_train, Y_train)
+        for callback in callbacks:
+            callback.on_train_begin(run)
         try:
             for epoch in range(1, epochs + 1):
+                run.epoch = epoch
                 started = time.perf_counter()
                 optimizer.learning_rate = rate_at(base_rate, epoch, epochs)
-                status, train_loss, train_accuracy = self._train_epoch(
-                    shuffled, optimizer, batch_size, rng, stop_requested)
-                if status == "completed" and (
-                        not self.all_finite()
-                        or train_loss > DIVERGED_LOSS_FACTOR * math.log(self.n_classes)):
+                status, train_loss, train_accuracy = self._train_epoch(run, shuffled, batch_hooks)
+                if status == "completed" and self._diverged(train_loss):
                     status = "diverged"
                 if status != "completed":
                     result["status"] = status
@@ -247,26 +262,39 @@ class Model:
                         result["diverged_epoch"] = epoch
                     break
                 val_loss, val_accuracy = self.evaluate(X_val, Y_val)
-                record = {"train_loss": train_loss, "train_accuracy": train_accuracy,
-                          "val_loss": val_loss, "val_accuracy": val_accuracy}
+                logs = {"train_loss": train_loss, "train_accuracy": train_accuracy,
+                        "val_loss": val_loss, "val_accuracy": val_accuracy}
                 for key in HISTORY_KEYS:
-                    history[key].append(record[key])
+                    history[key].append(logs[key])
                 result["epoch_seconds"].append(time.perf_counter() - started)
                 result["learning_rates"].append(optimizer.learning_rate)
-                if on_epoch_end is not None:
-                    on_epoch_end(epoch, dict(record, seconds=result["epoch_seconds"][-1],
-                                             learning_rate=optimizer.learning_rate))
+                logs.update(learning_rate=optimizer.learning_rate,
+                            seconds=result["epoch_seconds"][-1])
+                reasons = [callback.on_epoch_end(run, logs) for callback in callbacks]
+                stop = next((reason for reason in reasons if reason), None)
+                if stop:
+                    result["status"] = stop
+                    break
         finally:
             optimizer.learning_rate = base_rate
+        for callback in callbacks:
+            callback.on_train_end(run)
         return result
 
-    def _train_epoch(self, shuffled, optimizer, batch_size, rng, stop_requested):
+    def _diverged(self, train_loss):
+        """Whether a finished epoch left the weights non-finite, or the model far worse than guessing."""
+        return (not self.all_finite()
+                or train_loss > DIVERGED_LOSS_FACTOR * math.log(self.n_classes))
+
+    def _train_epoch(self, run, shuffled, batch_hooks):
         """One pass over the training rows in a new random order.
 
         Returns (status, mean training loss, training accuracy); status is
-        "completed", "diverged" (a batch loss was not finite) or "interrupted".
+        "completed", "diverged" (a batch loss was not finite) or the reason a
+        batch hook gave to stop.
         """
-        X_order, Y_order, labels_order = shuffled.shuffle(rng)
+        X_order, Y_order, labels_order = shuffled.shuffle(run.rng)
+        batch_size, optimizer = run.batch_size, run.optimizer
         loss_sum = 0.0
         n_correct = 0
         for begin in range(0, len(X_order), batch_size):
@@ -281,8 +309,10 @@ class Model:
                 P.argmax(axis=1) == labels_order[begin:begin + batch_size]))
             self.backward(Y_batch)
             optimizer.step()
-            if stop_requested is not None and stop_requested():
-                return "interrupted", None, None
+            for hook in batch_hooks:
+                reason = hook(run, batch_loss / len(X_batch))
+                if reason:
+                    return reason, None, None
         return "completed", loss_sum / len(X_order), n_correct / len(X_order)
 
 

@@ -1,9 +1,11 @@
 """Saving a trained Model to an npz file and loading it back, without pickle.
 
-The file holds plain arrays: the layer sizes, each layer's weights and bias,
-the class names, the standardisation the features went through, and the
-options of the run as a JSON string. A file that is not such a model is
-refused with a DataError naming it.
+The file holds plain arrays: the layer sizes, the hidden layers' activation,
+each layer's weights and bias, the class names, the standardisation the
+features went through, and the options of the run as a JSON string. A file
+that is not such a model is refused with a DataError naming it.
+
+Versions: 1 had no activation (every model was sigmoid); 2 records it.
 """
 
 import json
@@ -11,10 +13,12 @@ import json
 import numpy as np
 
 from Datasets import NPZ_READ_ERRORS, DataError, check_readable_file
+from HiddenLayer import ACTIVATIONS
 from Model import Model
 
 FORMAT = "numpy-mlp-model"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def model_arrays(model, class_names, feature_mean, feature_scale, options):
@@ -31,6 +35,7 @@ def model_arrays(model, class_names, feature_mean, feature_scale, options):
         "format": np.array(FORMAT),
         "version": np.array(VERSION),
         "layer_sizes": np.array([n_features, *model.hidden_sizes, model.n_classes], dtype=np.int64),
+        "activation": np.array(model.activation),
         "class_names": np.array([str(name) for name in class_names]),
         "feature_mean": np.asarray(feature_mean, np.float64),
         "feature_scale": np.asarray(feature_scale, np.float64),
@@ -62,9 +67,18 @@ def load_model(path):
         raise DataError(f"{not_a_model}; it is not a readable npz file ({type(error).__name__})") from None
     if str(arrays.get("format", "")) != FORMAT:
         raise DataError(not_a_model)
-    if int(arrays.get("version", -1)) != VERSION:
-        raise DataError(f"{path}: a model file of version {arrays.get('version')}; this "
-                        f"project reads version {VERSION}")
+    version = int(arrays.get("version", -1))
+    if version > VERSION:
+        raise DataError(f"{path}: a model file of version {version}, written by a newer version "
+                        f"of this project; this one reads versions {READABLE_VERSIONS[0]} to "
+                        f"{VERSION}: update it to use this model")
+    if version not in READABLE_VERSIONS:
+        raise DataError(f"{path}: a model file of version {version}; this project reads "
+                        f"versions {READABLE_VERSIONS[0]} to {VERSION}")
+    activation = str(arrays.get("activation", "sigmoid"))
+    if activation not in ACTIVATIONS:
+        raise DataError(f"{path}: a damaged model file (unknown activation {activation!r}; "
+                        f"expected one of {', '.join(ACTIVATIONS)})")
     try:
         sizes = [int(size) for size in arrays["layer_sizes"]]
         n_layers = len(sizes) - 1
@@ -82,7 +96,8 @@ def load_model(path):
             or feature_scale.shape != (sizes[0],)):
         raise DataError(f"{path}: a damaged model file (its arrays do not match its layer sizes {sizes})")
     dtype = weights[0].dtype
-    model = Model(sizes[0], sizes[1:-1], sizes[-1], np.random.default_rng(0), dtype=dtype)
+    model = Model(sizes[0], sizes[1:-1], sizes[-1], np.random.default_rng(0), dtype=dtype,
+                  activation=activation)
     for layer, W, b in zip(model.layers, weights, biases):
         layer.weights[...] = W
         layer.bias[...] = b

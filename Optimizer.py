@@ -1,20 +1,26 @@
-"""Gradient-descent update rules: plain SGD, SGD with momentum, and Adam.
+"""Gradient-descent update rules (plain SGD, SGD with momentum, Adam) and learning-rate schedules.
 
 Each optimizer is bound at construction to the parameter arrays it updates and
 to the gradient arrays the layers' backward() fills, and changes the
 parameters in place on every step(). Every buffer it needs is allocated once,
-so a step allocates nothing.
+so a step allocates nothing; `buffers` says how many copies of the parameters
+that is, for the memory estimate.
+
+OPTIMIZERS and LEARNING_RATE_SCHEDULES are the tables --optimizer and
+--lr_schedule are built from: a new rule is its class (or function) and one entry.
 """
 
 import math
+from typing import Callable, NamedTuple
 
 import numpy as np
-
-OPTIMIZERS = ("adam", "sgd", "momentum")
 
 
 class SGD:
     """W <- W - learning_rate * dL/dW."""
+
+    description = "plain stochastic gradient descent"
+    buffers = 1
 
     def __init__(self, parameters, gradients, learning_rate):
         self.parameters = parameters
@@ -30,6 +36,9 @@ class SGD:
 
 class Momentum:
     """SGD with momentum: V <- momentum * V - learning_rate * dL/dW, then W <- W + V."""
+
+    description = "SGD with momentum 0.9"
+    buffers = 2
 
     def __init__(self, parameters, gradients, learning_rate, momentum=0.9):
         self.parameters = parameters
@@ -64,6 +73,9 @@ class Adam:
     epsilon. The update is the textbook one, in ten passes over the arrays
     instead of twelve.
     """
+
+    description = "Adam (Kingma and Ba), Keras's defaults"
+    buffers = 3
 
     def __init__(self, parameters, gradients, learning_rate=0.001,
                  beta1=0.9, beta2=0.999, epsilon=1e-7):
@@ -101,12 +113,36 @@ class Adam:
             param -= scratch
 
 
+OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
+
+
 def make_optimizer(name, parameters, gradients, learning_rate):
-    """The optimizer called name (one of OPTIMIZERS) bound to these arrays."""
-    if name == "adam":
-        return Adam(parameters, gradients, learning_rate)
-    if name == "sgd":
-        return SGD(parameters, gradients, learning_rate)
-    if name == "momentum":
-        return Momentum(parameters, gradients, learning_rate)
-    raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
+    """The optimizer called name (a key of OPTIMIZERS) bound to these arrays."""
+    return OPTIMIZERS[name](parameters, gradients, learning_rate)
+
+
+def cosine_learning_rate(base_rate, epoch, epochs):
+    """The learning rate of epoch (1 to epochs) on a cosine from base_rate down towards 0.
+
+    Epoch 1 trains at base_rate and the last at a small fraction of it: large
+    steps while far from a minimum, small ones to settle into it at the end
+    (Loshchilov and Hutter's SGDR schedule, without restarts).
+    """
+    return base_rate * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
+
+
+def constant_learning_rate(base_rate, epoch, epochs):
+    """base_rate in every epoch."""
+    return base_rate
+
+
+class Schedule(NamedTuple):
+    rate: Callable           # (base_rate, epoch, epochs) -> the epoch's learning rate
+    description: str
+
+
+LEARNING_RATE_SCHEDULES = {
+    "cosine": Schedule(cosine_learning_rate, "each epoch's rate follows a half cosine from "
+                                             "--learning_rate down towards 0 at the last epoch"),
+    "constant": Schedule(constant_learning_rate, "--learning_rate throughout"),
+}

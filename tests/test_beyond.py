@@ -5,22 +5,11 @@ import json
 import numpy as np
 import pytest
 
+import Main
 from Datasets import load_iris
 from Model import Model, confusion_matrix, per_class_scores
-from ModelFile import load_model
-from conftest import ROOT, make_mnist_like, png_size, run_main
-
-
-def make_csv(path, n_per_class=80, seed=0):
-    """Three well-separated Gaussian blobs in 3 features, named classes, and a header row."""
-    rng = np.random.default_rng(seed)
-    centres = {"low": (-2, 0, 1), "mid": (0, 2, -1), "high": (2, -2, 0)}
-    lines = ["width,height,depth,kind"]
-    for name, centre in centres.items():
-        for row in rng.normal(centre, 0.7, size=(n_per_class, 3)):
-            lines.append(",".join(f"{v:.4f}" for v in row) + f",{name}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+from ModelFile import load_model, save_model
+from helpers import FIXTURES, ROOT, make_csv, make_mnist_like, png_size, run_in_process, run_main
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +18,12 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained")
     mnist = make_mnist_like(folder / "mnist.npz")
     results = folder / "results"
-    first = run_main("--datasets", "mnist", "--mnist_path", mnist, "--epochs", "2",
-                     "--hidden_layers", "[32,", "16]", "--batch_size", "8", "--output_dir", results)
-    assert first.returncode == 0, first.stderr
+    assert Main.main(["--datasets", "mnist", "--mnist_path", str(mnist), "--epochs", "2",
+                      "--hidden_layers", "[32,", "16]", "--batch_size", "8",
+                      "--output_dir", str(results)]) == 0
     blobs = make_csv(folder / "blobs.csv")
-    second = run_main("--csv", blobs, "--target", "kind", "--epochs", "20",
-                      "--hidden_layers", "[16]", "--output_dir", results)
-    assert second.returncode == 0, second.stderr
+    assert Main.main(["--csv", str(blobs), "--target", "kind", "--epochs", "20",
+                      "--hidden_layers", "[16]", "--output_dir", str(results)]) == 0
     return {"folder": folder, "mnist": mnist, "results": results, "blobs": blobs}
 
 
@@ -89,7 +77,6 @@ def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
     model = Model(4, [8, 5], 3, rng)
     model.parameter_vector[:] = rng.normal(size=model.parameter_vector.size)
     path = tmp_path / "model.npz"
-    from ModelFile import save_model
     with open(path, "wb") as stream:
         save_model(stream, model, dataset.class_names, dataset.feature_mean, dataset.feature_scale,
                    {"dataset": "iris", "feature_names": dataset.feature_names})
@@ -100,19 +87,19 @@ def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
     np.testing.assert_array_equal(details["feature_mean"], dataset.feature_mean)
 
 
-def test_evaluate_a_saved_model_reproduces_the_runs_test_accuracy(trained):
+def test_evaluate_a_saved_model_reproduces_the_runs_test_accuracy(capsys, trained):
     model = trained["results"] / "blobs" / "model.npz"
-    result = run_main("--model", model, "--evaluate", "--output_dir", trained["folder"] / "eval")
+    result = run_in_process(capsys, "--model", model, "--evaluate", "--output_dir", trained["folder"] / "eval")
     assert result.returncode == 0, result.stderr
     metrics = json.loads((trained["results"] / "blobs" / "metrics.json").read_text())
     assert f"test accuracy {metrics['test_accuracy']:.4f} on 48 test rows" in result.stdout
     assert "precision" in result.stdout and "mid" in result.stdout
 
 
-def test_predict_rows_of_a_csv_with_a_saved_model(trained, tmp_path):
+def test_predict_rows_of_a_csv_with_a_saved_model(capsys, trained, tmp_path):
     rows = tmp_path / "new.csv"
     rows.write_text("depth,width,height\n1,-2,0\n0,2,-2\n-1,0,2\n")  # columns in another order
-    result = run_main("--model", trained["results"] / "blobs" / "model.npz", "--predict", rows,
+    result = run_in_process(capsys, "--model", trained["results"] / "blobs" / "model.npz", "--predict", rows,
                       "--output_dir", tmp_path)
     assert result.returncode == 0, result.stderr
     lines = (tmp_path / "predictions.csv").read_text().splitlines()
@@ -122,8 +109,8 @@ def test_predict_rows_of_a_csv_with_a_saved_model(trained, tmp_path):
         assert sum(float(p) for p in line.split(",")[2:]) == pytest.approx(1, abs=1e-4)
 
 
-def test_predict_images_with_a_saved_model(trained, tmp_path):
-    result = run_main("--model", trained["results"] / "mnist" / "model.npz",
+def test_predict_images_with_a_saved_model(capsys, trained, tmp_path):
+    result = run_in_process(capsys, "--model", trained["results"] / "mnist" / "model.npz",
                       "--predict", trained["mnist"], "--output_dir", tmp_path)
     assert result.returncode == 0, result.stderr
     lines = (tmp_path / "predictions.csv").read_text().splitlines()
@@ -135,21 +122,24 @@ def test_predict_images_with_a_saved_model(trained, tmp_path):
     assert np.mean(predicted == truth) == pytest.approx(metrics["test_accuracy"])
 
 
-def test_a_file_that_is_not_a_model_is_refused(trained, tmp_path):
-    result = run_main("--model", trained["mnist"], "--evaluate", "--output_dir", tmp_path)
+def test_a_file_that_is_not_a_model_is_refused(capsys, trained, tmp_path):
+    result = run_in_process(capsys, "--model", trained["mnist"], "--evaluate", "--output_dir", tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{trained['mnist']}: not a model saved by this project" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_model_needs_something_to_do(tmp_path):
-    result = run_main("--model", tmp_path / "model.npz", "--output_dir", tmp_path)
+def test_model_needs_something_to_do(capsys, tmp_path):
+    result = run_in_process(capsys, "--model", tmp_path / "model.npz", "--output_dir", tmp_path)
     assert result.returncode == 2 and "--evaluate, --predict FILE, or both" in result.stderr
 
 
-def test_gradient_check_from_the_command_line():
-    result = run_main("--gradient_check", "--hidden_layers", "[16,", "8]")
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_gradient_check_from_the_command_line(capsys, activation):
+    result = run_in_process(capsys, "--gradient_check", "--activation", activation,
+                            "--hidden_layers", "[16,", "8]")
     assert result.returncode == 0, result.stderr
+    assert f"5-16-8-3 {activation} network" in result.stdout
     lines = [line for line in result.stdout.splitlines() if "largest relative error" in line]
     assert len(lines) == 3 and all(line.rstrip().endswith("ok") for line in lines)
     errors = [float(line.split("error")[1].split()[0]) for line in lines]
@@ -162,11 +152,46 @@ def test_gradient_check_from_the_command_line():
     ("width,height,depth\n1,,3\n", "missing values"),
     ("1,2\n", "2 columns; the model takes 3"),
 ])
-def test_bad_rows_to_predict(trained, tmp_path, text, reason):
+def test_bad_rows_to_predict(capsys, trained, tmp_path, text, reason):
     rows = tmp_path / "rows.csv"
     rows.write_text(text)
-    result = run_main("--model", trained["results"] / "blobs" / "model.npz", "--predict", rows,
+    result = run_in_process(capsys, "--model", trained["results"] / "blobs" / "model.npz", "--predict", rows,
                       "--output_dir", tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{rows}:" in result.stderr and reason in result.stderr
     assert not (tmp_path / "predictions.csv").exists()
+
+
+def test_a_model_saved_before_activations_were_recorded_evaluates_as_it_did(capsys):
+    """tests/fixtures/iris_model_v1.npz: the documented command's Iris model, saved in format
+    version 1 (no activation) by the code before the layer table; it scored 0.9333, loss 0.1935."""
+    path = f"{FIXTURES}/iris_model_v1.npz"
+    model, details = load_model(path)
+    assert model.activation == "sigmoid" and model.hidden_sizes == [256, 64]
+    result = run_in_process(capsys, "--model", path, "--evaluate")
+    assert result.returncode == 0, result.stderr
+    assert "test loss 0.1935, test accuracy 0.9333 on 30 test rows" in result.stdout
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_a_saved_model_keeps_its_activation(tmp_path, activation):
+    rng = np.random.default_rng(0)
+    model = Model(4, [6], 3, rng, activation=activation)
+    path = tmp_path / "model.npz"
+    with open(path, "wb") as stream:
+        save_model(stream, model, ["a", "b", "c"], None, None, {})
+    loaded, _ = load_model(path)
+    assert loaded.activation == activation
+    X = rng.normal(size=(10, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_model_file_from_a_newer_version_is_refused(capsys, tmp_path):
+    with np.load(f"{FIXTURES}/iris_model_v1.npz") as archive:
+        arrays = dict(archive)
+    arrays["version"] = np.array(3)
+    path = tmp_path / "future.npz"
+    np.savez(path, **arrays)
+    result = run_in_process(capsys, "--model", path, "--evaluate")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert f"{path}: a model file of version 3, written by a newer version" in result.stderr

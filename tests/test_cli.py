@@ -1,4 +1,4 @@
-"""The command line: flag parsing, and whole runs of Main.py checked through their files."""
+"""The command line: flag parsing from the tables, and whole runs of Main.py checked through their files."""
 
 import json
 import os
@@ -8,9 +8,12 @@ import sys
 import numpy as np
 import pytest
 
+import Flags
 import Main
-from Datasets import keras_cache_file
-from conftest import MAIN, png_size, run_main
+from Datasets import DATASETS, keras_cache_file
+from HiddenLayer import ACTIVATIONS
+from Optimizer import LEARNING_RATE_SCHEDULES, OPTIMIZERS
+from helpers import MAIN, png_size, run_in_process, run_main
 
 METRICS_FIELDS = ("dataset", "hidden_layers", "learning_rate", "epochs", "batch_size",
                   "optimizer", "seed", "history", "test_loss", "test_accuracy",
@@ -28,7 +31,7 @@ HISTORY_FIELDS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
     [" [ 256 , 64 ] "],
 ])
 def test_every_hidden_layers_form_means_the_same_list(tokens):
-    args = Main.parse_args(["--hidden_layers", *tokens])
+    args = Flags.parse_args(["--hidden_layers", *tokens])
     assert args.hidden_layers == [256, 64]
 
 
@@ -36,14 +39,30 @@ def test_every_hidden_layers_form_means_the_same_list(tokens):
     (["[]"], []), (["[", "]"], []), (["[128]"], [128]), (["128"], [128]), (["[8,4,2]"], [8, 4, 2]),
 ])
 def test_hidden_layers_of_other_lengths(tokens, expected):
-    assert Main.parse_args(["--hidden_layers", *tokens]).hidden_layers == expected
+    assert Flags.parse_args(["--hidden_layers", *tokens]).hidden_layers == expected
 
 
 def test_defaults_are_the_documented_ones():
-    args = Main.parse_args([])
+    args = Flags.parse_args([])
     assert (args.learning_rate, args.epochs, args.hidden_layers) == (0.001, 30, [256, 64])
     assert (args.optimizer, args.seed, args.datasets) == ("adam", 0, ["mnist", "iris"])
     assert (args.output_dir, args.validation_split) == ("results", 0.1)
+    assert args.activation == "sigmoid"
+
+
+def test_choices_and_path_flags_come_from_the_tables():
+    """Each table's names are the flag's choices, and every registered data set has its path flag."""
+    parser = Flags.build_parser()
+    actions = {action.dest: action for action in parser._actions}
+    assert list(actions["activation"].choices) == list(ACTIVATIONS) == ["sigmoid", "tanh", "relu"]
+    assert list(actions["optimizer"].choices) == list(OPTIMIZERS) == ["adam", "sgd", "momentum"]
+    assert list(actions["lr_schedule"].choices) == list(LEARNING_RATE_SCHEDULES)
+    for name, entry in DATASETS.items():
+        assert actions[f"{name}_path"].default == entry.default_path
+    assert Flags.parse_args([]).datasets == list(DATASETS)
+    help_text = parser.format_help()
+    for name, entry in ACTIVATIONS.items():
+        assert " ".join(f"{name}: {entry.description}".split()) in " ".join(help_text.split())
 
 
 def test_help_explains_every_flag_and_shows_defaults():
@@ -53,6 +72,7 @@ def test_help_explains_every_flag_and_shows_defaults():
                  "--seed", "--datasets", "--output_dir", "--mnist_path", "--validation_split"):
         assert flag in result.stdout
     assert "(default: 0.001)" in result.stdout and "(default: 30)" in result.stdout
+    assert "(default: sigmoid)" in " ".join(result.stdout.split())
 
 
 def read_metrics(folder):
@@ -78,6 +98,7 @@ def check_run_folder(folder, dataset, epochs):
     return metrics
 
 
+@pytest.mark.slow
 def test_end_to_end_on_a_small_mnist_file_and_iris(tmp_path, small_mnist):
     output = tmp_path / "results"
     result = run_main("--learning_rate", "0.001", "--epochs", "2", "--hidden_layers", "[32,", "16]",
@@ -87,6 +108,7 @@ def test_end_to_end_on_a_small_mnist_file_and_iris(tmp_path, small_mnist):
     mnist = check_run_folder(output / "mnist", "mnist", 2)
     iris = check_run_folder(output / "iris", "iris", 2)
     assert mnist["hidden_layers"] == [32, 16] and iris["hidden_layers"] == [32, 16]
+    assert mnist["activation"] == iris["activation"] == "sigmoid"
     assert (mnist["n_train"], mnist["n_val"], mnist["n_test"]) == (900, 100, 200)
     assert iris["n_train"] + iris["n_val"] + iris["n_test"] == 150 and iris["n_test"] == 30
     assert iris["classes"] == ["Iris-setosa", "Iris-versicolor", "Iris-virginica"]
@@ -97,23 +119,39 @@ def test_end_to_end_on_a_small_mnist_file_and_iris(tmp_path, small_mnist):
     assert str(output / "mnist") in result.stdout and str(output / "iris") in result.stdout
 
 
-def test_same_seed_same_history(tmp_path, small_mnist):
+@pytest.mark.slow
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_same_seed_same_history(capsys, tmp_path, small_mnist, activation):
     runs = []
     for name in ("a", "b"):
-        result = run_main("--epochs", "2", "--hidden_layers", "[16]", "--mnist_path", small_mnist,
-                          "--output_dir", tmp_path / name, "--seed", "3")
+        result = run_in_process(capsys, "--epochs", "2", "--hidden_layers", "[16]",
+                                "--mnist_path", small_mnist, "--output_dir", tmp_path / name,
+                                "--seed", "3", "--activation", activation)
         assert result.returncode == 0, result.stderr
         runs.append([read_metrics(tmp_path / name / d)["history"] for d in ("mnist", "iris")])
     assert runs[0] == runs[1]
+    assert runs[0][0]["val_accuracy"][-1] > 0.5  # it learned: every activation trains
 
 
-def test_iris_learns_with_the_documented_network(tmp_path):
-    result = run_main("--datasets", "iris", "--output_dir", tmp_path, "--hidden_layers", "[256,", "64]")
+@pytest.mark.slow
+def test_the_activation_is_in_metrics_and_titles(capsys, tmp_path, small_mnist):
+    result = run_in_process(capsys, "--datasets", "mnist", "--epochs", "1", "--hidden_layers", "[16]",
+                            "--mnist_path", small_mnist, "--output_dir", tmp_path,
+                            "--activation", "relu")
+    assert result.returncode == 0, result.stderr
+    assert "network 784-16-10 relu, adam" in result.stdout
+    assert read_metrics(tmp_path / "mnist")["activation"] == "relu"
+
+
+@pytest.mark.slow
+def test_iris_learns_with_the_documented_network(capsys, tmp_path):
+    result = run_in_process(capsys, "--datasets", "iris", "--output_dir", tmp_path, "--hidden_layers", "[256,", "64]")
     assert result.returncode == 0, result.stderr
     metrics = read_metrics(tmp_path / "iris")
     assert metrics["test_accuracy"] >= 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(keras_cache_file()),
                     reason=f"real MNIST not in the Keras cache ({keras_cache_file()}); "
                            f"see README, 'Running offline'")

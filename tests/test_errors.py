@@ -1,7 +1,9 @@
 """Whatever a user gets wrong costs one clear line, and what they already have is kept.
 
-Every case runs Main.py in a fresh interpreter and checks the exit status and
-what it printed: exit status 2, one line naming the flag or file, no traceback.
+Each case runs Main.main in the test process and checks the exit status and
+what it printed: exit status 2, one line naming the flag or file, no traceback
+(an exception would fail the test). What only a whole process shows (the exit
+status through sys.exit, signals) runs Main.py in a fresh interpreter.
 """
 
 import json
@@ -14,18 +16,9 @@ import time
 import numpy as np
 import pytest
 
-import Main
-from conftest import MAIN, make_mnist_like, png_size, run_main
-
-
-def assert_one_line_error(result, *expected):
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr
-    error_lines = [line for line in result.stderr.splitlines() if "error:" in line]
-    assert len(error_lines) == 1, result.stderr
-    for text in expected:
-        assert text in error_lines[0], (text, error_lines[0])
-    return error_lines[0]
+import Flags
+import Results
+from helpers import MAIN, assert_one_line_error, make_mnist_like, png_size, run_in_process, run_main
 
 
 # ------------------------------------------------------------------ flags
@@ -38,10 +31,11 @@ def assert_one_line_error(result, *expected):
     ("--validation_split", "0"), ("--validation_split", "1"), ("--validation_split", "1.5"),
     ("--validation_split", "nan"), ("--validation_split", "most"),
     ("--optimizer", "rmsprop"), ("--datasets", "cifar10"), ("--dtype", "float16"),
+    ("--activation", "softplus"), ("--lr_schedule", "step"),
 ])
-def test_bad_flag_values(tmp_path, flag, value):
+def test_bad_flag_values(capsys, tmp_path, flag, value):
     # A missing MNIST file is given too: the flag must be refused before any data is read.
-    result = run_main(flag, value, "--mnist_path", tmp_path / "absent.npz", "--output_dir", tmp_path)
+    result = run_in_process(capsys, flag, value, "--mnist_path", tmp_path / "absent.npz", "--output_dir", tmp_path)
     assert_one_line_error(result, f"argument {flag}")
 
 
@@ -51,36 +45,53 @@ def test_bad_flag_values(tmp_path, flag, value):
     (["[1.5]"], "'1.5'"), (["[256,", "64"], "unbalanced"), (["256,", "64]"], "unbalanced"),
     (["[256,,64]"], "empty item"), (["[256,", "64,]"], "empty item"), (["[[256]]"], "brackets"),
 ])
-def test_bad_hidden_layers(tmp_path, tokens, reason):
-    result = run_main("--hidden_layers", *tokens, "--output_dir", tmp_path)
+def test_bad_hidden_layers(capsys, tmp_path, tokens, reason):
+    result = run_in_process(capsys, "--hidden_layers", *tokens, "--output_dir", tmp_path)
     assert_one_line_error(result, "argument --hidden_layers", reason)
 
 
-def test_a_network_too_large_for_memory_is_refused_before_allocating(tmp_path):
+def test_a_network_too_large_for_memory_is_refused_before_allocating(capsys, tmp_path):
     started = time.perf_counter()
-    result = run_main("--hidden_layers", "[100000000]", "--output_dir", tmp_path)
+    result = run_in_process(capsys, "--hidden_layers", "[100000000]", "--output_dir", tmp_path)
     line = assert_one_line_error(result, "argument --hidden_layers", "GiB")
     assert "784-100000000-10, 79,500,000,010 parameters" in line  # 785 * 1e8 + (1e8 + 1) * 10
     assert time.perf_counter() - started < 30
 
 
-def test_memory_estimate_counts_parameters_and_copies():
-    needed, n_parameters = Main.estimated_training_bytes(784, [256, 64], 10, 4)
+@pytest.mark.parametrize("optimizer, copies", [("adam", 5), ("momentum", 4), ("sgd", 3)])
+def test_memory_estimate_counts_parameters_and_the_optimizers_copies(optimizer, copies):
+    # Weights and gradients, plus Adam's two running means and a scratch buffer (momentum:
+    # velocity and scratch; sgd: scratch).
+    needed, n_parameters = Flags.estimated_training_bytes(784, [256, 64], 10, 4, optimizer)
     assert n_parameters == 785 * 256 + 257 * 64 + 65 * 10 == 218058
-    assert needed == (5 * 218058 + 8192 * (256 + 64 + 10) * 2) * 4
+    assert needed == (copies * 218058 + 8192 * (256 + 64 + 10) * 2) * 4
 
 
-def test_output_dir_that_is_a_file(tmp_path):
+def test_a_bad_flag_through_the_real_entry_point():
+    """The one whole-process flag case: exit status 2 from sys.exit, one line, nothing else."""
+    result = run_main("--epochs", "2.5")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("Main.py: error: argument --epochs: '2.5': expected a whole number "
+                             "of at least 1 (see Main.py --help)\n")
+
+
+def test_an_unknown_activation_names_the_choices(capsys, tmp_path):
+    result = run_in_process(capsys, "--activation", "softplus", "--mnist_path", tmp_path / "absent.npz",
+                            "--output_dir", tmp_path)
+    assert_one_line_error(result, "argument --activation", "'softplus'", "sigmoid", "tanh", "relu")
+
+
+def test_output_dir_that_is_a_file(capsys, tmp_path):
     occupied = tmp_path / "results"
     occupied.write_text("my notes\n")
-    result = run_main("--datasets", "iris", "--output_dir", occupied)
+    result = run_in_process(capsys, "--datasets", "iris", "--output_dir", occupied)
     assert_one_line_error(result, "argument --output_dir", "is a file")
     assert occupied.read_text() == "my notes\n"
 
 
-def test_output_dir_under_a_file(tmp_path):
+def test_output_dir_under_a_file(capsys, tmp_path):
     (tmp_path / "file").write_text("x")
-    result = run_main("--datasets", "iris", "--output_dir", tmp_path / "file" / "results")
+    result = run_in_process(capsys, "--datasets", "iris", "--output_dir", tmp_path / "file" / "results")
     assert_one_line_error(result, "argument --output_dir", "cannot write")
 
 
@@ -135,9 +146,9 @@ MNIST_CASES = ["missing", "folder", "truncated", "garbage", "keys", "dtype", "sh
 
 
 @pytest.mark.parametrize("case", MNIST_CASES)
-def test_bad_mnist_files(tmp_path, case):
+def test_bad_mnist_files(capsys, tmp_path, case):
     path, reason = mnist_cases(tmp_path)[case]
-    result = run_main("--datasets", "mnist", "--mnist_path", path, "--output_dir", tmp_path / "out")
+    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir", tmp_path / "out")
     assert_one_line_error(result, str(path), reason)
 
 
@@ -154,31 +165,31 @@ IRIS_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(IRIS_CASES))
-def test_bad_iris_files(tmp_path, case):
+def test_bad_iris_files(capsys, tmp_path, case):
     text, reason = IRIS_CASES[case]
     path = tmp_path / "iris.data"
     if text is None:
         path.write_bytes(bytes(range(256)) * 8)
     else:
         path.write_text(text)
-    result = run_main("--datasets", "iris", "--iris_path", path, "--output_dir", tmp_path / "out")
+    result = run_in_process(capsys, "--datasets", "iris", "--iris_path", path, "--output_dir", tmp_path / "out")
     assert_one_line_error(result, str(path), reason)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read a file whatever its permissions")
-def test_unreadable_file(tmp_path):
+def test_unreadable_file(capsys, tmp_path):
     path = make_mnist_like(tmp_path / "locked.npz", n_train=50, n_test=20)
     path.chmod(0)
-    result = run_main("--datasets", "mnist", "--mnist_path", path, "--output_dir", tmp_path)
+    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir", tmp_path)
     assert_one_line_error(result, str(path), "not readable")
 
 
 # ------------------------------------------------------------- divergence
 
-def test_divergence_stops_that_data_set_keeps_its_files_and_runs_the_next(tmp_path):
+def test_divergence_stops_that_data_set_keeps_its_files_and_runs_the_next(capsys, tmp_path):
     # Random labels: at a learning rate of 1000 the weights blow up into confident nonsense.
     noise = make_mnist_like(tmp_path / "noise.npz", learnable=False)
-    result = run_main("--learning_rate", "1000", "--epochs", "5", "--hidden_layers", "[16]",
+    result = run_in_process(capsys, "--learning_rate", "1000", "--epochs", "5", "--hidden_layers", "[16]",
                       "--mnist_path", noise, "--output_dir", tmp_path)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -268,9 +279,9 @@ def test_files_are_replaced_atomically(tmp_path):
         raise RuntimeError("killed mid-write")
 
     with pytest.raises(RuntimeError):
-        Main.write_atomically(str(target), write_half_then_fail)
+        Results.write_atomically(str(target), write_half_then_fail)
     assert target.read_text() == "the old, complete file\n"
     assert os.listdir(tmp_path) == ["metrics.json"]
-    Main.write_atomically(str(target), lambda stream: stream.write(b"new\n"))
+    Results.write_atomically(str(target), lambda stream: stream.write(b"new\n"))
     assert target.read_text() == "new\n" and os.listdir(tmp_path) == ["metrics.json"]
-    assert target.stat().st_mode & 0o777 == 0o666 & ~Main.current_umask()
+    assert target.stat().st_mode & 0o777 == 0o666 & ~Results.current_umask()

@@ -1,11 +1,11 @@
-"""Every backward pass against central finite differences, in float64."""
+"""Every backward pass against central finite differences, and against TensorFlow, in float64."""
 
 import numpy as np
 import pytest
 
-from GradientCheck import TOLERANCE, check_layer, check_model, random_problem
-from HiddenLayer import HiddenLayer
-from Model import Model, cross_entropy, one_hot
+from GradientCheck import TOLERANCE, check_layer, check_model, random_problem, weighted_sum
+from HiddenLayer import ACTIVATIONS, HiddenLayer
+from Model import CROSS_ENTROPY, Model, cross_entropy, one_hot
 from OutputLayer import OutputLayer
 
 
@@ -14,11 +14,12 @@ def rng():
     return np.random.default_rng(1234)
 
 
-def test_hidden_layer_backward_matches_finite_differences(rng):
-    layer = HiddenLayer(5, 4, rng, dtype=np.float64)
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_hidden_layer_backward_matches_finite_differences(rng, activation):
+    layer = HiddenLayer(5, 4, rng, dtype=np.float64, activation=activation)
     X = rng.normal(size=(6, 5))
     upstream = rng.normal(size=(6, 4))
-    errors = check_layer(layer, X, upstream=upstream)
+    errors = check_layer(layer, X, weighted_sum(upstream))
     assert max(errors.values()) < TOLERANCE, errors
 
 
@@ -26,13 +27,14 @@ def test_output_layer_backward_matches_finite_differences(rng):
     layer = OutputLayer(5, 3, rng, dtype=np.float64)
     X = rng.normal(size=(6, 5))
     Y = one_hot(rng.integers(0, 3, size=6), 3, np.float64)
-    errors = check_layer(layer, X, Y=Y)
+    errors = check_layer(layer, X, CROSS_ENTROPY, Y)
     assert max(errors.values()) < TOLERANCE, errors
 
 
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
 @pytest.mark.parametrize("hidden_sizes", [[], [6], [6, 5], [6, 5, 4]])
-def test_model_backward_matches_finite_differences(rng, hidden_sizes):
-    model, X, Y = random_problem(4, hidden_sizes, 3, rng)
+def test_model_backward_matches_finite_differences(rng, hidden_sizes, activation):
+    model, X, Y = random_problem(4, hidden_sizes, 3, rng, activation=activation)
     errors = check_model(model, X, Y)
     assert len(errors) == len(hidden_sizes) + 1
     for name, error in errors:
@@ -48,6 +50,56 @@ def test_a_wrong_backward_is_caught(rng):
     errors = dict(check_model(model, X, Y))
     assert errors["hidden layer 1"] > 1e-3
     assert errors["output layer"] < TOLERANCE
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_the_initialisation_suits_the_activation(activation):
+    """Glorot's limit sqrt(6 / (n_in + n_out)) for sigmoid and tanh, He's sqrt(6 / n_in) for ReLU."""
+    layer = HiddenLayer(300, 100, np.random.default_rng(0), dtype=np.float64, activation=activation)
+    limit = np.sqrt(6 / 300) if activation == "relu" else np.sqrt(6 / 400)
+    assert np.abs(layer.weights).max() <= limit
+    assert np.abs(layer.weights).max() > 0.99 * limit  # 30,000 draws reach the edge
+    assert np.all(layer.bias == 0)
+
+
+class TestAgainstTensorFlow:
+    """The whole model's gradients against TensorFlow's GradientTape on the same weights and data:
+    an implementation that shares none of our code, as numpy-ml tests against torch."""
+
+    TF_ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu"}
+
+    @pytest.fixture(scope="class")
+    def tf(self):
+        try:
+            import os
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            import tensorflow
+        except Exception as error:  # not installed, or a broken install
+            pytest.skip(f"TensorFlow cannot be imported ({type(error).__name__}: {error})")
+        return tensorflow
+
+    @pytest.mark.parametrize("activation", list(ACTIVATIONS))
+    def test_model_gradients_equal_gradient_tape(self, tf, activation):
+        assert set(self.TF_ACTIVATIONS) == set(ACTIVATIONS), "a new activation needs its TF twin here"
+        rng = np.random.default_rng(7)
+        model, X, Y = random_problem(6, [8, 5], 4, rng, n_samples=11, activation=activation)
+        model.forward(X)
+        model.backward(Y)
+        ours = [g.copy() for g in model.gradients()]
+
+        variables = [tf.Variable(p.copy()) for p in model.parameters()]
+        function = getattr(tf.math, self.TF_ACTIVATIONS[activation]) if activation != "relu" \
+            else tf.nn.relu
+        with tf.GradientTape() as tape:
+            A = tf.constant(X)
+            for W, b in zip(variables[0:-2:2], variables[1:-2:2]):
+                A = function(A @ W + b)
+            scores = A @ variables[-2] + variables[-1]
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(tf.constant(Y), scores))
+        theirs = tape.gradient(loss, variables)
+        assert float(loss) == pytest.approx(model.loss(X, Y), rel=1e-12)
+        for mine, reference in zip(ours, theirs):
+            np.testing.assert_allclose(mine, reference.numpy(), rtol=1e-10, atol=1e-14)
 
 
 class TestAssignmentWorkedExample:

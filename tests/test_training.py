@@ -1,12 +1,13 @@
-"""The optimizers against their textbook formulas, and the training loop's bookkeeping."""
+"""The optimizers against their textbook formulas, and the training loop's bookkeeping and hooks."""
 
 import math
 
 import numpy as np
 import pytest
 
-from Model import Model, cosine_learning_rate, one_hot
-from Optimizer import SGD, Adam, Momentum
+from Callbacks import Callback
+from Model import Model, one_hot
+from Optimizer import OPTIMIZERS, SGD, Adam, Momentum, cosine_learning_rate
 
 
 def textbook_adam(steps, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-7):
@@ -89,3 +90,90 @@ def test_training_stays_in_its_dtype_and_learns(dtype):
     loss, accuracy = model.evaluate(X[:300], Y[:300])
     assert abs(result["history"]["train_accuracy"][-1] - accuracy) < 0.05
     assert math.isclose(result["history"]["train_loss"][-1], loss, rel_tol=0.3)
+
+
+def xor_problem(seed=0, n=300):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2)).astype(np.float32)
+    Y = one_hot((X[:, 0] * X[:, 1] > 0).astype(int), 2)
+    return X, Y
+
+
+def train(callbacks=(), epochs=4, seed=0):
+    X, Y = xor_problem()
+    rng = np.random.default_rng(seed)
+    model = Model(2, [8], 2, rng)
+    optimizer = model.build_optimizer("adam", 0.05)
+    result = model.fit(X[:200], Y[:200], X[200:], Y[200:], optimizer, epochs, 16, rng,
+                       schedule="cosine", callbacks=callbacks)
+    return model, result
+
+
+class Recorder(Callback):
+    """Notes every call; asks to stop where told."""
+
+    def __init__(self, stop_after_epoch=None, stop_at_batch=None):
+        self.calls = []
+        self.batches = 0
+        self.stop_after_epoch, self.stop_at_batch = stop_after_epoch, stop_at_batch
+
+    def on_train_begin(self, run):
+        self.calls.append("begin")
+
+    def on_batch_end(self, run, batch_loss):
+        assert math.isfinite(batch_loss) and batch_loss > 0
+        self.batches += 1
+        return "asked" if self.batches == self.stop_at_batch else None
+
+    def on_epoch_end(self, run, logs):
+        self.calls.append((run.epoch, sorted(logs)))
+        return "enough" if run.epoch == self.stop_after_epoch else None
+
+    def on_train_end(self, run):
+        self.calls.append(("end", run.result["status"]))
+
+
+def test_callbacks_see_every_batch_and_epoch_and_change_nothing():
+    plain_model, plain = train()
+    recorder = Recorder()
+    model, result = train([recorder, Callback()])
+    assert np.array_equal(model.parameter_vector, plain_model.parameter_vector)
+    assert result["history"] == plain["history"]
+    assert recorder.batches == 4 * 13  # 200 rows in batches of 16
+    keys = sorted(["train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate",
+                   "seconds"])
+    assert recorder.calls == ["begin", *[(epoch, keys) for epoch in (1, 2, 3, 4)],
+                              ("end", "completed")]
+
+
+def test_a_stop_after_an_epoch_keeps_that_epoch():
+    recorder = Recorder(stop_after_epoch=2)
+    _, result = train([recorder])
+    assert result["status"] == "enough" and len(result["history"]["train_loss"]) == 2
+    assert recorder.calls[-1] == ("end", "enough")
+
+
+def test_a_stop_during_an_epoch_leaves_it_out_and_matches_an_uninterrupted_run_so_far():
+    _, full = train()
+    recorder = Recorder(stop_at_batch=2 * 13 + 5)  # in epoch 3
+    _, result = train([recorder])
+    assert result["status"] == "asked"
+    assert {key: values for key, values in result["history"].items()} == \
+        {key: values[:2] for key, values in full["history"].items()}
+    assert result["learning_rates"] == full["learning_rates"][:2]
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_every_registered_optimizer_trains_and_declares_its_buffers(name):
+    X, Y = xor_problem()
+    rng = np.random.default_rng(0)
+    model = Model(2, [8], 2, rng)
+    optimizer = model.build_optimizer(name, 0.05)
+    assert isinstance(optimizer, OPTIMIZERS[name])
+    buffers = [value for value in vars(optimizer).values()
+               if isinstance(value, list) and value and isinstance(value[0], np.ndarray)
+               and value is not optimizer.parameters and value is not optimizer.gradients]
+    assert len(buffers) == OPTIMIZERS[name].buffers  # what the memory estimate counts
+    before = model.evaluate(X, Y)[0]
+    model.fit(X, Y, X, Y, optimizer, 5, 16, rng)
+    assert model.evaluate(X, Y)[0] < before

@@ -1,0 +1,291 @@
+"""The command line's flags, built from the project's tables, and every check of their values.
+
+A bad value ends the program in one line that names the flag and says what was
+expected, with exit status 2, before any data is read.
+"""
+
+import argparse
+import math
+import os
+import re
+import sys
+import tempfile
+
+import numpy as np
+
+from Datasets import DATASETS
+from HiddenLayer import ACTIVATIONS
+from Optimizer import LEARNING_RATE_SCHEDULES, OPTIMIZERS
+
+EXIT_USAGE = 2
+# Besides the optimizer's own buffers, training keeps the weights and their gradients.
+MODEL_COPIES = 2
+# predict_proba evaluates this many rows at a time; the memory estimate counts their activations.
+EVALUATION_CHUNK = 8192
+
+
+# ------------------------------------------------------- values of one flag
+
+def parse_hidden_layers(text):
+    """The list of hidden-layer widths a user typed, in any of the forms they type.
+
+    "[256, 64]", "[256,64]", "256,64" and "256 64" all give [256, 64]; "[]" and
+    "" give [] (no hidden layer). Raises ValueError saying what is wrong.
+    """
+    text = text.strip()
+    if text.startswith("[") or text.endswith("]"):
+        if not (text.startswith("[") and text.endswith("]")):
+            raise ValueError(f"unbalanced brackets in {text!r}")
+        text = text[1:-1].strip()
+    if "[" in text or "]" in text:
+        raise ValueError("nested or extra brackets; expected one list such as [256, 64]")
+    if not text:
+        return []
+    items = [item.strip() for item in text.split(",")] if "," in text else text.split()
+    sizes = []
+    for item in items:
+        if not item:
+            raise ValueError("an empty item between commas")
+        if not re.fullmatch(r"[+-]?\d+", item):
+            raise ValueError(f"{item!r} is not a whole number")
+        size = int(item)
+        if size < 1:
+            raise ValueError(f"a layer of {size} units; every layer needs at least 1")
+        sizes.append(size)
+    return sizes
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; expected a positive number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number greater than 0")
+    return value
+
+
+def positive_int(text):
+    if not re.fullmatch(r"\s*\+?\d+\s*", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
+    return int(text)
+
+
+def seed_int(text):
+    if not re.fullmatch(r"\s*\+?\d+\s*", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 0")
+    return int(text)
+
+
+def open_fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number; expected a fraction between 0 and 1") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a fraction strictly between 0 and 1")
+    return value
+
+
+def choices_help(table, describe):
+    """'name: what it is; name: ...' for the help of a flag whose choices are a table's keys."""
+    return "; ".join(f"{name}: {describe(entry)}" for name, entry in table.items())
+
+
+# ---------------------------------------------------------------- the parser
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a bad flag costs one line (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser():
+    parser = OneLineErrorParser(
+        prog="Main.py",
+        description="Train a multilayer perceptron written from scratch in numpy (sigmoid "
+                    "hidden layers, softmax output, categorical cross-entropy, hand-written "
+                    "backpropagation) on MNIST and Iris, and save its metric plots.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--learning_rate", type=positive_float, default=0.001,
+                        help="step size of the optimizer")
+    parser.add_argument("--epochs", type=positive_int, default=30,
+                        help="passes over the training set")
+    parser.add_argument("--hidden_layers", nargs="+", default=["[256, 64]"], metavar="SIZES",
+                        help="widths of the hidden layers, e.g. [256, 64] (quoted or "
+                             "not), 256,64 or 256 64; [] for none (softmax regression)")
+    parser.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid",
+                        help="activation of the hidden layers: "
+                             + choices_help(ACTIVATIONS, lambda entry: entry.description))
+    per_dataset = ", ".join(f"{entry.schedule} for {name}" for name, entry in DATASETS.items())
+    parser.add_argument("--lr_schedule", choices=LEARNING_RATE_SCHEDULES, default=None,
+                        help=choices_help(LEARNING_RATE_SCHEDULES, lambda entry: entry.description)
+                        + f" (default: {per_dataset})")
+    per_dataset = ", ".join(f"{entry.batch_size} for {name}" for name, entry in DATASETS.items())
+    parser.add_argument("--batch_size", type=positive_int, default=None,
+                        help=f"rows per gradient step (default: {per_dataset})")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                        help=choices_help(OPTIMIZERS, lambda entry: entry.description))
+    parser.add_argument("--seed", type=seed_int, default=0,
+                        help="seeds the weights, the data split and the shuffling")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), metavar="NAME",
+                        help="which data sets to train on, in order: " + ", ".join(DATASETS))
+    parser.add_argument("--output_dir", default="results",
+                        help="plots and metrics go to OUTPUT_DIR/<dataset>/")
+    for name, entry in DATASETS.items():
+        parser.add_argument(f"--{name}_path", default=entry.default_path, help=entry.path_help)
+    parser.add_argument("--validation_split", type=open_fraction, default=0.1,
+                        help="fraction of the training rows held out for validation")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="floating-point type of the weights and data")
+    own = parser.add_argument_group("your own data")
+    own.add_argument("--csv", default=None, metavar="FILE",
+                     help="train on this CSV instead of " + " and ".join(
+                         entry.title for entry in DATASETS.values())
+                     + ": a header row, numeric feature columns and a class column named by --target")
+    own.add_argument("--target", default=None, metavar="COLUMN",
+                     help="the class column of --csv")
+    saved = parser.add_argument_group("a saved model (every run saves OUTPUT_DIR/<dataset>/model.npz)")
+    saved.add_argument("--model", default=None, metavar="FILE",
+                       help="use this saved model instead of training one")
+    saved.add_argument("--evaluate", action="store_true",
+                       help="with --model: test loss, accuracy and per-class scores on the test "
+                            "split of the data set it was trained on")
+    saved.add_argument("--predict", default=None, metavar="FILE",
+                       help="with --model: class and probabilities for each row of a CSV of "
+                            "features, or each image of an npz (x_test, or its only array); "
+                            "written to OUTPUT_DIR/predictions.csv")
+    parser.add_argument("--gradient_check", action="store_true",
+                        help="check every layer's backward pass of a network with "
+                             "--hidden_layers and --activation against finite differences on "
+                             "a small random batch (float64), print the largest relative error "
+                             "per layer, exit 0 if all are below 1e-6, else 1; needs no data")
+    return parser
+
+
+def joined_hidden_layers(argv):
+    """argv with the tokens after --hidden_layers, up to the next --flag, joined into one.
+
+    The shell splits the assignment's unquoted [256, 64] into two tokens, and
+    argparse would take a token such as "-64]" for an unknown flag; passed as
+    --hidden_layers=VALUE, the whole list reaches parse_hidden_layers, which
+    says what is wrong with it.
+    """
+    joined = []
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        end = position + 1
+        if token == "--hidden_layers":
+            while end < len(argv) and not argv[end].startswith("--"):
+                end += 1
+            if end > position + 1:
+                token = "--hidden_layers=" + " ".join(argv[position + 1:end])
+        joined.append(token)
+        position = end
+    return joined
+
+
+def parse_args(argv=None):
+    """The parsed flags, with hidden_layers a list of ints and datasets a list of names.
+
+    A bad value ends the program with one line naming the flag and exit status 2.
+    """
+    parser = build_parser()
+    args = parser.parse_args(joined_hidden_layers(sys.argv[1:] if argv is None else list(argv)))
+    try:
+        args.hidden_layers = parse_hidden_layers(" ".join(args.hidden_layers))
+    except ValueError as error:
+        parser.error(f"argument --hidden_layers: {error}; expected a list of positive "
+                     f"whole numbers such as [256, 64]")
+    names = [name.strip().lower() for token in args.datasets for name in token.split(",")]
+    unknown = [name for name in names if name not in DATASETS]
+    if unknown or not names:
+        parser.error(f"argument --datasets: unknown data set {', '.join(map(repr, unknown))}; "
+                     f"expected any of {', '.join(DATASETS)}")
+    args.datasets = list(dict.fromkeys(names))
+    if (args.csv is None) != (args.target is None):
+        parser.error("argument --csv: --csv FILE and --target COLUMN go together")
+    if args.csv is not None:
+        args.datasets = ["csv"]
+    if (args.evaluate or args.predict) and not args.model:
+        parser.error("argument --model: --evaluate and --predict need --model FILE")
+    if args.model and not (args.evaluate or args.predict):
+        parser.error("argument --model: say what to do with it: --evaluate, --predict FILE, or both")
+    return args
+
+
+# ------------------------------------------------- checks before any training
+
+def estimated_training_bytes(n_features, hidden_layers, n_classes, dtype_size, optimizer="adam"):
+    """(bytes that training this network needs beyond the data, roughly; its parameter count).
+
+    The parameters, counted once for the weights, once for their gradients and
+    once for each buffer of the optimizer, and the activations of an evaluation
+    chunk (before and after each activation function).
+    """
+    widths = [n_features, *hidden_layers, n_classes]
+    n_parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(widths, widths[1:]))
+    copies = MODEL_COPIES + OPTIMIZERS[optimizer].buffers
+    activations = EVALUATION_CHUNK * sum(widths[1:]) * 2
+    return (copies * n_parameters + activations) * dtype_size, n_parameters
+
+
+def available_memory_bytes():
+    """MemAvailable from /proc/meminfo, or the physical memory size where there is none."""
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def network_text(n_features, hidden_layers, n_classes):
+    """The widths of a network, input to output, as the text 784-256-64-10."""
+    return "-".join(str(width) for width in [n_features, *hidden_layers, n_classes])
+
+
+def network_too_large(title, n_features, n_classes, args, available):
+    """Why the network the flags ask for cannot be trained in the available memory, or None."""
+    needed, n_parameters = estimated_training_bytes(n_features, args.hidden_layers, n_classes,
+                                                    np.dtype(args.dtype).itemsize, args.optimizer)
+    if available is None or needed <= available:
+        return None
+    network = network_text(n_features, args.hidden_layers, n_classes)
+    return (f"the {title} network ({network}, {n_parameters:,} parameters) needs about "
+            f"{needed / 2**30:,.1f} GiB to train and this machine has "
+            f"{available / 2**30:,.1f} GiB available; expected smaller layers")
+
+
+def check_network_fits(args):
+    """Refuse, before anything is allocated, a network too large for this machine's memory."""
+    available = available_memory_bytes()
+    for name in args.datasets:
+        entry = DATASETS.get(name)
+        if entry is not None:
+            message = network_too_large(entry.title, entry.n_features, entry.n_classes, args,
+                                        available)
+            if message:
+                build_parser().error(f"argument --hidden_layers: {message}")
+
+
+def check_output_dir(path):
+    """Refuse an --output_dir that is a file or cannot be written, before any training."""
+    parser = build_parser()
+    if os.path.exists(path) and not os.path.isdir(path):
+        parser.error(f"argument --output_dir: {path} is a file; expected a folder (it is "
+                     f"created if missing)")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        parser.error(f"argument --output_dir: cannot write to {path} ({error.strerror or error})")
