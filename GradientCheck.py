@@ -10,7 +10,7 @@ flags' shape.
 import numpy as np
 
 from Flags import network_text
-from Model import Loss, Model, one_hot
+from Model import Model, one_hot
 
 STEP = 1e-5
 TOLERANCE = 1e-6
@@ -45,22 +45,31 @@ def relative_error(analytic, numeric):
     return float(np.linalg.norm(analytic - numeric) / denominator)
 
 
-def weighted_sum(upstream):
+class WeightedSum:
     """The loss sum(upstream * output), whose gradient with respect to the output is upstream.
 
-    Checking a layer under it tests backward with an arbitrary upstream gradient.
+    Checking a hidden layer under it tests its backward with an arbitrary
+    upstream gradient, as if a network above it had produced one.
     """
-    return Loss(value=lambda output, _: float(np.sum(upstream * output)),
-                gradient=lambda output, _: upstream)
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+
+    def value(self, output, _):
+        return float(np.sum(self.upstream * output))
+
+    def gradient(self, output, _):
+        return self.upstream
 
 
 def check_layer(layer, X, loss, Y=None):
     """Relative errors {"W", "b", "X"} of one layer's backward pass under a loss on its output.
 
-    loss is a Model.Loss pair: layer.backward is given loss.gradient(output, Y)
-    and its results are compared with finite differences of loss.value(output, Y).
-    Every layer is checked the same way: a hidden layer under weighted_sum(upstream),
-    the output layer under CROSS_ENTROPY, whose gradient is what it takes.
+    loss has value(output, Y) and gradient(output, Y), as Model.Loss has:
+    layer.backward is given loss.gradient(output, Y) and its results are
+    compared with finite differences of loss.value(output, Y). Every layer is
+    checked the same way: a hidden layer under WeightedSum(upstream), the
+    output layer under Model.CROSS_ENTROPY, whose gradient is the one it takes.
     """
     def f():
         return loss.value(layer.forward(X), Y)

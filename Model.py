@@ -20,17 +20,17 @@ DIVERGED_LOSS_FACTOR = 3.0
 
 
 def cross_entropy(P, Y):
-    """Mean categorical cross-entropy -(1/n) * sum(Y * log P) of probabilities P against one-hot Y.
-
-    Both are (n_samples, n_classes). Each probability is clipped below at the
-    dtype's machine epsilon first (as scikit-learn does), so a confidently wrong
-    prediction costs a large finite loss instead of log(0) = -inf.
-    """
-    return summed_cross_entropy(P, Y) / P.shape[0]
+    """Mean categorical cross-entropy -(1/n) * sum(Y * log P) of probabilities P against one-hot Y."""
+    return CROSS_ENTROPY.value(P, Y)
 
 
 def summed_cross_entropy(P, Y):
-    """The cross-entropy summed, not averaged, over the samples, as a Python float."""
+    """-sum(Y * log P) over the samples, as a Python float; P and Y are (n_samples, n_classes).
+
+    Each probability is clipped below at the dtype's machine epsilon first (as
+    scikit-learn does), so a confidently wrong prediction costs a large finite
+    loss instead of log(0) = -inf.
+    """
     true_class_probability = np.einsum("ij,ij->i", P, Y)
     np.maximum(true_class_probability, np.finfo(P.dtype).eps, out=true_class_probability)
     return 0.0 - float(np.log(true_class_probability).sum())  # 0.0 - : never print -0.0
@@ -51,11 +51,16 @@ def cross_entropy_gradient(P, Y):
 
 
 class Loss(NamedTuple):
-    value: Callable          # (P, Y) -> mean loss, a float
-    gradient: Callable       # (P, Y) -> dL/d(output layer's scores), (n_samples, n_classes)
+    """A loss as the pair training needs: its value and its gradient for the output layer."""
+    summed: Callable         # (P, Y) -> the loss summed over the samples, a float
+    gradient: Callable       # (P, Y) -> d(mean loss)/d(output layer's scores), like P
+
+    def value(self, P, Y):
+        """The mean loss over the samples (what is reported and differentiated)."""
+        return self.summed(P, Y) / P.shape[0]
 
 
-CROSS_ENTROPY = Loss(cross_entropy, cross_entropy_gradient)
+CROSS_ENTROPY = Loss(summed_cross_entropy, cross_entropy_gradient)
 
 
 def one_hot(labels, n_classes, dtype=np.float32):
@@ -301,7 +306,7 @@ class Model:
             X_batch = X_order[begin:begin + batch_size]
             Y_batch = Y_order[begin:begin + batch_size]
             P = self.forward(X_batch)
-            batch_loss = summed_cross_entropy(P, Y_batch)
+            batch_loss = self.loss_function.summed(P, Y_batch)
             if not math.isfinite(batch_loss):
                 return "diverged", None, None
             loss_sum += batch_loss

@@ -27,6 +27,7 @@ def trained(tmp_path_factory):
     return {"folder": folder, "mnist": mnist, "results": results, "blobs": blobs}
 
 
+@pytest.mark.slow
 def test_csv_trains_to_a_sensible_accuracy_and_writes_like_iris(trained):
     out = trained["results"] / "blobs"
     metrics = json.loads((out / "metrics.json").read_text())
@@ -39,6 +40,7 @@ def test_csv_trains_to_a_sensible_accuracy_and_writes_like_iris(trained):
     assert not (out / "misclassified.png").exists()  # rows of a table are not pictures
 
 
+@pytest.mark.slow
 def test_confusion_matrix_and_per_class_scores_in_metrics(trained):
     metrics = json.loads((trained["results"] / "mnist" / "metrics.json").read_text())
     matrix = np.array(metrics["confusion_matrix"])
@@ -64,6 +66,7 @@ def test_per_class_scores_by_hand():
                                   [[1, 1, 0], [0, 1, 0], [1, 0, 0]])
 
 
+@pytest.mark.slow
 def test_mnist_pictures(trained):
     out = trained["results"] / "mnist"
     for name in ("confusion_matrix.png", "misclassified.png", "hidden_weights.png"):
@@ -87,6 +90,7 @@ def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
     np.testing.assert_array_equal(details["feature_mean"], dataset.feature_mean)
 
 
+@pytest.mark.slow
 def test_evaluate_a_saved_model_reproduces_the_runs_test_accuracy(capsys, trained):
     model = trained["results"] / "blobs" / "model.npz"
     result = run_in_process(capsys, "--model", model, "--evaluate", "--output_dir", trained["folder"] / "eval")
@@ -96,6 +100,7 @@ def test_evaluate_a_saved_model_reproduces_the_runs_test_accuracy(capsys, traine
     assert "precision" in result.stdout and "mid" in result.stdout
 
 
+@pytest.mark.slow
 def test_predict_rows_of_a_csv_with_a_saved_model(capsys, trained, tmp_path):
     rows = tmp_path / "new.csv"
     rows.write_text("depth,width,height\n1,-2,0\n0,2,-2\n-1,0,2\n")  # columns in another order
@@ -109,6 +114,7 @@ def test_predict_rows_of_a_csv_with_a_saved_model(capsys, trained, tmp_path):
         assert sum(float(p) for p in line.split(",")[2:]) == pytest.approx(1, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_predict_images_with_a_saved_model(capsys, trained, tmp_path):
     result = run_in_process(capsys, "--model", trained["results"] / "mnist" / "model.npz",
                       "--predict", trained["mnist"], "--output_dir", tmp_path)
@@ -122,6 +128,7 @@ def test_predict_images_with_a_saved_model(capsys, trained, tmp_path):
     assert np.mean(predicted == truth) == pytest.approx(metrics["test_accuracy"])
 
 
+@pytest.mark.slow
 def test_a_file_that_is_not_a_model_is_refused(capsys, trained, tmp_path):
     result = run_in_process(capsys, "--model", trained["mnist"], "--evaluate", "--output_dir", tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -152,6 +159,7 @@ def test_gradient_check_from_the_command_line(capsys, activation):
     ("width,height,depth\n1,,3\n", "missing values"),
     ("1,2\n", "2 columns; the model takes 3"),
 ])
+@pytest.mark.slow
 def test_bad_rows_to_predict(capsys, trained, tmp_path, text, reason):
     rows = tmp_path / "rows.csv"
     rows.write_text(text)

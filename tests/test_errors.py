@@ -238,6 +238,7 @@ def start_long_run(tmp_path, small_mnist):
     raise AssertionError("training never printed its second epoch: " + process.stderr.read())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_after_the_batch_and_keeps_the_finished_epochs(tmp_path, small_mnist,
                                                                        signal_number, status):
@@ -257,6 +258,7 @@ def test_a_signal_stops_after_the_batch_and_keeps_the_finished_epochs(tmp_path, 
     assert [p for p in os.listdir(tmp_path / "mnist") if p.endswith(".tmp")] == []
 
 
+@pytest.mark.slow
 def test_a_second_interrupt_quits_at_once(tmp_path, small_mnist):
     process = start_long_run(tmp_path, small_mnist)
     process.send_signal(signal.SIGINT)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from GradientCheck import TOLERANCE, check_layer, check_model, random_problem, weighted_sum
+from GradientCheck import TOLERANCE, check_layer, check_model, random_problem, WeightedSum
 from HiddenLayer import ACTIVATIONS, HiddenLayer
 from Model import CROSS_ENTROPY, Model, cross_entropy, one_hot
 from OutputLayer import OutputLayer
@@ -19,7 +19,7 @@ def test_hidden_layer_backward_matches_finite_differences(rng, activation):
     layer = HiddenLayer(5, 4, rng, dtype=np.float64, activation=activation)
     X = rng.normal(size=(6, 5))
     upstream = rng.normal(size=(6, 4))
-    errors = check_layer(layer, X, weighted_sum(upstream))
+    errors = check_layer(layer, X, WeightedSum(upstream))
     assert max(errors.values()) < TOLERANCE, errors
 
 
