@@ -14,12 +14,20 @@ val_accuracy, learning_rate and seconds. on_batch_end and on_epoch_end may
 return a reason, a short word such as "interrupted", to stop training; it
 becomes the result's "status". Stopped from on_batch_end, the unfinished epoch
 is abandoned and left out of the history; stopped from on_epoch_end, the epoch
-just finished is kept. A new between-epochs job is a class here (or anywhere),
-passed to fit: nothing in the loop changes.
+just finished is kept, and the callbacks after the one that asked still see
+it, with run.stop_reason set. A new between-epochs job is a class here (or
+anywhere), passed to fit: nothing in the loop changes.
+
+A callback whose state must survive a restart (early stopping's best epoch)
+has state() -> (values, arrays) and restore(values, arrays), and a name; the
+checkpoint saves and restores them.
 """
 
 import sys
+import time
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 @dataclass
@@ -32,6 +40,8 @@ class TrainingRun:
     batch_size: int
     result: dict = field(default_factory=dict)
     epoch: int = 0
+    stop_reason: str = None
+    n_batches: int = 0
 
 
 class Callback:
@@ -56,17 +66,75 @@ def overrides(callback, hook):
 
 
 class PrintProgress(Callback):
-    """One line per epoch: its losses, accuracies, learning rate and seconds."""
+    """One line per epoch: its losses, accuracies, learning rate and seconds.
 
-    def __init__(self, stream=None):
-        self.stream = stream
+    On a terminal, an epoch that runs for longer than SHOW_AFTER seconds also
+    gets a line updated in place, as Keras's progress bar: batches done, the
+    running loss and the time left. A file or a pipe gets only the epoch lines.
+    """
+
+    SHOW_AFTER = 2.0        # seconds into an epoch before the in-place line appears
+    REFRESH = 0.2           # seconds between its updates
+
+    def __init__(self, stream=None, clock=time.perf_counter):
+        self.stream = stream or sys.stdout
+        self.clock = clock
+        self.live = _isatty(self.stream)
+        self._shown = False
+
+    def _start_epoch(self, run):
+        self._epoch = run.epoch
+        self._started = self._next_update = self.clock()
+        self._next_update += self.SHOW_AFTER
+        self._batches, self._loss_sum = 0, 0.0
+
+    def on_train_begin(self, run):
+        self._start_epoch(run)
+        self._epoch = run.epoch + 1
+
+    def on_batch_end(self, run, batch_loss):
+        if not self.live:
+            return None
+        if run.epoch != self._epoch:
+            self._start_epoch(run)
+        self._batches += 1
+        self._loss_sum += batch_loss
+        now = self.clock()
+        if now >= self._next_update:
+            self._next_update = now + self.REFRESH
+            left = (now - self._started) / self._batches * (run.n_batches - self._batches)
+            width = len(str(run.epochs))
+            self.stream.write(f"\r  epoch {run.epoch:{width}d}/{run.epochs}  batch "
+                              f"{self._batches}/{run.n_batches}  loss {self._loss_sum / self._batches:.4f}"
+                              f"  {left:.0f} s left \x1b[K")
+            self.stream.flush()
+            self._shown = True
+        return None
 
     def on_epoch_end(self, run, logs):
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self._shown = False
+        self._start_epoch(run)
+        self._epoch = run.epoch + 1
         width = len(str(run.epochs))
         print(f"  epoch {run.epoch:{width}d}/{run.epochs}  loss {logs['train_loss']:.4f}  "
               f"accuracy {logs['train_accuracy']:.4f}  val_loss {logs['val_loss']:.4f}  "
               f"val_accuracy {logs['val_accuracy']:.4f}  lr {logs['learning_rate']:.2e}  "
-              f"{logs['seconds']:.3g} s", file=self.stream or sys.stdout, flush=True)
+              f"{logs['seconds']:.3g} s", file=self.stream, flush=True)
+
+    def on_train_end(self, run):
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._shown = False
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class StopOnRequest(Callback):
@@ -77,3 +145,49 @@ class StopOnRequest(Callback):
 
     def on_batch_end(self, run, batch_loss):
         return "interrupted" if self.requested() else None
+
+
+class EarlyStopping(Callback):
+    """Stops when the validation loss has not improved for patience epochs, and goes back
+    to the weights of the best epoch (Keras's EarlyStopping with restore_best_weights).
+
+    best_epoch is the epoch of the lowest validation loss so far (1-based).
+    """
+
+    name = "early_stopping"
+
+    def __init__(self, patience):
+        self.patience = patience
+        self.best_loss = float("inf")
+        self.best_epoch = 0
+        self.best_weights = None
+        self.stopped = False
+
+    def on_epoch_end(self, run, logs):
+        if logs["val_loss"] < self.best_loss:
+            self.best_loss, self.best_epoch = logs["val_loss"], run.epoch
+            if self.best_weights is None:
+                self.best_weights = run.model.parameter_vector.copy()
+            else:
+                self.best_weights[...] = run.model.parameter_vector
+        elif run.epoch - self.best_epoch >= self.patience:
+            self.stopped = True
+            return "stopped_early"
+        return None
+
+    def on_train_end(self, run):
+        if self.stopped:
+            run.model.parameter_vector[...] = self.best_weights
+        run.result["best_epoch"] = self.best_epoch
+
+    def state(self):
+        values = {"best_loss": self.best_loss, "best_epoch": self.best_epoch, "stopped": self.stopped}
+        arrays = {} if self.best_weights is None else {"best_weights": self.best_weights}
+        return values, arrays
+
+    def restore(self, values, arrays):
+        self.best_loss, self.best_epoch = values["best_loss"], values["best_epoch"]
+        self.stopped = values["stopped"]
+        self.best_weights = arrays.get("best_weights")
+        if self.best_weights is not None:
+            self.best_weights = np.array(self.best_weights)

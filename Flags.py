@@ -140,6 +140,12 @@ def build_parser():
                         help="fraction of the training rows held out for validation")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="floating-point type of the weights and data")
+    parser.add_argument("--patience", type=positive_int, default=None,
+                        help="stop when the validation loss has not improved for this many "
+                             "epochs, and keep the weights of the best epoch (default: off)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in OUTPUT_DIR from its last finished epoch, with "
+                             "the same flags; data sets that finished are skipped")
     own = parser.add_argument_group("your own data")
     own.add_argument("--csv", default=None, metavar="FILE",
                      help="train on this CSV instead of " + " and ".join(
@@ -215,6 +221,44 @@ def parse_args(argv=None):
     if args.model and not (args.evaluate or args.predict):
         parser.error("argument --model: say what to do with it: --evaluate, --predict FILE, or both")
     return args
+
+
+# --------------------------------------------------------- a run's settings
+
+# The settings of a run, each with the flag that sets it: saved in every checkpoint, and
+# compared with the flags of a --resume. "data_file" is the data set's path flag.
+SETTING_FLAGS = {
+    "hidden_layers": "--hidden_layers", "activation": "--activation",
+    "learning_rate": "--learning_rate", "lr_schedule": "--lr_schedule", "epochs": "--epochs",
+    "batch_size": "--batch_size", "optimizer": "--optimizer", "seed": "--seed",
+    "dtype": "--dtype", "validation_split": "--validation_split", "patience": "--patience",
+    "target": "--target", "data_file": None,
+}
+
+
+def data_file_flag(name):
+    """The flag that names a data set's file: --<name>_path, or --csv."""
+    return "--csv" if name == "csv" else f"--{name}_path"
+
+
+def run_settings(name, args, default_batch_size, default_schedule):
+    """The settings a run of data set name trains with: the flags, and the data set's defaults
+    where a flag is unset."""
+    settings = {"hidden_layers": args.hidden_layers, "activation": args.activation,
+                "learning_rate": args.learning_rate,
+                "lr_schedule": args.lr_schedule or default_schedule, "epochs": args.epochs,
+                "batch_size": args.batch_size or default_batch_size, "optimizer": args.optimizer,
+                "seed": args.seed, "dtype": args.dtype, "validation_split": args.validation_split,
+                "patience": args.patience,
+                "data_file": getattr(args, data_file_flag(name)[2:])}
+    if name == "csv":
+        settings["target"] = args.target
+    return settings
+
+
+def settings_flags(name):
+    """SETTING_FLAGS with the data set's own path flag filled in."""
+    return dict(SETTING_FLAGS, data_file=data_file_flag(name))
 
 
 # ------------------------------------------------- checks before any training

@@ -20,12 +20,14 @@ import time
 
 import numpy as np
 
-from Callbacks import PrintProgress, StopOnRequest
-from Datasets import DATASETS, DataError, dataset_title, load_csv, training_defaults
+from Callbacks import EarlyStopping, PrintProgress, StopOnRequest
+from Checkpoint import CheckpointError
+from Datasets import DATASETS, DataError, csv_dataset_name, dataset_title, load_csv, training_defaults
+from Results import output_lock
 from Flags import (EXIT_USAGE, available_memory_bytes, check_network_fits, check_output_dir,
-                   network_text, network_too_large, parse_args)
+                   network_text, network_too_large, parse_args, run_settings)
 
-EXIT_DIVERGED = 1
+EXIT_FAILED = 1
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -68,10 +70,19 @@ def load_dataset(name, args, rng, dtype):
     return load_csv(args.csv, args.target, args.validation_split, rng, dtype)
 
 
-def train_one(name, args, stop_flag):
-    """Load, train, assess and write one data set; return its result dict."""
+def output_folder(name, args):
+    """Where a data set's files go: OUTPUT_DIR/<data set>, a CSV's named after its file."""
+    return os.path.join(args.output_dir, csv_dataset_name(args.csv) if name == "csv" else name)
+
+
+def train_one(name, args, stop_flag, plan):
+    """Load, train, assess and write one data set; return its result dict.
+
+    plan is "fresh", or the checkpoint (values, arrays) to continue from.
+    """
+    import Checkpoint
     from Model import Model, one_hot
-    from Results import write_results
+    from Results import LiveRecords, remove_stale_temporaries, write_results
 
     dtype = np.dtype(args.dtype)
     rng = np.random.default_rng(args.seed)
@@ -81,14 +92,10 @@ def train_one(name, args, stop_flag):
                                   available_memory_bytes())
     if too_large:
         raise DataError(too_large)
-    default_batch_size, default_schedule = training_defaults(dataset)
-    run = {"hidden_layers": args.hidden_layers, "activation": args.activation,
-           "learning_rate": args.learning_rate,
-           "lr_schedule": args.lr_schedule or default_schedule, "epochs": args.epochs,
-           "batch_size": args.batch_size or default_batch_size, "optimizer": args.optimizer,
-           "seed": args.seed, "dtype": args.dtype, "validation_split": args.validation_split}
-    if name == "csv":
-        run["target"] = args.target
+    run = run_settings(name, args, *training_defaults(dataset))
+    folder = output_folder(name, args)
+    if plan != "fresh":
+        Checkpoint.check_same_run(name, args, plan[0]["settings"], folder)
     network = network_text(dataset.n_features, args.hidden_layers, dataset.n_classes)
     print(f"{title}: {len(dataset.X_train)} training, {len(dataset.X_val)} validation, "
           f"{len(dataset.X_test)} test rows from {dataset.source}; network "
@@ -98,13 +105,26 @@ def train_one(name, args, stop_flag):
     model = Model(dataset.n_features, args.hidden_layers, dataset.n_classes, rng, dtype,
                   args.activation)
     optimizer = model.build_optimizer(args.optimizer, args.learning_rate)
+    stateful = [EarlyStopping(args.patience)] if args.patience else []
+    checkpoint_path = os.path.join(folder, Checkpoint.FILE_NAME)
+    checkpoint = Checkpoint.Checkpoint(checkpoint_path, dict(run, dataset=name), stateful)
+    records = LiveRecords(folder, dataset, run)
+    resume_from = None
+    if plan != "fresh":
+        resume_from = Checkpoint.restore(checkpoint_path, *plan, model, optimizer, rng, stateful)
+        records.previous_seconds = plan[0]["result"].get("train_seconds", 0.0)
+        print(f"{title}: resuming after epoch {resume_from['epoch']} from {checkpoint_path}",
+              flush=True)
+    remove_stale_temporaries(folder)
     Y_train = one_hot(dataset.y_train, dataset.n_classes, dtype)
     Y_val = one_hot(dataset.y_val, dataset.n_classes, dtype)
     started = time.perf_counter()
     result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, optimizer,
                        args.epochs, run["batch_size"], rng, schedule=run["lr_schedule"],
-                       callbacks=[PrintProgress(), StopOnRequest(stop_flag)])
-    train_seconds = time.perf_counter() - started
+                       callbacks=[PrintProgress(), *stateful, checkpoint, records,
+                                  StopOnRequest(stop_flag)],
+                       resume_from=resume_from)
+    train_seconds = records.previous_seconds + time.perf_counter() - started
 
     assessment = None
     if result["status"] == "diverged":
@@ -114,8 +134,11 @@ def train_one(name, args, stop_flag):
               f"--learning_rate than {args.learning_rate:g}", file=sys.stderr, flush=True)
     else:
         assessment = model.assess(dataset.X_test, dataset.y_test, dataset.class_names)
-    folder = os.path.join(args.output_dir, dataset.name)
-    write_results(folder, dataset, run, model, assessment, result, train_seconds)
+    writing = checkpoint.seconds + records.seconds
+    write_results(folder, dataset, run, model, assessment, result, train_seconds,
+                  extra={"checkpoint_and_records_seconds": writing})
+    if result["status"] in Checkpoint.FINISHED and os.path.exists(checkpoint_path):
+        os.remove(checkpoint_path)  # nothing left to resume; metrics.json says it finished
     result.update(title=title, folder=folder,
                   test_loss=assessment["loss"] if assessment else None,
                   test_accuracy=assessment["accuracy"] if assessment else None)
@@ -125,7 +148,9 @@ def train_one(name, args, stop_flag):
 def print_summary(summary):
     print("\nSummary")
     for result in summary:
-        if result["test_accuracy"] is None:
+        if result["status"] == "finished":
+            print(f"  {result['title']}: finished before; its files in {result['folder']} are kept")
+        elif result["test_accuracy"] is None:
             print(f"  {result['title']}: {result['status']}, no test metrics; files in {result['folder']}")
         else:
             note = "" if result["status"] == "completed" else f" ({result['status']})"
@@ -149,24 +174,43 @@ def main(argv=None):
             return EXIT_USAGE
     check_network_fits(args)
     check_output_dir(args.output_dir)
-    summary = []
-    exit_status = 0
-    with StopFlag() as stop_flag:
-        for name in args.datasets:
-            try:
-                result = train_one(name, args, stop_flag)
-            except DataError as error:
-                print(f"Main.py: error: {error}", file=sys.stderr)
-                return EXIT_USAGE
-            summary.append(result)
-            if result["status"] == "diverged":
-                exit_status = EXIT_DIVERGED
-            if stop_flag():
-                break
+    try:
+        with output_lock(args.output_dir), StopFlag() as stop_flag:
+            summary, exit_status = train_all(args, stop_flag)
+    except DataError as error:
+        print(f"Main.py: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except CheckpointError as error:
+        print(f"Main.py: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     print_summary(summary)
     if stop_flag():
+        print("To continue from the last finished epoch, run the same command with --resume.")
         return EXIT_SIGNAL[stop_flag.signal_number]
     return exit_status
+
+
+def train_all(args, stop_flag):
+    """Train each data set the flags name, as the resume plan says; (results, exit status)."""
+    from Checkpoint import plan_resume
+
+    folders = [(name, output_folder(name, args)) for name in args.datasets]
+    plans = plan_resume(args, folders)
+    summary = []
+    exit_status = 0
+    for name, folder in folders:
+        if plans[name] == "finished":
+            title = DATASETS[name].title if name in DATASETS else os.path.basename(folder)
+            print(f"{title}: finished before; its files in {folder} are kept", flush=True)
+            summary.append({"title": title, "folder": folder, "status": "finished"})
+            continue
+        result = train_one(name, args, stop_flag, plans[name])
+        summary.append(result)
+        if result["status"] == "diverged":
+            exit_status = EXIT_FAILED
+        if stop_flag():
+            break
+    return summary, exit_status
 
 
 def run_from_command_line():

@@ -224,7 +224,7 @@ class Model:
         return all(math.isfinite(float(p.sum())) for p in self.parameters())
 
     def fit(self, X_train, Y_train, X_val, Y_val, optimizer, epochs, batch_size, rng,
-            schedule="constant", callbacks=()):
+            schedule="constant", callbacks=(), resume_from=None):
         """Train with mini-batch gradient descent; return what happened.
 
         Each epoch visits the training rows in a fresh order drawn from rng, in
@@ -234,7 +234,10 @@ class Model:
         one the optimizer has on entry. The training loss and accuracy of an
         epoch are the means over its batches, as Keras reports them.
         callbacks (see Callbacks.py) are called after every batch and epoch,
-        and may stop training.
+        and may stop training. resume_from, a dict {"epoch", "result",
+        "stop_reason"} saved by a checkpoint after that epoch, continues a run
+        whose model, optimizer, generator and callbacks have been restored to
+        that moment: it goes on exactly as the run that was never stopped.
 
         Returns a dict: "history" (lists of HISTORY_KEYS, one value per finished
         epoch), "epoch_seconds", "learning_rates", and "status": "completed",
@@ -243,10 +246,16 @@ class Model:
         or the reason a callback gave. A diverged epoch, and one a callback
         stopped part-way, is not in the history.
         """
-        history = {key: [] for key in HISTORY_KEYS}
-        result = {"history": history, "epoch_seconds": [], "learning_rates": [],
-                  "status": "completed"}
-        run = TrainingRun(self, optimizer, rng, epochs, batch_size, result)
+        if resume_from is None:
+            result = {"history": {key: [] for key in HISTORY_KEYS}, "epoch_seconds": [],
+                      "learning_rates": [], "status": "completed"}
+            first_epoch, stop = 1, None
+        else:
+            result = resume_from["result"]
+            first_epoch, stop = resume_from["epoch"] + 1, resume_from["stop_reason"]
+        history = result["history"]
+        run = TrainingRun(self, optimizer, rng, epochs, batch_size, result, first_epoch - 1,
+                          n_batches=-(-len(X_train) // batch_size))
         batch_hooks = [c.on_batch_end for c in callbacks if overrides(c, "on_batch_end")]
         rate_at = LEARNING_RATE_SCHEDULES[schedule].rate
         base_rate = optimizer.learning_rate
@@ -254,7 +263,7 @@ class Model:
         for callback in callbacks:
             callback.on_train_begin(run)
         try:
-            for epoch in range(1, epochs + 1):
+            for epoch in range(first_epoch, epochs + 1 if stop is None else first_epoch):
                 run.epoch = epoch
                 started = time.perf_counter()
                 optimizer.learning_rate = rate_at(base_rate, epoch, epochs)
@@ -275,13 +284,16 @@ class Model:
                 result["learning_rates"].append(optimizer.learning_rate)
                 logs.update(learning_rate=optimizer.learning_rate,
                             seconds=result["epoch_seconds"][-1])
-                reasons = [callback.on_epoch_end(run, logs) for callback in callbacks]
-                stop = next((reason for reason in reasons if reason), None)
-                if stop:
-                    result["status"] = stop
+                for callback in callbacks:
+                    reason = callback.on_epoch_end(run, logs)
+                    run.stop_reason = run.stop_reason or reason
+                if run.stop_reason:
                     break
         finally:
             optimizer.learning_rate = base_rate
+        stop = stop or run.stop_reason
+        if stop:
+            result["status"] = stop
         for callback in callbacks:
             callback.on_train_end(run)
         return result
@@ -346,11 +358,12 @@ class _ShuffleBuffers:
         return self.X_order, self.Y_order, self.labels_order
 
 
-def plot_history(history, metric, title):
+def plot_history(history, metric, title, best_epoch=None):
     """A matplotlib Figure of one metric ("loss" or "accuracy") per epoch.
 
-    Training and validation curves share the axes. The Figure is made without
-    pyplot, so no window or global state is involved; save it with savefig.
+    Training and validation curves share the axes; best_epoch, when given, is
+    marked with a vertical line. The Figure is made without pyplot, so no
+    window or global state is involved; save it with savefig.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -362,6 +375,9 @@ def plot_history(history, metric, title):
     marker = "o" if len(train) <= 30 else None
     axes.plot(epochs, train, marker=marker, markersize=3, label="training")
     axes.plot(epochs, val, marker=marker, markersize=3, label="validation")
+    if best_epoch:
+        axes.axvline(best_epoch, color="grey", linestyle="--", linewidth=1,
+                     label=f"best epoch ({best_epoch}), weights kept")
     axes.set_xlabel("epoch")
     axes.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -4,7 +4,8 @@ Each optimizer is bound at construction to the parameter arrays it updates and
 to the gradient arrays the layers' backward() fills, and changes the
 parameters in place on every step(). Every buffer it needs is allocated once,
 so a step allocates nothing; `buffers` says how many copies of the parameters
-that is, for the memory estimate.
+that is, for the memory estimate. state() and restore() give a checkpoint what
+it needs to continue exactly where training stopped.
 
 OPTIMIZERS and LEARNING_RATE_SCHEDULES are the tables --optimizer and
 --lr_schedule are built from: a new rule is its class (or function) and one entry.
@@ -33,6 +34,13 @@ class SGD:
             np.multiply(grad, self.learning_rate, out=scratch)
             param -= scratch
 
+    def state(self):
+        """(values, arrays) that, restored, let training continue exactly: SGD keeps none."""
+        return {}, {}
+
+    def restore(self, values, arrays):
+        pass
+
 
 class Momentum:
     """SGD with momentum: V <- momentum * V - learning_rate * dL/dW, then W <- W + V."""
@@ -55,6 +63,14 @@ class Momentum:
             np.multiply(grad, self.learning_rate, out=scratch)
             velocity -= scratch
             param += velocity
+
+    def state(self):
+        """(values, arrays) that, restored, let training continue exactly: the velocity."""
+        return {}, {f"velocity_{i}": v for i, v in enumerate(self._velocity)}
+
+    def restore(self, values, arrays):
+        for i, velocity in enumerate(self._velocity):
+            velocity[...] = arrays[f"velocity_{i}"]
 
 
 class Adam:
@@ -111,6 +127,19 @@ class Adam:
             np.divide(mean, scratch, out=scratch)
             scratch *= step_size
             param -= scratch
+
+    def state(self):
+        """(values, arrays) that, restored, let training continue exactly: the step count and
+        both running means (stored pre-scaled, as step() keeps them)."""
+        arrays = {f"mean_{i}": m for i, m in enumerate(self._mean)}
+        arrays.update({f"mean_square_{i}": v for i, v in enumerate(self._mean_square)})
+        return {"steps_taken": self.steps_taken}, arrays
+
+    def restore(self, values, arrays):
+        self.steps_taken = int(values["steps_taken"])
+        for i, (mean, mean_square) in enumerate(zip(self._mean, self._mean_square)):
+            mean[...] = arrays[f"mean_{i}"]
+            mean_square[...] = arrays[f"mean_square_{i}"]
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}

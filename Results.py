@@ -1,29 +1,114 @@
-"""Writing what a run leaves behind: plots, metrics.json and model.npz, each file atomically."""
+"""Writing what a run leaves behind: plots, metrics.json, history.csv and model.npz.
 
+Every file is written atomically; during training, LiveRecords keeps
+metrics.json, history.csv and the plots up to date after each epoch.
+"""
+
+import contextlib
 import json
 import os
 import tempfile
+import time
 
+from Callbacks import Callback
 from Datasets import dataset_title
 from Flags import network_text
 
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
+# Redrawing the two plots costs about a quarter of a second: during training, at most
+# once in this many seconds (and always at the end).
+PLOT_INTERVAL = 10.0
 
-def write_atomically(path, write):
+
+def write_atomically(path, write, durable=False):
     """Call write(file_object) on a temporary file beside path, then rename it to path.
 
     A run killed part-way leaves the old file or the new one, never half of one.
+    durable: also flush the file and the rename to the disk (fsync) before
+    returning, so that not even a power cut loses it.
     """
     folder = os.path.dirname(path) or "."
     handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path), suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
         os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it private (0600)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+    if durable:
+        sync_folder(folder)
+
+
+def sync_folder(folder):
+    """fsync a folder, so that a rename in it is on the disk (a no-op where folders cannot be opened)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def remove_stale_temporaries(folder):
+    """Delete the half-written temporary files a killed run left in folder."""
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.startswith(".") and name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(folder, name))
+
+
+@contextlib.contextmanager
+def output_lock(folder):
+    """Hold folder/.lock for the with block, so that two runs never write into one folder.
+
+    The lock is the kernel's (flock): a run that dies, even by SIGKILL, lets
+    go of it, so it never stays stuck. Raises DataError when another run holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not on this system (Windows): run without the guard
+        yield
+        return
+    from Datasets import DataError
+
+    path = os.path.join(folder, ".lock")
+    with open(path, "a+", encoding="utf-8") as stream:
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            stream.seek(0)
+            holder = stream.read().strip() or "unknown"
+            raise DataError(f"argument --output_dir: another run (process {holder}) is writing "
+                            f"to {folder}; wait for it to end or choose another --output_dir") from None
+        stream.seek(0)
+        stream.truncate()
+        stream.write(str(os.getpid()))
+        stream.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def timed(owner):
+    """Add the seconds the with block takes to owner.seconds."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        owner.seconds += time.perf_counter() - started
 
 
 def current_umask():
@@ -50,34 +135,107 @@ def settings_text(network, run):
             f"{run['learning_rate']:g} ({run['lr_schedule']}), batch {run['batch_size']}")
 
 
-def write_results(folder, dataset, run, model, assessment, result, train_seconds):
+def save_history_plots(folder, title, network, run, result):
+    """loss.png and accuracy.png: training and validation per epoch, the best epoch marked."""
+    from Model import plot_history
+
+    settings = settings_text(network, run)
+    if result["status"] != "completed":
+        settings += f" ({result['status']})"
+    for metric in ("loss", "accuracy"):
+        save_figure(plot_history(result["history"], metric, f"{title}: {metric} per epoch\n{settings}",
+                                 best_epoch=result.get("best_epoch")),
+                    os.path.join(folder, f"{metric}.png"))
+
+
+def metrics_record(dataset, run, result, train_seconds, status=None):
+    """The metrics.json dict of a run: its settings, the data, the history; no test metrics yet."""
+    network = network_text(dataset.n_features, run["hidden_layers"], dataset.n_classes)
+    metrics = dict(run, dataset=dataset.name, source=dataset.source, network=network,
+                   classes=dataset.class_names, n_train=len(dataset.X_train),
+                   n_val=len(dataset.X_val), n_test=len(dataset.X_test),
+                   status=status or result["status"],
+                   epochs_completed=len(result["history"]["train_loss"]),
+                   history=result["history"], learning_rates=result["learning_rates"],
+                   test_loss=None, test_accuracy=None,
+                   epoch_seconds=result["epoch_seconds"], train_seconds=train_seconds)
+    for key in ("diverged_epoch", "best_epoch"):
+        if key in result:
+            metrics[key] = result[key]
+    return metrics
+
+
+def history_csv(result):
+    """history.csv's text: a header of HISTORY_COLUMNS and one row per finished epoch."""
+    return "".join([",".join(HISTORY_COLUMNS) + "\n"]
+                   + [history_row(result, epoch) for epoch in range(len(result["learning_rates"]))])
+
+
+def history_row(result, index):
+    """The history.csv line of epoch index + 1."""
+    history = result["history"]
+    values = (index + 1, history["train_loss"][index], history["train_accuracy"][index],
+              history["val_loss"][index], history["val_accuracy"][index],
+              result["learning_rates"][index], result["epoch_seconds"][index])
+    return ",".join(repr(value) if isinstance(value, float) else str(value) for value in values) + "\n"
+
+
+class LiveRecords(Callback):
+    """Keeps a run's records up to date while it trains, in its folder.
+
+    After every epoch: a row appended to history.csv (so tail -f and a
+    spreadsheet see it), metrics.json rewritten with "status": "running", and
+    the loss and accuracy plots redrawn if PLOT_INTERVAL seconds have passed
+    since they last were. seconds counts the time spent writing.
+    """
+
+    def __init__(self, folder, dataset, run_settings, clock=time.monotonic):
+        self.folder, self.dataset, self.run_settings = folder, dataset, run_settings
+        self.path = os.path.join(folder, "history.csv")
+        self.clock = clock
+        self.seconds = 0.0
+        self.previous_seconds = 0.0
+        self._plotted = None
+
+    def on_train_begin(self, run):
+        with timed(self):
+            os.makedirs(self.folder, exist_ok=True)
+            save_text(history_csv(run.result), self.path)
+            self._plotted = self.clock()
+
+    def on_epoch_end(self, run, logs):
+        with timed(self):
+            with open(self.path, "a", encoding="utf-8") as stream:
+                stream.write(history_row(run.result, len(run.result["learning_rates"]) - 1))
+            train_seconds = self.previous_seconds + sum(run.result["epoch_seconds"])
+            metrics = metrics_record(self.dataset, self.run_settings, run.result, train_seconds,
+                                     status="running")
+            save_json(metrics, os.path.join(self.folder, "metrics.json"))
+            if self.clock() - self._plotted >= PLOT_INTERVAL:
+                network = network_text(self.dataset.n_features, self.run_settings["hidden_layers"],
+                                       self.dataset.n_classes)
+                save_history_plots(self.folder, dataset_title(self.dataset), network,
+                                   self.run_settings, dict(run.result, status="completed"))
+                self._plotted = self.clock()
+        return None
+
+
+def write_results(folder, dataset, run, model, assessment, result, train_seconds, extra=None):
     """Everything one data set's run leaves in folder: plots, metrics.json, model.npz.
 
     run holds the settings of the run; assessment is Model.assess on the test
-    set (None when training diverged); result is what Model.fit returned.
+    set (None when training diverged); result is what Model.fit returned;
+    extra, more entries for metrics.json.
     """
-    from Model import plot_confusion_matrix, plot_history
+    from Model import plot_confusion_matrix
     from ModelFile import save_model
 
     os.makedirs(folder, exist_ok=True)
     title = dataset_title(dataset)
     network = network_text(dataset.n_features, run["hidden_layers"], dataset.n_classes)
-    settings = settings_text(network, run)
-    if result["status"] != "completed":
-        settings += f" ({result['status']})"
-    for metric in ("loss", "accuracy"):
-        save_figure(plot_history(result["history"], metric, f"{title}: {metric} per epoch\n{settings}"),
-                    os.path.join(folder, f"{metric}.png"))
-
-    metrics = dict(run, dataset=dataset.name, source=dataset.source, network=network,
-                   classes=dataset.class_names, n_train=len(dataset.X_train),
-                   n_val=len(dataset.X_val), n_test=len(dataset.X_test),
-                   status=result["status"], epochs_completed=len(result["history"]["train_loss"]),
-                   history=result["history"], learning_rates=result["learning_rates"],
-                   test_loss=None, test_accuracy=None,
-                   epoch_seconds=result["epoch_seconds"], train_seconds=train_seconds)
-    if "diverged_epoch" in result:
-        metrics["diverged_epoch"] = result["diverged_epoch"]
+    save_history_plots(folder, title, network, run, result)
+    metrics = metrics_record(dataset, run, result, train_seconds)
+    metrics.update(extra or {})
     if assessment is not None:
         metrics.update(test_loss=assessment["loss"], test_accuracy=assessment["accuracy"],
                        per_class=assessment["per_class"],

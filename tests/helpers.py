@@ -63,10 +63,12 @@ def png_size(path):
     return struct.unpack(">II", header[16:24])
 
 
-def make_mnist_like(path, n_train=1000, n_test=200, seed=0, learnable=True):
+def make_mnist_like(path, n_train=1000, n_test=200, seed=0, learnable=True, label_noise=0.0):
     """A small npz in Keras's mnist.npz layout whose digit d lights row band d of the image.
 
-    With learnable=False the labels are shuffled afterwards, so nothing can be learned.
+    With learnable=False the labels are shuffled afterwards, so nothing can be learned;
+    label_noise is the share of training and test labels replaced by random digits (a
+    network that learns those by heart overfits, and its validation loss rises).
     """
     rng = np.random.default_rng(seed)
 
@@ -78,6 +80,8 @@ def make_mnist_like(path, n_train=1000, n_test=200, seed=0, learnable=True):
             images[labels == digit, rows:rows + 2, 4:24] = 255
         if not learnable:
             labels = rng.permutation(labels)
+        noisy = rng.random(n) < label_noise
+        labels[noisy] = rng.integers(0, 10, size=int(noisy.sum()))
         return images, labels
 
     x_train, y_train = part(n_train)

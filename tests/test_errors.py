@@ -248,6 +248,7 @@ def test_a_signal_stops_after_the_batch_and_keeps_the_finished_epochs(tmp_path, 
     assert process.returncode == status, stderr
     assert "Traceback" not in stderr
     assert "stopping after this batch" in stderr
+    assert "run the same command with --resume" in stdout
     metrics = json.loads((tmp_path / "mnist" / "metrics.json").read_text())
     assert metrics["status"] == "interrupted"
     assert metrics["epochs_completed"] >= 2

@@ -1,0 +1,234 @@
+"""The checkpoint written after every epoch, and continuing a run from it (--resume).
+
+checkpoint.npz holds plain arrays and one JSON string, no pickle, like
+model.npz: the weights, the optimizer's state (Adam's running means and step
+count, momentum's velocity), the random generator's state, the epoch, the
+history so far, the settings of the run, and the state of the callbacks that
+have one (early stopping's best epoch and weights). Restored into a model
+built from the same settings, training goes on exactly as if it had never
+stopped: the same batches in the same order, the same numbers bit for bit.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from Callbacks import Callback
+from Datasets import NPZ_READ_ERRORS, DataError, check_readable_file
+
+FILE_NAME = "checkpoint.npz"
+FORMAT = "numpy-mlp-checkpoint"
+VERSION = 1
+# A variable only the tests set, to die at a chosen point: "checkpoint:N" (or
+# "checkpoint:N:NAME", for data set NAME only) kills the process with SIGKILL
+# half-way through writing the checkpoint of epoch N.
+KILL_FOR_TESTS = "MLP_TEST_KILL_AT"
+
+
+class CheckpointError(Exception):
+    """The checkpoint could not be written (a full disk, a folder gone read-only)."""
+
+
+class Checkpoint(Callback):
+    """Writes everything needed to continue exactly to path after every epoch, atomically.
+
+    settings is the dict of the run's settings (network, learning rate, data
+    file...), kept to refuse a --resume with other flags; stateful are the
+    callbacks whose state() goes in too. seconds counts the time spent writing.
+    """
+
+    def __init__(self, path, settings, stateful=()):
+        self.path = path
+        self.settings = settings
+        self.stateful = list(stateful)
+        self.seconds = 0.0
+
+    def on_epoch_end(self, run, logs):
+        from Results import timed, write_atomically
+
+        values, arrays = checkpoint_contents(run, self.settings, self.stateful)
+        kill_point = os.environ.get(KILL_FOR_TESTS) in (
+            f"checkpoint:{run.epoch}", f"checkpoint:{run.epoch}:{self.settings.get('dataset')}")
+
+        def write(stream):
+            np.savez(stream, state=np.array(json.dumps(values)), **arrays)
+            if kill_point:
+                _die_half_way(stream)
+
+        try:
+            with timed(self):
+                write_atomically(self.path, write, durable=True)
+        except OSError as error:
+            raise CheckpointError(f"{self.path}: could not write the checkpoint after epoch "
+                                  f"{run.epoch} ({error.strerror or error}); the one of the "
+                                  f"epoch before is intact") from None
+        return None
+
+
+def _die_half_way(stream):
+    """For the tests: cut the file being written at half its size, as a kill would, and die."""
+    import signal
+
+    stream.flush()
+    stream.truncate(stream.tell() // 2)
+    stream.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def checkpoint_contents(run, settings, stateful):
+    """(the JSON-able values, the named arrays) that describe the run after its current epoch."""
+    optimizer_values, optimizer_arrays = run.optimizer.state()
+    values = {"format": FORMAT, "version": VERSION, "settings": settings, "epoch": run.epoch,
+              "stop_reason": run.stop_reason, "result": run.result,
+              "rng": run.rng.bit_generator.state, "optimizer": optimizer_values, "callbacks": {}}
+    arrays = {"parameters": run.model.parameter_vector}
+    arrays.update({f"optimizer__{name}": array for name, array in optimizer_arrays.items()})
+    for callback in stateful:
+        callback_values, callback_arrays = callback.state()
+        values["callbacks"][callback.name] = callback_values
+        arrays.update({f"{callback.name}__{name}": array for name, array in callback_arrays.items()})
+    return values, arrays
+
+
+def read_checkpoint(path):
+    """(values, arrays) from a checkpoint file; a file that is not a whole one raises DataError."""
+    check_readable_file(path, "a checkpoint.npz written by Main.py")
+    damaged = f"{path}: a damaged checkpoint"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except NPZ_READ_ERRORS as error:
+        raise DataError(f"{damaged}, not a readable npz file ({type(error).__name__}); delete it "
+                        f"to start afresh") from None
+    try:
+        values = json.loads(str(arrays.pop("state")))
+        if values.get("format") != FORMAT:
+            raise ValueError("not a checkpoint of this project")
+        if values.get("version") != VERSION:
+            raise ValueError(f"version {values.get('version')}; this project reads {VERSION}")
+        for key in ("settings", "epoch", "result", "rng", "optimizer", "callbacks"):
+            if key not in values:
+                raise KeyError(key)
+        if "parameters" not in arrays:
+            raise KeyError("parameters")
+    except (KeyError, ValueError, TypeError) as error:
+        raise DataError(f"{damaged} ({type(error).__name__}: {error}); delete it to start "
+                        f"afresh") from None
+    return values, arrays
+
+
+def restore(path, values, arrays, model, optimizer, rng, stateful=()):
+    """Put the checkpoint's state into a freshly built model, optimizer, generator and callbacks.
+
+    Returns the resume_from dict that Model.fit continues with.
+    """
+    def prefixed(prefix):
+        return {key[len(prefix):]: array for key, array in arrays.items() if key.startswith(prefix)}
+
+    parameters = arrays["parameters"]
+    if parameters.shape != model.parameter_vector.shape or parameters.dtype != model.dtype:
+        raise DataError(f"{path}: a damaged checkpoint (its {parameters.size} weights of "
+                        f"{parameters.dtype} do not fit the network's {model.parameter_vector.size} "
+                        f"of {model.dtype}); delete it to start afresh")
+    try:
+        model.parameter_vector[...] = parameters
+        optimizer.restore(values["optimizer"], prefixed("optimizer__"))
+        rng.bit_generator.state = values["rng"]
+        for callback in stateful:
+            callback.restore(values["callbacks"][callback.name], prefixed(f"{callback.name}__"))
+    except (KeyError, ValueError, TypeError) as error:
+        raise DataError(f"{path}: a damaged checkpoint ({type(error).__name__}: {error}); "
+                        f"delete it to start afresh") from None
+    return {"epoch": values["epoch"], "result": values["result"],
+            "stop_reason": values.get("stop_reason")}
+
+
+def contradiction(saved, current, flag_of):
+    """The first setting in which current differs from saved, as (flag, current, saved), or None.
+
+    flag_of maps a setting's name to the flag that sets it.
+    """
+    for key, flag in flag_of.items():
+        if saved.get(key) != current.get(key):
+            return flag, current.get(key), saved.get(key)
+    return None
+
+
+FINISHED = ("completed", "stopped_early", "diverged")
+
+
+def plan_resume(args, names_and_folders):
+    """What --resume (or a fresh run) does with each data set's folder, before anything is read.
+
+    names_and_folders: (data set name, its output folder) in order. Returns
+    {name: plan}: "fresh" (nothing there: train from the start), "finished"
+    (metrics.json says it ended; its files are kept) or the checkpoint's
+    (values, arrays) to continue from. Raises DataError, its message naming the
+    flag and what to do, when --resume has nothing to resume, when the flags
+    contradict a checkpoint, or when a fresh run would overwrite an unfinished one.
+    """
+    plans = {}
+    for name, folder in names_and_folders:
+        path = os.path.join(folder, FILE_NAME)
+        if not args.resume:
+            if os.path.exists(path):
+                raise DataError(f"argument --resume: {folder} holds an unfinished run "
+                                f"({_progress(path)}); add --resume to continue it, or delete "
+                                f"{path} to start afresh")
+            plans[name] = "fresh"
+        elif os.path.exists(path):
+            values, arrays = read_checkpoint(path)
+            check_same_run(name, args, values["settings"], folder)
+            plans[name] = (values, arrays)
+        else:
+            status = _finished_status(folder)
+            plans[name] = "finished" if status in FINISHED else "fresh"
+    if args.resume and all(plan == "fresh" for plan in plans.values()):
+        folders = " or ".join(folder for _, folder in names_and_folders)
+        raise DataError(f"argument --resume: nothing to resume: no {FILE_NAME} and no finished "
+                        f"run in {folders}; run without --resume to start")
+    return plans
+
+
+def check_same_run(name, args, saved, folder):
+    """Raise DataError naming the first flag whose value differs from the checkpoint's run."""
+    from Datasets import DATASETS
+    from Flags import run_settings, settings_flags
+
+    if saved.get("dataset") != name:
+        raise DataError(f"argument --resume: {folder} holds a run on data set "
+                        f"{saved.get('dataset')!r}, not {name!r}; choose another --output_dir")
+    entry = DATASETS.get(name)
+    if entry is None:  # a CSV's default batch size depends on its rows: compare what was saved
+        current = run_settings(name, args, saved.get("batch_size"), saved.get("lr_schedule"))
+    else:
+        current = run_settings(name, args, entry.batch_size, entry.schedule)
+    differs = contradiction(saved, current, settings_flags(name))
+    if differs:
+        flag, now, then = differs
+        raise DataError(f"argument {flag}: {_shown(now)}, but the run in {folder} was started with "
+                        f"{_shown(then)}; resume with the same flags, or start afresh in another "
+                        f"--output_dir")
+
+
+def _shown(value):
+    if value is None:
+        return "not given"
+    return json.dumps(value) if isinstance(value, list) else str(value)
+
+
+def _progress(path):
+    try:
+        values, _ = read_checkpoint(path)
+    except DataError:
+        return "its checkpoint is damaged"
+    return f"epoch {values['epoch']} of {values['settings'].get('epochs')} done"
+
+
+def _finished_status(folder):
+    try:
+        with open(os.path.join(folder, "metrics.json"), encoding="utf-8") as stream:
+            return json.load(stream).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
