@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from Callbacks import Callback
-from Datasets import NPZ_READ_ERRORS, DataError, check_readable_file
+from Datasets import DataError, read_npz_arrays
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"
@@ -93,14 +93,9 @@ def checkpoint_contents(run, settings, stateful):
 
 def read_checkpoint(path):
     """(values, arrays) from a checkpoint file; a file that is not a whole one raises DataError."""
-    check_readable_file(path, "a checkpoint.npz written by Main.py")
     damaged = f"{path}: a damaged checkpoint"
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except NPZ_READ_ERRORS as error:
-        raise DataError(f"{damaged}, not a readable npz file ({type(error).__name__}); delete it "
-                        f"to start afresh") from None
+    arrays = read_npz_arrays(path, "a checkpoint.npz written by Main.py",
+                             f"{damaged}, not a readable npz file; delete it to start afresh")
     try:
         values = json.loads(str(arrays.pop("state")))
         if values.get("format") != FORMAT:

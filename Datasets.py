@@ -78,6 +78,20 @@ def check_readable_file(path, expected="a file"):
         raise DataError(f"{path}: not readable (permission denied); expected {expected}")
 
 
+def read_npz_arrays(path, expected, refusal):
+    """Every array of an npz file, by name, read without pickle.
+
+    expected says what the file should be, for a missing file; a file that
+    cannot be read as an npz raises DataError(refusal + the error's name).
+    """
+    check_readable_file(path, expected)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except NPZ_READ_ERRORS as error:
+        raise DataError(f"{refusal} ({type(error).__name__})") from None
+
+
 def read_mnist_npz(path):
     """(x_train, y_train, x_test, y_test) from an npz file in the layout of Keras's mnist.npz."""
     check_readable_file(path, "an npz file in the layout of Keras's mnist.npz")

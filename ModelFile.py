@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from Datasets import NPZ_READ_ERRORS, DataError, check_readable_file
+from Datasets import DataError, read_npz_arrays
 from HiddenLayer import ACTIVATIONS
 from Model import Model
 
@@ -58,13 +58,9 @@ def load_model(path):
     details holds "class_names" (list), "feature_mean" and "feature_scale"
     (n_features,) float64 arrays, and "options" (dict).
     """
-    check_readable_file(path, "a model.npz saved by Main.py")
     not_a_model = f"{path}: not a model saved by this project (Main.py writes them as model.npz)"
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except NPZ_READ_ERRORS as error:
-        raise DataError(f"{not_a_model}; it is not a readable npz file ({type(error).__name__})") from None
+    arrays = read_npz_arrays(path, "a model.npz saved by Main.py",
+                             f"{not_a_model}; it is not a readable npz file")
     if str(arrays.get("format", "")) != FORMAT:
         raise DataError(not_a_model)
     version = int(arrays.get("version", -1))
