@@ -323,3 +323,40 @@ def test_a_long_epoch_on_a_terminal_shows_a_line_updated_in_place():
 def test_no_progress_line_in_a_file_or_for_a_short_epoch():
     assert "\r" not in progress_output(io.StringIO(), 0.1)       # not a terminal
     assert "\r" not in progress_output(Terminal(), 0.01)         # an epoch of 0.4 s
+
+
+def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, monkeypatch):
+    """Epochs of 1 s and redraws of 0.4 s: the first redraw after PLOT_INTERVAL, the next ones
+    no sooner than 0.4 / PLOT_BUDGET = 20 s apart."""
+    from Datasets import Dataset
+    from Results import LiveRecords
+
+    now = [0.0]
+    drawn = []
+
+    def draw(*args):
+        drawn.append(now[0])
+        now[0] += 0.4
+
+    monkeypatch.setattr(Results, "save_history_plots", draw)
+    X, y = np.zeros((4, 2), np.float32), np.zeros(4, np.int64)
+    dataset = Dataset("toy", X, y, X, y, X, y, ["a", "b"])
+    records = LiveRecords(str(tmp_path), dataset, {"hidden_layers": []}, clock=lambda: now[0])
+    result = {"history": {key: [] for key in ("train_loss", "train_accuracy", "val_loss",
+                                              "val_accuracy")},
+              "learning_rates": [], "epoch_seconds": [], "status": "completed"}
+    run = TrainingRun(None, None, None, epochs=100, batch_size=1, result=result)
+    records.on_train_begin(run)
+    for epoch in range(1, 101):
+        now[0] += 1.0
+        run.epoch = epoch
+        for key in result["history"]:
+            result["history"][key].append(0.5)
+        result["learning_rates"].append(0.001)
+        result["epoch_seconds"].append(1.0)
+        records.on_epoch_end(run, {})
+    assert drawn[0] == pytest.approx(10.0)
+    assert all(b - a >= 20.0 for a, b in zip(drawn, drawn[1:]))
+    assert 0.4 * len(drawn) / now[0] <= Results.PLOT_BUDGET
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 101
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "running"
