@@ -177,8 +177,11 @@ def plan_resume(args, names_and_folders):
             check_same_run(name, args, values["settings"], folder)
             plans[name] = (values, arrays)
         else:
-            status = _finished_status(folder)
-            plans[name] = "finished" if status in FINISHED else "fresh"
+            metrics = _metrics(folder)
+            finished = metrics.get("status") in FINISHED
+            if finished:
+                check_same_run(name, args, metrics, folder, only_saved=True)
+            plans[name] = "finished" if finished else "fresh"
     if args.resume and all(plan == "fresh" for plan in plans.values()):
         folders = " or ".join(folder for _, folder in names_and_folders)
         raise DataError(f"argument --resume: nothing to resume: no {FILE_NAME} and no finished "
@@ -186,12 +189,17 @@ def plan_resume(args, names_and_folders):
     return plans
 
 
-def check_same_run(name, args, saved, folder):
-    """Raise DataError naming the first flag whose value differs from the checkpoint's run."""
+def check_same_run(name, args, saved, folder, only_saved=False):
+    """Raise DataError naming the first flag whose value differs from the saved run's.
+
+    saved is a checkpoint's settings, or with only_saved a finished run's
+    metrics.json, of which only the settings it records are compared (older
+    versions recorded fewer).
+    """
     from Datasets import DATASETS
     from Flags import run_settings, settings_flags
 
-    if saved.get("dataset") != name:
+    if not only_saved and saved.get("dataset") != name:
         raise DataError(f"argument --resume: {folder} holds a run on data set "
                         f"{saved.get('dataset')!r}, not {name!r}; choose another --output_dir")
     entry = DATASETS.get(name)
@@ -199,7 +207,10 @@ def check_same_run(name, args, saved, folder):
         current = run_settings(name, args, saved.get("batch_size"), saved.get("lr_schedule"))
     else:
         current = run_settings(name, args, entry.batch_size, entry.schedule)
-    differs = contradiction(saved, current, settings_flags(name))
+    flags = settings_flags(name)
+    if only_saved:
+        flags = {key: flag for key, flag in flags.items() if key in saved}
+    differs = contradiction(saved, current, flags)
     if differs:
         flag, now, then = differs
         raise DataError(f"argument {flag}: {_shown(now)}, but the run in {folder} was started with "
@@ -221,9 +232,11 @@ def _progress(path):
     return f"epoch {values['epoch']} of {values['settings'].get('epochs')} done"
 
 
-def _finished_status(folder):
+def _metrics(folder):
+    """A folder's metrics.json as a dict; {} when there is none or it cannot be read."""
     try:
         with open(os.path.join(folder, "metrics.json"), encoding="utf-8") as stream:
-            return json.load(stream).get("status")
-    except (OSError, ValueError, AttributeError):
-        return None
+            metrics = json.load(stream)
+    except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}

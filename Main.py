@@ -109,10 +109,10 @@ def train_one(name, args, stop_flag, plan):
     checkpoint_path = os.path.join(folder, Checkpoint.FILE_NAME)
     checkpoint = Checkpoint.Checkpoint(checkpoint_path, dict(run, dataset=name), stateful)
     records = LiveRecords(folder, dataset, run)
-    resume_from = None
+    resume_from, earlier_seconds = None, 0.0
     if plan != "fresh":
         resume_from = Checkpoint.restore(checkpoint_path, *plan, model, optimizer, rng, stateful)
-        records.previous_seconds = plan[0]["result"].get("train_seconds", 0.0)
+        earlier_seconds = sum(resume_from["result"]["epoch_seconds"])
         print(f"{title}: resuming after epoch {resume_from['epoch']} from {checkpoint_path}",
               flush=True)
     remove_stale_temporaries(folder)
@@ -124,7 +124,7 @@ def train_one(name, args, stop_flag, plan):
                        callbacks=[PrintProgress(), *stateful, checkpoint, records,
                                   StopOnRequest(stop_flag)],
                        resume_from=resume_from)
-    train_seconds = records.previous_seconds + time.perf_counter() - started
+    train_seconds = earlier_seconds + time.perf_counter() - started
 
     assessment = None
     if result["status"] == "diverged":

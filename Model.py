@@ -377,7 +377,7 @@ def plot_history(history, metric, title, best_epoch=None):
     axes.plot(epochs, val, marker=marker, markersize=3, label="validation")
     if best_epoch:
         axes.axvline(best_epoch, color="grey", linestyle="--", linewidth=1,
-                     label=f"best epoch ({best_epoch}), weights kept")
+                     label=f"lowest validation loss (epoch {best_epoch})")
     axes.set_xlabel("epoch")
     axes.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))

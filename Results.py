@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import tempfile
+import textwrap
 import time
 
 from Callbacks import Callback
@@ -20,6 +21,8 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lea
 # PLOT_BUDGET, so that they cost at most that share of the run; always at the end.
 PLOT_INTERVAL = 10.0
 PLOT_BUDGET = 0.02
+# Characters of a plot title's line that fit across the figure; longer lines are wrapped.
+TITLE_WIDTH = 80
 
 
 def write_atomically(path, write, durable=False):
@@ -143,7 +146,8 @@ def save_history_plots(folder, title, network, run, result):
 
     settings = settings_text(network, run)
     if result["status"] != "completed":
-        settings += f" ({result['status']})"
+        settings += f" ({result['status'].replace('_', ' ')})"
+    settings = textwrap.fill(settings, TITLE_WIDTH)
     for metric in ("loss", "accuracy"):
         save_figure(plot_history(result["history"], metric, f"{title}: {metric} per epoch\n{settings}",
                                  best_epoch=result.get("best_epoch")),
@@ -196,7 +200,6 @@ class LiveRecords(Callback):
         self.path = os.path.join(folder, "history.csv")
         self.clock = clock
         self.seconds = 0.0
-        self.previous_seconds = 0.0
         self._next_plot = None
 
     def on_train_begin(self, run):
@@ -211,9 +214,8 @@ class LiveRecords(Callback):
         with timed(self):
             with open(self.path, "a", encoding="utf-8") as stream:
                 stream.write(history_row(run.result, len(run.result["learning_rates"]) - 1))
-            train_seconds = self.previous_seconds + sum(run.result["epoch_seconds"])
-            metrics = metrics_record(self.dataset, self.run_settings, run.result, train_seconds,
-                                     status="running")
+            metrics = metrics_record(self.dataset, self.run_settings, run.result,
+                                     sum(run.result["epoch_seconds"]), status="running")
             save_json(metrics, os.path.join(self.folder, "metrics.json"))
             started = self.clock()
             if started >= self._next_plot:

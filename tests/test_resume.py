@@ -4,6 +4,7 @@ import errno
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -210,6 +211,17 @@ def test_flags_that_contradict_the_checkpoint_are_refused(capsys, tmp_path, data
                             flag, value)
     line = assert_one_line_error(result, f"argument {flag}", reason)
     assert "was started with" in line
+    assert snapshot(out / "mnist") == before
+
+
+@pytest.mark.slow
+def test_a_finished_run_cannot_be_resumed_with_other_flags(capsys, tmp_path, data, reference):
+    out = tmp_path / "out"
+    shutil.copytree(reference / "plain", out)
+    before = snapshot(out / "mnist")
+    result = run_in_process(capsys, *RUN, "--mnist_path", data, "--output_dir", out, "--resume",
+                            "--epochs", "8")
+    assert_one_line_error(result, "argument --epochs: 8, but the run in", "was started with 5")
     assert snapshot(out / "mnist") == before
 
 
