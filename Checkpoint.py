@@ -11,6 +11,7 @@ stopped: the same batches in the same order, the same numbers bit for bit.
 
 import json
 import os
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -202,11 +203,11 @@ def check_same_run(name, args, saved, folder, only_saved=False):
     if not only_saved and saved.get("dataset") != name:
         raise DataError(f"argument --resume: {folder} holds a run on data set "
                         f"{saved.get('dataset')!r}, not {name!r}; choose another --output_dir")
-    entry = DATASETS.get(name)
-    if entry is None:  # a CSV's default batch size depends on its rows: compare what was saved
-        current = run_settings(name, args, saved.get("batch_size"), saved.get("lr_schedule"))
-    else:
-        current = run_settings(name, args, entry.batch_size, entry.schedule)
+    defaults = DATASETS.get(name)
+    if defaults is None:  # a CSV's defaults depend on its rows: compare with what was saved
+        defaults = SimpleNamespace(batch_size=saved.get("batch_size"), schedule=saved.get("lr_schedule"),
+                                   weight_decay=saved.get("weight_decay"), dropout=saved.get("dropout"))
+    current = run_settings(name, args, defaults)
     flags = settings_flags(name)
     if only_saved:
         flags = {key: flag for key, flag in flags.items() if key in saved}

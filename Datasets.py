@@ -392,6 +392,8 @@ class DatasetEntry(NamedTuple):
     schedule: str             # default --lr_schedule, a key of LEARNING_RATE_SCHEDULES
     n_features: int           # for the memory check, before the data is read
     n_classes: int
+    weight_decay: float = 0.0 # default --weight_decay
+    dropout: float = 0.0      # default --dropout
 
 
 DATASETS = {
@@ -419,8 +421,9 @@ def dataset_title(dataset):
 
 
 def training_defaults(dataset):
-    """(batch size, learning-rate schedule) for a loaded Dataset when the flags leave them unset."""
+    """The DatasetEntry whose defaults (batch size, schedule, regularisation) a loaded Dataset
+    trains with where the flags leave them unset: its own, or for a CSV Iris's or MNIST's."""
     entry = DATASETS.get(dataset.name)
     if entry is None:
         entry = DATASETS["iris" if len(dataset.X_train) < SMALL_TABLE_ROWS else "mnist"]
-    return entry.batch_size, entry.schedule
+    return entry

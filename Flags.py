@@ -88,6 +88,27 @@ def open_fraction(text):
     return value
 
 
+def non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; expected a number >= 0") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number >= 0")
+    return value
+
+
+def dropout_rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number; expected a rate from 0 up to, not including, 1") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a rate from 0 up to, not including, 1")
+    return value
+
+
 def choices_help(table, describe):
     """'name: what it is; name: ...' for the help of a flag whose choices are a table's keys."""
     return "; ".join(f"{name}: {describe(entry)}" for name, entry in table.items())
@@ -126,6 +147,16 @@ def build_parser():
     per_dataset = ", ".join(f"{entry.batch_size} for {name}" for name, entry in DATASETS.items())
     parser.add_argument("--batch_size", type=positive_int, default=None,
                         help=f"rows per gradient step (default: {per_dataset})")
+    per_dataset = ", ".join(f"{entry.weight_decay:g} for {name}" for name, entry in DATASETS.items())
+    parser.add_argument("--weight_decay", type=non_negative_float, default=None,
+                        help="decoupled weight decay (AdamW's): each step shrinks the weights, "
+                             "not the biases, by the factor 1 - learning rate x this; 0 turns "
+                             f"it off (default: {per_dataset})")
+    per_dataset = ", ".join(f"{entry.dropout:g} for {name}" for name, entry in DATASETS.items())
+    parser.add_argument("--dropout", type=dropout_rate, default=None,
+                        help="share of the hidden units' outputs dropped at random in each "
+                             "training step (inverted dropout; evaluation uses them all); 0 "
+                             f"turns it off (default: {per_dataset})")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
                         help=choices_help(OPTIMIZERS, lambda entry: entry.description))
     parser.add_argument("--seed", type=seed_int, default=0,
@@ -232,6 +263,7 @@ SETTING_FLAGS = {
     "learning_rate": "--learning_rate", "lr_schedule": "--lr_schedule", "epochs": "--epochs",
     "batch_size": "--batch_size", "optimizer": "--optimizer", "seed": "--seed",
     "dtype": "--dtype", "validation_split": "--validation_split", "patience": "--patience",
+    "weight_decay": "--weight_decay", "dropout": "--dropout",
     "target": "--target", "data_file": None,
 }
 
@@ -241,19 +273,33 @@ def data_file_flag(name):
     return "--csv" if name == "csv" else f"--{name}_path"
 
 
-def run_settings(name, args, default_batch_size, default_schedule):
-    """The settings a run of data set name trains with: the flags, and the data set's defaults
-    where a flag is unset."""
+def run_settings(name, args, defaults):
+    """The settings a run of data set name trains with: the flags, and where a flag is unset,
+    the defaults (a DatasetEntry, or anything with its batch_size, schedule, weight_decay
+    and dropout)."""
     settings = {"hidden_layers": args.hidden_layers, "activation": args.activation,
                 "learning_rate": args.learning_rate,
-                "lr_schedule": args.lr_schedule or default_schedule, "epochs": args.epochs,
-                "batch_size": args.batch_size or default_batch_size, "optimizer": args.optimizer,
+                "lr_schedule": args.lr_schedule or defaults.schedule, "epochs": args.epochs,
+                "batch_size": args.batch_size or defaults.batch_size, "optimizer": args.optimizer,
+                "weight_decay": first_given(args.weight_decay, defaults.weight_decay),
+                "dropout": first_given(args.dropout, defaults.dropout),
                 "seed": args.seed, "dtype": args.dtype, "validation_split": args.validation_split,
                 "patience": args.patience,
                 "data_file": getattr(args, data_file_flag(name)[2:])}
     if name == "csv":
         settings["target"] = args.target
     return settings
+
+
+def regularisation_text(settings):
+    """", weight decay 0.05, dropout 0.1" for a run's settings; "" when both are off."""
+    parts = [f"{label} {settings[key]:g}" for key, label in
+             (("weight_decay", "weight decay"), ("dropout", "dropout")) if settings.get(key)]
+    return "".join(", " + part for part in parts)
+
+
+def first_given(value, default):
+    return default if value is None else value
 
 
 def settings_flags(name):

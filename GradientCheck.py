@@ -83,18 +83,24 @@ def check_layer(layer, X, loss, Y=None):
     }
 
 
-def check_model(model, X, Y):
+def check_model(model, X, Y, dropout_seed=0):
     """Relative error of each layer's dLoss/dW and dLoss/db through the whole model.
 
+    A model with dropout is checked in training mode, its masks held fixed:
+    every forward pass draws them from a new generator seeded with
+    dropout_seed, so the function differentiated is the same each time.
     Returns a list of (layer name, largest relative error over its W and b),
     input layer first.
     """
-    model.forward(X)
+    def masks():
+        return np.random.default_rng(dropout_seed) if model.dropout else None
+
+    model.forward(X, masks())
     model.backward(Y)
     analytic = [g.copy() for g in model.gradients()]
 
     def f():
-        return model.loss(X, Y)
+        return model.loss(X, Y, masks())
 
     errors = [relative_error(a, numerical_gradient(f, p))
               for a, p in zip(analytic, model.parameters())]
@@ -102,23 +108,27 @@ def check_model(model, X, Y):
     return [(name, max(errors[2 * i], errors[2 * i + 1])) for i, name in enumerate(names)]
 
 
-def random_problem(n_features, hidden_sizes, n_classes, rng, n_samples=7, activation="sigmoid"):
+def random_problem(n_features, hidden_sizes, n_classes, rng, n_samples=7, activation="sigmoid",
+                   dropout=0.0):
     """A float64 Model with random inputs (n_samples, n_features) and one-hot targets."""
-    model = Model(n_features, hidden_sizes, n_classes, rng, dtype=np.float64, activation=activation)
+    model = Model(n_features, hidden_sizes, n_classes, rng, dtype=np.float64, activation=activation,
+                  dropout=dropout)
     X = rng.normal(size=(n_samples, n_features))
     Y = one_hot(rng.integers(0, n_classes, size=n_samples), n_classes, np.float64)
     return model, X, Y
 
 
-def report(hidden_sizes, activation, seed, n_features=5, n_classes=3, n_samples=8):
+def report(hidden_sizes, activation, seed, dropout=0.0, n_features=5, n_classes=3, n_samples=8):
     """Print each layer's largest relative error against finite differences; 0 if all pass, else 1."""
     rng = np.random.default_rng(seed)
-    model, X, Y = random_problem(n_features, hidden_sizes, n_classes, rng, n_samples, activation)
+    model, X, Y = random_problem(n_features, hidden_sizes, n_classes, rng, n_samples, activation,
+                                 dropout)
     widths = [n_features, *hidden_sizes, n_classes]
     network = network_text(n_features, hidden_sizes, n_classes)
-    print(f"Gradient check of a {network} {activation} network in float64 on "
+    with_dropout = f" with dropout {dropout:g} (masks held fixed)" if dropout else ""
+    print(f"Gradient check of a {network} {activation} network{with_dropout} in float64 on "
           f"{n_samples} random rows: backward pass against central finite differences")
-    errors = check_model(model, X, Y)
+    errors = check_model(model, X, Y, dropout_seed=seed)
     for (name, error), n_in, n_out in zip(errors, widths, widths[1:]):
         verdict = "ok" if error < TOLERANCE else "FAILED"
         print(f"  {name:<16} ({n_in:>3} -> {n_out:<3})  largest relative error {error:.2e}  {verdict}")

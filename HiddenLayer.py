@@ -77,38 +77,63 @@ ACTIVATIONS = {
 }
 
 
+def dropout_mask(rng, shape, rate, dtype):
+    """Inverted dropout's mask: each entry 0 with probability rate, else 1 / (1 - rate).
+
+    Scaling the kept units up during training keeps every unit's expected
+    output what it is at evaluation, when all units are used as they are.
+    """
+    kept = rng.random(shape, dtype=dtype) >= rate
+    return kept * dtype.type(1.0 / (1.0 - rate))
+
+
 class HiddenLayer(Dense):
     """Units fed by every input, each passing its score through an activation: A = f(X @ W + b).
 
     f is the logistic sigmoid unless another name of ACTIVATIONS is given.
+    With dropout > 0, each unit's output is dropped with that probability
+    while training (inverted dropout); evaluation uses every unit.
     Shapes: X is (n_samples, n_inputs), W is (n_inputs, n_units), b is (n_units,)
     and A is (n_samples, n_units).
     """
 
-    def __init__(self, n_inputs, n_units, rng, dtype=np.float32, activation="sigmoid"):
+    def __init__(self, n_inputs, n_units, rng, dtype=np.float32, activation="sigmoid", dropout=0.0):
         self.activation = activation
         self._activation = ACTIVATIONS[activation]
         super().__init__(n_inputs, n_units, rng, dtype, self._activation.initialise)
+        self.dropout = dropout
         self.activations = None
+        self.kept = None
 
     @property
     def n_units(self):
         return self.n_outputs
 
-    def forward(self, X):
-        """Return the activations A (n_samples, n_units) and keep X and A for backward."""
-        self.activations = self._activation.function(self.scores(X))
-        return self.activations
+    def forward(self, X, training_rng=None):
+        """Return the layer's output (n_samples, n_units) and keep what backward needs.
 
-    def backward(self, grad_activations, need_input_grad=True):
-        """Back-propagate dL/dA (n_samples, n_units) through the layer.
+        training_rng is the generator dropout draws its masks from while
+        training; None (evaluating) uses every unit.
+        """
+        self.activations = self._activation.function(self.scores(X))
+        if training_rng is None or not self.dropout:
+            self.kept = None
+            return self.activations
+        self.kept = dropout_mask(training_rng, self.activations.shape, self.dropout,
+                                 self.activations.dtype)
+        return self.activations * self.kept
+
+    def backward(self, grad_output, need_input_grad=True):
+        """Back-propagate dL/d(output) (n_samples, n_units) through the layer.
 
         The chain rule, one factor at a time:
+            dL/dA = dL/d(output) * mask  (only with dropout: the output was A * mask)
             dL/dZ = dL/dA * f'(Z)        (f' written with A: A * (1 - A) for the sigmoid)
             dL/dW = X^T @ dL/dZ,  dL/db = sum of dL/dZ over the samples
             dL/dX = dL/dZ @ W^T
         Stores dL/dW and dL/db and returns dL/dX (n_samples, n_inputs), or None
         when need_input_grad is False.
         """
+        grad_activations = grad_output if self.kept is None else grad_output * self.kept
         grad_scores = self._activation.derivative(grad_activations, self.activations)
         return self.backward_scores(grad_scores, need_input_grad)

@@ -25,7 +25,8 @@ from Checkpoint import CheckpointError
 from Datasets import DATASETS, DataError, csv_dataset_name, dataset_title, load_csv, training_defaults
 from Results import output_lock
 from Flags import (EXIT_USAGE, available_memory_bytes, check_network_fits, check_output_dir,
-                   network_text, network_too_large, parse_args, run_settings)
+                   network_text, network_too_large, parse_args, regularisation_text,
+                   run_settings)
 
 EXIT_FAILED = 1
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -92,7 +93,7 @@ def train_one(name, args, stop_flag, plan):
                                   available_memory_bytes())
     if too_large:
         raise DataError(too_large)
-    run = run_settings(name, args, *training_defaults(dataset))
+    run = run_settings(name, args, training_defaults(dataset))
     folder = output_folder(name, args)
     if plan != "fresh":
         Checkpoint.check_same_run(name, args, plan[0]["settings"], folder)
@@ -100,11 +101,12 @@ def train_one(name, args, stop_flag, plan):
     print(f"{title}: {len(dataset.X_train)} training, {len(dataset.X_val)} validation, "
           f"{len(dataset.X_test)} test rows from {dataset.source}; network "
           f"{network} {args.activation}, {args.optimizer}, learning rate "
-          f"{args.learning_rate:g} ({run['lr_schedule']}), batch {run['batch_size']}", flush=True)
+          f"{args.learning_rate:g} ({run['lr_schedule']}), batch {run['batch_size']}"
+          f"{regularisation_text(run)}", flush=True)
 
     model = Model(dataset.n_features, args.hidden_layers, dataset.n_classes, rng, dtype,
-                  args.activation)
-    optimizer = model.build_optimizer(args.optimizer, args.learning_rate)
+                  args.activation, run["dropout"])
+    optimizer = model.build_optimizer(args.optimizer, args.learning_rate, run["weight_decay"])
     stateful = [EarlyStopping(args.patience)] if args.patience else []
     checkpoint_path = os.path.join(folder, Checkpoint.FILE_NAME)
     checkpoint = Checkpoint.Checkpoint(checkpoint_path, dict(run, dataset=name), stateful)
@@ -141,7 +143,9 @@ def train_one(name, args, stop_flag, plan):
         os.remove(checkpoint_path)  # nothing left to resume; metrics.json says it finished
     result.update(title=title, folder=folder,
                   test_loss=assessment["loss"] if assessment else None,
-                  test_accuracy=assessment["accuracy"] if assessment else None)
+                  test_accuracy=assessment["accuracy"] if assessment else None,
+                  calibration_error=(assessment["calibration"]["expected_calibration_error"]
+                                     if assessment else None))
     return result
 
 
@@ -155,14 +159,15 @@ def print_summary(summary):
         else:
             note = "" if result["status"] == "completed" else f" ({result['status']})"
             print(f"  {result['title']}: test loss {result['test_loss']:.4f}, test accuracy "
-                  f"{result['test_accuracy']:.4f}{note}; files in {result['folder']}")
+                  f"{result['test_accuracy']:.4f}, calibration error "
+                  f"{result['calibration_error']:.4f}{note}; files in {result['folder']}")
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.gradient_check:
         from GradientCheck import report
-        return report(args.hidden_layers, args.activation, args.seed)
+        return report(args.hidden_layers, args.activation, args.seed, args.dropout or 0.0)
     if args.model:
         if args.predict:
             check_output_dir(args.output_dir)

@@ -97,25 +97,56 @@ def per_class_scores(counts, class_names):
     return scores
 
 
+CALIBRATION_BINS = 15
+
+
+def calibration(P, labels, n_bins=CALIBRATION_BINS):
+    """How far the model's confidence is from its accuracy, as Guo et al. (2017) measure it.
+
+    The confidence of a row is its largest probability in P (n_samples,
+    n_classes); the rows are put into n_bins equal-width bins of confidence,
+    ((m - 1) / n_bins, m / n_bins], and the expected calibration error is the
+    rows' share of each bin times the gap between the bin's accuracy and its
+    mean confidence, summed. Returns {"expected_calibration_error", "bins":
+    {"upper", "count", "confidence", "accuracy"} per bin, None where a bin is empty}.
+    """
+    confidence = P.max(axis=1).astype(np.float64)
+    correct = (P.argmax(axis=1) == labels).astype(np.float64)
+    which = np.clip(np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    counts = np.bincount(which, minlength=n_bins)
+    confidence_sums = np.bincount(which, weights=confidence, minlength=n_bins)
+    correct_sums = np.bincount(which, weights=correct, minlength=n_bins)
+    filled = counts > 0
+    mean_confidence = np.divide(confidence_sums, counts, out=np.zeros(n_bins), where=filled)
+    accuracy = np.divide(correct_sums, counts, out=np.zeros(n_bins), where=filled)
+    error = float(np.sum(counts / len(P) * np.abs(accuracy - mean_confidence)))
+    return {"expected_calibration_error": error,
+            "bins": {"upper": [(m + 1) / n_bins for m in range(n_bins)],
+                     "count": counts.tolist(),
+                     "confidence": [float(c) if f else None for c, f in zip(mean_confidence, filled)],
+                     "accuracy": [float(a) if f else None for a, f in zip(accuracy, filled)]}}
+
+
 class Model:
     """A multilayer perceptron for classification.
 
     n_features inputs feed len(hidden_sizes) HiddenLayers of the given widths
     (none at all is softmax regression), each with the activation of that name
-    (the assignment's sigmoid by default), which feed an OutputLayer with one
-    softmax unit per class; the loss is categorical cross-entropy. Weights are
-    drawn from rng, a numpy Generator.
+    (the assignment's sigmoid by default) and, while training, dropout, which
+    feed an OutputLayer with one softmax unit per class; the loss is
+    categorical cross-entropy. Weights are drawn from rng, a numpy Generator.
     """
 
     loss_function = CROSS_ENTROPY
 
     def __init__(self, n_features, hidden_sizes, n_classes, rng, dtype=np.float32,
-                 activation="sigmoid"):
+                 activation="sigmoid", dropout=0.0):
         self.dtype = np.dtype(dtype)
         self.activation = activation
+        self.dropout = dropout
         self.hidden_sizes = list(hidden_sizes)
         widths = [n_features] + self.hidden_sizes
-        self.hidden_layers = [HiddenLayer(n_in, n_out, rng, self.dtype, activation)
+        self.hidden_layers = [HiddenLayer(n_in, n_out, rng, self.dtype, activation, dropout)
                               for n_in, n_out in zip(widths, widths[1:])]
         self.output_layer = OutputLayer(widths[-1], n_classes, rng, self.dtype)
         self.parameter_vector, self.gradient_vector = self._share_one_buffer()
@@ -141,9 +172,11 @@ class Model:
                 offset += size
         return parameter_vector, gradient_vector
 
-    def build_optimizer(self, name, learning_rate):
-        """The optimizer called name (a key of Optimizer.OPTIMIZERS) bound to this model's weights."""
-        return make_optimizer(name, [self.parameter_vector], [self.gradient_vector], learning_rate)
+    def build_optimizer(self, name, learning_rate, weight_decay=0.0):
+        """The optimizer called name (a key of Optimizer.OPTIMIZERS) bound to this model's
+        parameters; weight decay, if any, shrinks the weights and leaves the biases alone."""
+        return make_optimizer(name, [self.parameter_vector], [self.gradient_vector], learning_rate,
+                              weight_decay, [layer.weights for layer in self.layers])
 
     @property
     def layers(self):
@@ -165,11 +198,15 @@ class Model:
         """The gradient arrays backward() fills, in the order of parameters()."""
         return [g for layer in self.layers for g in layer.gradients()]
 
-    def forward(self, X):
-        """Class probabilities P (n_samples, n_classes) for inputs X (n_samples, n_features)."""
+    def forward(self, X, training_rng=None):
+        """Class probabilities P (n_samples, n_classes) for inputs X (n_samples, n_features).
+
+        training_rng, the generator dropout draws from, is given only while
+        training; evaluating and predicting use every unit.
+        """
         activations = X
         for layer in self.layers:
-            activations = layer.forward(activations)
+            activations = layer.forward(activations, training_rng)
         return activations
 
     def backward(self, Y):
@@ -184,9 +221,9 @@ class Model:
         for position in range(len(self.layers) - 1, -1, -1):
             grad = self.layers[position].backward(grad, need_input_grad=position > 0)
 
-    def loss(self, X, Y):
+    def loss(self, X, Y, training_rng=None):
         """Mean loss of the model on X against one-hot Y."""
-        return self.loss_function.value(self.forward(X), Y)
+        return self.loss_function.value(self.forward(X, training_rng), Y)
 
     def predict_proba(self, X, chunk_size=8192):
         """Class probabilities (n_samples, n_classes), computed chunk_size rows at a time."""
@@ -209,15 +246,16 @@ class Model:
         """Everything a report on a test set needs, as a dict.
 
         "loss" and "accuracy" on inputs X against integer labels (n_samples,);
-        "confusion_matrix" and "per_class" scores; and the "probabilities"
-        (n_samples, n_classes) they all come from.
+        "confusion_matrix" and "per_class" scores; "calibration" (see
+        calibration()); and the "probabilities" (n_samples, n_classes) they all
+        come from.
         """
         P = self.predict_proba(X)
         counts = confusion_matrix(labels, P.argmax(axis=1), len(class_names))
         return {"loss": self.loss_function.value(P, one_hot(labels, len(class_names), P.dtype)),
                 "accuracy": float(np.trace(counts) / len(labels)),
                 "confusion_matrix": counts, "per_class": per_class_scores(counts, class_names),
-                "probabilities": P}
+                "calibration": calibration(P, labels), "probabilities": P}
 
     def all_finite(self):
         """True when no weight or bias is NaN or infinite."""
@@ -317,7 +355,7 @@ class Model:
         for begin in range(0, len(X_order), batch_size):
             X_batch = X_order[begin:begin + batch_size]
             Y_batch = Y_order[begin:begin + batch_size]
-            P = self.forward(X_batch)
+            P = self.forward(X_batch, run.rng)
             batch_loss = self.loss_function.summed(P, Y_batch)
             if not math.isfinite(batch_loss):
                 return "diverged", None, None
@@ -414,6 +452,38 @@ def plot_confusion_matrix(counts, class_names, title):
         axes.text(j, i, str(count), ha="center", va="center", fontsize=8,
                   color="white" if count > threshold else "black")
     axes.set_title(title)
+    return figure
+
+
+def plot_calibration(calibration_table, title):
+    """A reliability diagram: each confidence bin's accuracy against its mean confidence.
+
+    A perfectly calibrated model's bars reach the diagonal; bars below it mean
+    overconfidence. The number of test rows in each bin is written above its bar.
+    """
+    bins = calibration_table["bins"]
+    n_bins = len(bins["count"])
+    width = 1.0 / n_bins
+    lower = [upper - width for upper in bins["upper"]]
+    accuracy = [a if a is not None else 0.0 for a in bins["accuracy"]]
+    figure = _new_figure(6, 5.2)
+    axes = figure.subplots()
+    axes.bar(lower, accuracy, width=width, align="edge", edgecolor="black", linewidth=0.5,
+             label="accuracy of the bin's rows")
+    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
+    for left, value, count in zip(lower, accuracy, bins["count"]):
+        if count:
+            axes.text(left + width / 2, value + 0.01, str(count), ha="center", va="bottom",
+                      fontsize=7, rotation=90)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.15)
+    axes.set_xlabel("confidence (probability of the predicted class)")
+    axes.set_ylabel("accuracy")
+    axes.set_title(f"{title}\nexpected calibration error "
+                   f"{calibration_table['expected_calibration_error']:.4f} ({n_bins} bins; "
+                   f"test rows per bin above the bars)", fontsize=10)
+    axes.legend(loc="upper left")
+    axes.grid(alpha=0.3)
     return figure
 
 

@@ -17,19 +17,42 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 
-class SGD:
+class Optimizer:
+    """What every update rule shares: the arrays it works on, the learning rate, weight decay.
+
+    weight_decay is decoupled weight decay (Loshchilov and Hutter's AdamW, and
+    the same for SGD and momentum): before each step every array in decayed
+    (the weights, not the biases) shrinks by the factor 1 - learning_rate *
+    weight_decay, apart from what the gradient does, so the decay follows the
+    learning-rate schedule. With weight_decay 0 nothing is done at all.
+    """
+
+    def __init__(self, parameters, gradients, learning_rate, weight_decay=0.0, decayed=()):
+        self.parameters = parameters
+        self.gradients = gradients
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.decayed = list(decayed)
+
+    def decay_weights(self):
+        if self.weight_decay:
+            factor = 1.0 - self.learning_rate * self.weight_decay
+            for weights in self.decayed:
+                weights *= factor
+
+
+class SGD(Optimizer):
     """W <- W - learning_rate * dL/dW."""
 
     description = "plain stochastic gradient descent"
     buffers = 1
 
-    def __init__(self, parameters, gradients, learning_rate):
-        self.parameters = parameters
-        self.gradients = gradients
-        self.learning_rate = learning_rate
+    def __init__(self, parameters, gradients, learning_rate, weight_decay=0.0, decayed=()):
+        super().__init__(parameters, gradients, learning_rate, weight_decay, decayed)
         self._scratch = [np.empty_like(p) for p in parameters]
 
     def step(self):
+        self.decay_weights()
         for param, grad, scratch in zip(self.parameters, self.gradients, self._scratch):
             np.multiply(grad, self.learning_rate, out=scratch)
             param -= scratch
@@ -42,21 +65,21 @@ class SGD:
         pass
 
 
-class Momentum:
+class Momentum(Optimizer):
     """SGD with momentum: V <- momentum * V - learning_rate * dL/dW, then W <- W + V."""
 
     description = "SGD with momentum 0.9"
     buffers = 2
 
-    def __init__(self, parameters, gradients, learning_rate, momentum=0.9):
-        self.parameters = parameters
-        self.gradients = gradients
-        self.learning_rate = learning_rate
+    def __init__(self, parameters, gradients, learning_rate, weight_decay=0.0, decayed=(),
+                 momentum=0.9):
+        super().__init__(parameters, gradients, learning_rate, weight_decay, decayed)
         self.momentum = momentum
         self._velocity = [np.zeros_like(p) for p in parameters]
         self._scratch = [np.empty_like(p) for p in parameters]
 
     def step(self):
+        self.decay_weights()
         for param, grad, velocity, scratch in zip(
                 self.parameters, self.gradients, self._velocity, self._scratch):
             velocity *= self.momentum
@@ -73,7 +96,7 @@ class Momentum:
             velocity[...] = arrays[f"velocity_{i}"]
 
 
-class Adam:
+class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015) with bias-corrected moment estimates.
 
     The textbook update, with g the gradient and t the step number:
@@ -93,11 +116,9 @@ class Adam:
     description = "Adam (Kingma and Ba), Keras's defaults"
     buffers = 3
 
-    def __init__(self, parameters, gradients, learning_rate=0.001,
+    def __init__(self, parameters, gradients, learning_rate=0.001, weight_decay=0.0, decayed=(),
                  beta1=0.9, beta2=0.999, epsilon=1e-7):
-        self.parameters = parameters
-        self.gradients = gradients
-        self.learning_rate = learning_rate
+        super().__init__(parameters, gradients, learning_rate, weight_decay, decayed)
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
@@ -107,6 +128,7 @@ class Adam:
         self._scratch = [np.empty_like(p) for p in parameters]
 
     def step(self):
+        self.decay_weights()
         self.steps_taken += 1
         t = self.steps_taken
         # M_hat = (1 - beta1) * mean / (1 - beta1^t)
@@ -145,9 +167,10 @@ class Adam:
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
 
 
-def make_optimizer(name, parameters, gradients, learning_rate):
-    """The optimizer called name (a key of OPTIMIZERS) bound to these arrays."""
-    return OPTIMIZERS[name](parameters, gradients, learning_rate)
+def make_optimizer(name, parameters, gradients, learning_rate, weight_decay=0.0, decayed=()):
+    """The optimizer called name (a key of OPTIMIZERS) bound to these arrays; decayed are the
+    arrays weight decay shrinks."""
+    return OPTIMIZERS[name](parameters, gradients, learning_rate, weight_decay, decayed)
 
 
 def cosine_learning_rate(base_rate, epoch, epochs):

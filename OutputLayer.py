@@ -33,8 +33,11 @@ class OutputLayer(Dense):
     def n_classes(self):
         return self.n_outputs
 
-    def forward(self, X):
-        """Return the class probabilities P (n_samples, n_classes); keep X and P for backward."""
+    def forward(self, X, training_rng=None):
+        """Return the class probabilities P (n_samples, n_classes); keep X and P for backward.
+
+        (training_rng is for layers with dropout; the output layer has none.)
+        """
         self.probabilities = softmax(self.scores(X))
         return self.probabilities
 

@@ -41,6 +41,9 @@ def evaluate_saved_model(model, details, args):
     assessment = model.assess(dataset.X_test, dataset.y_test, dataset.class_names)
     print(f"{dataset_title(dataset)}, model {args.model}: test loss {assessment['loss']:.4f}, "
           f"test accuracy {assessment['accuracy']:.4f} on {len(dataset.X_test)} test rows")
+    print(f"  expected calibration error "
+          f"{assessment['calibration']['expected_calibration_error']:.4f} (the gap between "
+          f"confidence and accuracy, {len(assessment['calibration']['bins']['count'])} bins)")
     width = max(len("class"), *(len(name) for name in dataset.class_names))
     print(f"  {'class':<{width}}  precision  recall  f1      support")
     for name, scores in assessment["per_class"].items():

@@ -13,7 +13,7 @@ import time
 
 from Callbacks import Callback
 from Datasets import dataset_title
-from Flags import network_text
+from Flags import network_text, regularisation_text
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 # Redrawing the two plots costs about 0.4 s. During training they are redrawn at most
@@ -137,7 +137,8 @@ def save_text(text, path):
 def settings_text(network, run):
     """The line under a plot's title that says how the network was trained."""
     return (f"network {network} {run['activation']}, {run['optimizer']}, learning rate "
-            f"{run['learning_rate']:g} ({run['lr_schedule']}), batch {run['batch_size']}")
+            f"{run['learning_rate']:g} ({run['lr_schedule']}), batch {run['batch_size']}"
+            f"{regularisation_text(run)}")
 
 
 def save_history_plots(folder, title, network, run, result):
@@ -235,7 +236,7 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
     set (None when training diverged); result is what Model.fit returned;
     extra, more entries for metrics.json.
     """
-    from Model import plot_confusion_matrix
+    from Model import plot_calibration, plot_confusion_matrix
     from ModelFile import save_model
 
     os.makedirs(folder, exist_ok=True)
@@ -246,8 +247,12 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
     metrics.update(extra or {})
     if assessment is not None:
         metrics.update(test_loss=assessment["loss"], test_accuracy=assessment["accuracy"],
+                       expected_calibration_error=assessment["calibration"]["expected_calibration_error"],
                        per_class=assessment["per_class"],
-                       confusion_matrix=assessment["confusion_matrix"].tolist())
+                       confusion_matrix=assessment["confusion_matrix"].tolist(),
+                       calibration=assessment["calibration"]["bins"])
+        save_figure(plot_calibration(assessment["calibration"], f"{title}: test set reliability"),
+                    os.path.join(folder, "calibration.png"))
         save_figure(plot_confusion_matrix(assessment["confusion_matrix"], dataset.class_names,
                                           f"{title}: test set, accuracy {assessment['accuracy']:.2%}"),
                     os.path.join(folder, "confusion_matrix.png"))

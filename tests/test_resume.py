@@ -372,3 +372,15 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
     assert 0.4 * len(drawn) / now[0] <= Results.PLOT_BUDGET
     assert len((tmp_path / "history.csv").read_text().splitlines()) == 101
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "running"
+
+
+@pytest.mark.slow
+def test_a_regularised_run_resumes_bit_for_bit(tmp_path, data):
+    """Dropout draws its masks from the run's generator, which the checkpoint restores."""
+    import Main
+    regularised = (*RUN, "--mnist_path", data, "--dropout", "0.3", "--weight_decay", "0.1")
+    assert Main.main([str(arg) for arg in (*regularised, "--output_dir", tmp_path / "plain")]) == 0
+    kill_at("checkpoint:3", *regularised, "--output_dir", tmp_path / "out")
+    result = run_main(*regularised, "--output_dir", tmp_path / "out", "--resume")
+    assert result.returncode == 0, result.stderr
+    assert_same_run(tmp_path / "out" / "mnist", tmp_path / "plain" / "mnist")
