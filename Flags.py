@@ -55,14 +55,23 @@ def parse_hidden_layers(text):
     return sizes
 
 
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; expected a positive number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number greater than 0")
-    return value
+def bounded_number(expected, accept):
+    """An argparse type: a finite number for which accept(value) is true; expected says which."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; expected {expected}") from None
+        if not math.isfinite(value) or not accept(value):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
+        return value
+    return parse
+
+
+positive_float = bounded_number("a finite number greater than 0", lambda value: value > 0)
+non_negative_float = bounded_number("a finite number >= 0", lambda value: value >= 0)
+open_fraction = bounded_number("a fraction strictly between 0 and 1", lambda value: 0 < value < 1)
+dropout_rate = bounded_number("a rate from 0 up to, not including, 1", lambda value: 0 <= value < 1)
 
 
 def positive_int(text):
@@ -75,38 +84,6 @@ def seed_int(text):
     if not re.fullmatch(r"\s*\+?\d+\s*", text):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 0")
     return int(text)
-
-
-def open_fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number; expected a fraction between 0 and 1") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a fraction strictly between 0 and 1")
-    return value
-
-
-def non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; expected a number >= 0") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number >= 0")
-    return value
-
-
-def dropout_rate(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number; expected a rate from 0 up to, not including, 1") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a rate from 0 up to, not including, 1")
-    return value
 
 
 def choices_help(table, describe):
