@@ -171,6 +171,11 @@ def build_parser():
                        help="with --model: class and probabilities for each row of a CSV of "
                             "features, or each image of an npz (x_test, or its only array); "
                             "written to OUTPUT_DIR/predictions.csv")
+    parser.add_argument("--explain", action="store_true",
+                        help="work the assignment's written example (two inputs, three sigmoid "
+                             "units, a linear output, target 8) with this project's code: every "
+                             "forward and backward value, exact, beside the assignment's rounded "
+                             "ones and finite differences; needs no data")
     parser.add_argument("--gradient_check", action="store_true",
                         help="check every layer's backward pass of a network with "
                              "--hidden_layers and --activation against finite differences on "

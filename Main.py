@@ -4,8 +4,9 @@
 
 For each data set it prints one line per epoch, then writes the plots,
 metrics.json and model.npz to <output_dir>/<dataset>/. It also trains on a CSV
-(--csv, --target), reuses a saved model (--model with --evaluate or --predict)
-and checks the backward pass against finite differences (--gradient_check).
+(--csv, --target), reuses a saved model (--model with --evaluate or --predict),
+checks the backward pass against finite differences (--gradient_check) and
+works the assignment's written example (--explain).
 
 This module is the story of a run; each job it calls on lives in the module
 named after it: Flags (the flags and their checks), Datasets (reading data),
@@ -165,6 +166,9 @@ def print_summary(summary):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.explain:
+        from Explain import explain
+        return explain()
     if args.gradient_check:
         from GradientCheck import report
         return report(args.hidden_layers, args.activation, args.seed, args.dropout or 0.0)
