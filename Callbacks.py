@@ -191,3 +191,109 @@ class EarlyStopping(Callback):
         self.best_weights = arrays.get("best_weights")
         if self.best_weights is not None:
             self.best_weights = np.array(self.best_weights)
+
+
+class LayerHealth(Callback):
+    """How each layer is learning, measured every epoch (CS231n's and Nielsen's diagnostics).
+
+    For every layer: the norm of its weight gradient and the size of a step's
+    update relative to the weights (about 1e-3 is healthy, by CS231n's rule of
+    thumb), both averaged over a sample of the epoch's batches (every
+    SAMPLE_EVERY-th, which keeps the cost near 1% of an epoch); and for sigmoid
+    and tanh layers the share of activations saturated (within 0.01 of their
+    limits) on the first SATURATION_ROWS validation rows. Kept in
+    run.result["layer_health"], one list per measure, one entry per epoch with
+    one value per layer. seconds counts the time it takes.
+    """
+
+    SAMPLE_EVERY = 10
+    SATURATION_ROWS = 1000
+
+    def __init__(self, X_val):
+        self.X_sample = X_val[:self.SATURATION_ROWS]
+        self.seconds = 0.0
+
+    def on_train_begin(self, run):
+        model = run.model
+        self.health = run.result.setdefault(
+            "layer_health", {"layers": layer_names(model), "gradient_norm": [],
+                             "update_ratio": [], "saturation": []})
+        self._before = [np.empty_like(layer.weights) for layer in model.layers]
+        self._reset()
+
+    def _reset(self):
+        self._batch = 0
+        self._samples = 0
+        self._gradient_norm = np.zeros(len(self._before))
+        self._update_ratio = np.zeros(len(self._before))
+
+    def on_batch_end(self, run, batch_loss):
+        self._batch += 1
+        position = self._batch % self.SAMPLE_EVERY
+        if position not in (0, self.SAMPLE_EVERY - 1):
+            return None
+        started = time.perf_counter()
+        layers = run.model.layers
+        if position == self.SAMPLE_EVERY - 1:
+            for before, layer in zip(self._before, layers):
+                np.copyto(before, layer.weights)
+        else:
+            for index, (before, layer) in enumerate(zip(self._before, layers)):
+                np.subtract(layer.weights, before, out=before)
+                self._gradient_norm[index] += np.linalg.norm(layer.grad_weights)
+                self._update_ratio[index] += np.linalg.norm(before) / (np.linalg.norm(layer.weights) or 1.0)
+            self._samples += 1
+        self.seconds += time.perf_counter() - started
+        return None
+
+    def on_epoch_end(self, run, logs):
+        started = time.perf_counter()
+        samples = max(self._samples, 1)
+        self.health["gradient_norm"].append((self._gradient_norm / samples).tolist())
+        self.health["update_ratio"].append((self._update_ratio / samples).tolist())
+        self.health["saturation"].append(saturation(run.model, self.X_sample))
+        self._reset()
+        self.seconds += time.perf_counter() - started
+        return None
+
+
+def layer_names(model):
+    return [f"hidden {i + 1}" for i in range(len(model.hidden_layers))] + ["output"]
+
+
+def saturation(model, X):
+    """Share of each sigmoid or tanh hidden layer's activations on X within 0.01 of their limits
+    (None for other layers): such units barely learn, their derivative being near 0."""
+    shares = []
+    activations = X
+    for layer in model.hidden_layers:
+        activations = layer.forward(activations)
+        if layer.activation == "sigmoid":
+            shares.append(float(np.mean((activations < 0.01) | (activations > 0.99))))
+        elif layer.activation == "tanh":
+            shares.append(float(np.mean(np.abs(activations) > 0.98)))
+        else:
+            shares.append(None)
+    return shares + [None]
+
+
+def health_sentence(health, model):
+    """One sentence that reads the last epoch's layer health, for the summary."""
+    if not health["gradient_norm"]:
+        return ""
+    norms = health["gradient_norm"][-1]
+    sizes = [layer.weights.size for layer in model.layers]
+    per_weight = [norm / np.sqrt(size) for norm, size in zip(norms, sizes)]
+    parts = []
+    if len(norms) > 1 and per_weight[0] > 0 and per_weight[-1] > 0:
+        ratio = per_weight[-1] / per_weight[0]
+        comparison = (f"{ratio:.3g} times smaller" if ratio >= 1 else f"{1 / ratio:.3g} times larger")
+        parts.append(f"the first hidden layer's weights got gradients {comparison} than the output "
+                     f"layer's (root mean square per weight)")
+    ratios = health["update_ratio"][-1]
+    parts.append(f"each step moved a layer's weights by {min(ratios):.1e} to {max(ratios):.1e} of "
+                 f"their size (about 1e-3 is healthy)")
+    saturated = [share for share in health["saturation"][-1] if share is not None]
+    if saturated:
+        parts.append(f"at most {max(saturated):.1%} of a hidden layer's activations were saturated")
+    return "in the last epoch, " + "; ".join(parts)

@@ -14,6 +14,7 @@ Model (training, evaluating, plotting), Results (writing the files),
 Prediction (using a saved model) and GradientCheck.
 """
 
+import math
 import os
 import signal
 import sys
@@ -21,7 +22,7 @@ import time
 
 import numpy as np
 
-from Callbacks import EarlyStopping, PrintProgress, StopOnRequest
+from Callbacks import EarlyStopping, LayerHealth, PrintProgress, StopOnRequest, health_sentence
 from Checkpoint import CheckpointError
 from Datasets import DATASETS, DataError, csv_dataset_name, dataset_title, load_csv, training_defaults
 from Results import output_lock
@@ -108,6 +109,9 @@ def train_one(name, args, stop_flag, plan):
     model = Model(dataset.n_features, args.hidden_layers, dataset.n_classes, rng, dtype,
                   args.activation, run["dropout"])
     optimizer = model.build_optimizer(args.optimizer, args.learning_rate, run["weight_decay"])
+    Y_train = one_hot(dataset.y_train, dataset.n_classes, dtype)
+    Y_val = one_hot(dataset.y_val, dataset.n_classes, dtype)
+    look_before_training(model, dataset.X_val, Y_val)
     stateful = [EarlyStopping(args.patience)] if args.patience else []
     checkpoint_path = os.path.join(folder, Checkpoint.FILE_NAME)
     checkpoint = Checkpoint.Checkpoint(checkpoint_path, dict(run, dataset=name), stateful)
@@ -119,12 +123,11 @@ def train_one(name, args, stop_flag, plan):
         print(f"{title}: resuming after epoch {resume_from['epoch']} from {checkpoint_path}",
               flush=True)
     remove_stale_temporaries(folder)
-    Y_train = one_hot(dataset.y_train, dataset.n_classes, dtype)
-    Y_val = one_hot(dataset.y_val, dataset.n_classes, dtype)
+    health = LayerHealth(dataset.X_val)
     started = time.perf_counter()
     result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, optimizer,
                        args.epochs, run["batch_size"], rng, schedule=run["lr_schedule"],
-                       callbacks=[PrintProgress(), *stateful, checkpoint, records,
+                       callbacks=[PrintProgress(), health, *stateful, checkpoint, records,
                                   StopOnRequest(stop_flag)],
                        resume_from=resume_from)
     train_seconds = earlier_seconds + time.perf_counter() - started
@@ -139,15 +142,30 @@ def train_one(name, args, stop_flag, plan):
         assessment = model.assess(dataset.X_test, dataset.y_test, dataset.class_names)
     writing = checkpoint.seconds + records.seconds
     write_results(folder, dataset, run, model, assessment, result, train_seconds,
-                  extra={"checkpoint_and_records_seconds": writing})
+                  extra={"checkpoint_and_records_seconds": writing,
+                         "layer_health_seconds": health.seconds})
     if result["status"] in Checkpoint.FINISHED and os.path.exists(checkpoint_path):
         os.remove(checkpoint_path)  # nothing left to resume; metrics.json says it finished
     result.update(title=title, folder=folder,
                   test_loss=assessment["loss"] if assessment else None,
                   test_accuracy=assessment["accuracy"] if assessment else None,
                   calibration_error=(assessment["calibration"]["expected_calibration_error"]
-                                     if assessment else None))
+                                     if assessment else None),
+                  health=health_sentence(result["layer_health"], model))
     return result
+
+
+def look_before_training(model, X_val, Y_val):
+    """Print the layers and their parameter counts, and the untrained network's validation loss
+    beside ln(number of classes), the loss of guessing uniformly (CS231n's first sanity check)."""
+    for line in model.summary():
+        print(line)
+    loss = model.loss_function.value(model.predict_proba(X_val), Y_val)
+    expected = math.log(model.n_classes)
+    verdict = ("as expected of an untrained network" if abs(loss - expected) <= 0.5 * expected
+               else "far from it: check how the data is scaled and the weights initialised")
+    print(f"  untrained validation loss {loss:.3f}; ln({model.n_classes}) = {expected:.3f}: {verdict}",
+          flush=True)
 
 
 def print_summary(summary):
@@ -162,6 +180,8 @@ def print_summary(summary):
             print(f"  {result['title']}: test loss {result['test_loss']:.4f}, test accuracy "
                   f"{result['test_accuracy']:.4f}, calibration error "
                   f"{result['calibration_error']:.4f}{note}; files in {result['folder']}")
+        if result.get("health"):
+            print(f"    {result['health']}")
 
 
 def main(argv=None):

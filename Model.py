@@ -257,6 +257,20 @@ class Model:
                 "confusion_matrix": counts, "per_class": per_class_scores(counts, class_names),
                 "calibration": calibration(P, labels), "probabilities": P}
 
+    def summary(self):
+        """The layers with their shapes and parameter counts, and the total, as lines of text
+        (as Keras's Model.summary() prints them)."""
+        lines = [f"  {'layer':<22}{'shape':>14}{'parameters':>14}"]
+        for index, layer in enumerate(self.layers):
+            if layer is self.output_layer:
+                name = "output (softmax)"
+            else:
+                name = f"hidden {index + 1} ({layer.activation})"
+            shape = f"{layer.n_inputs} -> {layer.n_outputs}"
+            lines.append(f"  {name:<22}{shape:>14}{layer.weights.size + layer.bias.size:>14,}")
+        lines.append(f"  {'total':<22}{'':>14}{self.parameter_vector.size:>14,}")
+        return lines
+
     def all_finite(self):
         """True when no weight or bias is NaN or infinite."""
         return all(math.isfinite(float(p.sum())) for p in self.parameters())
@@ -484,6 +498,41 @@ def plot_calibration(calibration_table, title):
                    f"test rows per bin above the bars)", fontsize=10)
     axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
+    return figure
+
+
+def plot_layer_health(health, title):
+    """A Figure of each layer's health per epoch: gradient norm, update-to-weight ratio (both
+    on log scales, the ratio with CS231n's 1e-3 drawn) and the share of saturated activations."""
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    figure = _new_figure(13, 4.2)
+    panels = figure.subplots(1, 3)
+    epochs = range(1, len(health["gradient_norm"]) + 1)
+    measures = (("gradient_norm", "norm of the weight gradient", True),
+                ("update_ratio", "|update| / |weights| per step", True),
+                ("saturation", "share of activations saturated", False))
+    for axes, (key, label, log) in zip(panels, measures):
+        for index, name in enumerate(health["layers"]):
+            values = [epoch[index] for epoch in health[key]]
+            if all(value is not None for value in values):
+                axes.plot(epochs, values, marker="o" if len(values) <= 30 else None, markersize=3,
+                          label=name)
+        if log:
+            axes.set_yscale("log")
+        else:
+            axes.set_ylim(0, max([0.05] + [1.1 * value for line in axes.lines
+                                           for value in line.get_ydata()]))
+            axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+        if key == "update_ratio":
+            axes.axhline(1e-3, color="grey", linestyle="--", linewidth=1, label="1e-3 (rule of thumb)")
+        axes.set_xlabel("epoch")
+        axes.set_title(label, fontsize=10)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+        if axes.lines:
+            axes.legend(fontsize=8)
+    figure.suptitle(title)
     return figure
 
 

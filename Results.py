@@ -166,7 +166,7 @@ def metrics_record(dataset, run, result, train_seconds, status=None):
                    history=result["history"], learning_rates=result["learning_rates"],
                    test_loss=None, test_accuracy=None,
                    epoch_seconds=result["epoch_seconds"], train_seconds=train_seconds)
-    for key in ("diverged_epoch", "best_epoch"):
+    for key in ("diverged_epoch", "best_epoch", "layer_health"):
         if key in result:
             metrics[key] = result[key]
     return metrics
@@ -236,13 +236,18 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
     set (None when training diverged); result is what Model.fit returned;
     extra, more entries for metrics.json.
     """
-    from Model import plot_calibration, plot_confusion_matrix
+    from Model import plot_calibration, plot_confusion_matrix, plot_layer_health
     from ModelFile import save_model
 
     os.makedirs(folder, exist_ok=True)
     title = dataset_title(dataset)
     network = network_text(dataset.n_features, run["hidden_layers"], dataset.n_classes)
     save_history_plots(folder, title, network, run, result)
+    if result.get("layer_health", {}).get("gradient_norm"):
+        save_figure(plot_layer_health(result["layer_health"],
+                                      f"{title}: each layer's health per epoch ({network} "
+                                      f"{run['activation']})"),
+                    os.path.join(folder, "layer_health.png"))
     metrics = metrics_record(dataset, run, result, train_seconds)
     metrics.update(extra or {})
     if assessment is not None:
