@@ -99,7 +99,7 @@ def read_checkpoint(path):
                              f"{damaged}, not a readable npz file; delete it to start afresh")
     try:
         values = json.loads(str(arrays.pop("state")))
-        if values.get("format") != FORMAT:
+        if not isinstance(values, dict) or values.get("format") != FORMAT:
             raise ValueError("not a checkpoint of this project")
         if values.get("version") != VERSION:
             raise ValueError(f"version {values.get('version')}; this project reads {VERSION}")

@@ -78,6 +78,21 @@ def check_readable_file(path, expected="a file"):
         raise DataError(f"{path}: not readable (permission denied); expected {expected}")
 
 
+@contextlib.contextmanager
+def open_npz(path):
+    """The npz archive at path, read without pickle, its file closed however reading ends.
+
+    (np.load given a name leaves the file open when the archive is damaged, and
+    returns a bare array for a .npy file: both are handled here.)
+    """
+    with open(path, "rb") as stream:
+        archive = np.load(stream, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an npz archive of named arrays")
+        with archive:
+            yield archive
+
+
 def read_npz_arrays(path, expected, refusal):
     """Every array of an npz file, by name, read without pickle.
 
@@ -86,17 +101,17 @@ def read_npz_arrays(path, expected, refusal):
     """
     check_readable_file(path, expected)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open_npz(path) as archive:
             return {key: archive[key] for key in archive.files}
     except NPZ_READ_ERRORS as error:
-        raise DataError(f"{refusal} ({type(error).__name__})") from None
+        raise DataError(f"{refusal} ({type(error).__name__}: {error})") from None
 
 
 def read_mnist_npz(path):
     """(x_train, y_train, x_test, y_test) from an npz file in the layout of Keras's mnist.npz."""
     check_readable_file(path, "an npz file in the layout of Keras's mnist.npz")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open_npz(path) as archive:
             missing = [key for key in MNIST_KEYS if key not in archive.files]
             if missing:
                 raise DataError(f"{path}: missing arrays {', '.join(missing)}; an MNIST npz "
@@ -116,7 +131,7 @@ def read_mnist_npz(path):
 
 def check_mnist_part(path, images, labels, part):
     """Raise DataError if x_<part> and y_<part> are not images and digit labels that match."""
-    if images.ndim not in (2, 3) or images.shape[0] == 0:
+    if images.ndim not in (2, 3) or images.size == 0:
         raise DataError(f"{path}: x_{part} has shape {images.shape}; expected "
                         f"(n_images, 28, 28) with n_images >= 1")
     if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
@@ -188,14 +203,32 @@ def validation_count(n_rows, validation_split):
     return min(max(1, round(n_rows * validation_split)), n_rows - 1)
 
 
+def split_images(images, labels, validation_split, rng, path):
+    """Row indices (train, validation): validation_split of the rows, drawn with rng, held out.
+
+    Raises DataError when a part would be empty or a class would be missing
+    from training, saying what to change.
+    """
+    if len(images) < 2:
+        raise DataError(f"{path}: {len(images)} training image; expected at least 2, one to "
+                        f"train on and one to validate on")
+    n_val = validation_count(len(images), validation_split)
+    order = rng.permutation(len(images))
+    val_rows, train_rows = order[:n_val], order[n_val:]
+    missing = np.setdiff1d(labels, labels[train_rows])
+    if missing.size:
+        raise DataError(f"{path}: --validation_split {validation_split:g} leaves {len(train_rows)} "
+                        f"training images and none of class {missing[0]}; expected a smaller "
+                        f"--validation_split")
+    return train_rows, val_rows
+
+
 def load_mnist(mnist_path, validation_split, rng, dtype=np.float32):
     """MNIST as a Dataset: validation_split of the training images, drawn at random
     with rng, held out for validation; the official test images kept for the end."""
     dtype = np.dtype(dtype)
     (x_train, y_train, x_test, y_test), source = load_mnist_arrays(mnist_path)
-    n_val = validation_count(len(x_train), validation_split)
-    order = rng.permutation(len(x_train))
-    val_rows, train_rows = order[:n_val], order[n_val:]
+    train_rows, val_rows = split_images(x_train, y_train, validation_split, rng, source)
     # Convert each part on its own: a float copy of all 60,000 images first would
     # cost another 188 MB at the peak.
     return Dataset(
@@ -231,6 +264,8 @@ def table_to_arrays(frame, target, path):
     if target not in frame.columns:
         raise DataError(f"{path}: no column {target!r}; the columns are "
                         f"{', '.join(map(str, frame.columns))} (the first row must name them)")
+    if len(frame) == 0:
+        raise DataError(f"{path}: a header and no rows; expected rows of data below it")
     features = frame.drop(columns=[target])
     if features.shape[1] == 0:
         raise DataError(f"{path}: no feature columns besides {target!r}")
@@ -280,6 +315,13 @@ def table_dataset(name, X, y, class_names, validation_split, rng, dtype, path, f
         raise DataError(f"{path}: class {scarce!r} has {counts.min()} rows; every class needs "
                         f"at least 3 to appear in training, validation and test")
     train, val, test = stratified_split(y, validation_split, rng)
+    missing = np.setdiff1d(np.arange(len(class_names)), y[train])
+    if missing.size:
+        scarce = int(missing[0])
+        raise DataError(f"{path}: --validation_split {validation_split:g} leaves no training row "
+                        f"of class {class_names[scarce]!r} ({counts[scarce]} rows: "
+                        f"{max(1, round(counts[scarce] * TEST_FRACTION))} for test, the rest for "
+                        f"validation); expected a smaller --validation_split")
     mean = X[train].mean(axis=0)
     scale = X[train].std(axis=0)
     scale[scale == 0] = 1.0  # a constant feature: centre it, do not divide by zero
@@ -362,7 +404,7 @@ def read_images(path):
     """The images of an npz file to predict on: x_test of an MNIST-layout file, else its only array."""
     check_readable_file(path, "an npz file of images")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open_npz(path) as archive:
             if "x_test" in archive.files:
                 images = archive["x_test"]
             elif len(archive.files) == 1:
@@ -374,7 +416,7 @@ def read_images(path):
         raise
     except NPZ_READ_ERRORS as error:
         raise DataError(f"{path}: not a readable npz file ({type(error).__name__}: {error})") from None
-    if images.ndim not in (2, 3) or not np.issubdtype(images.dtype, np.number):
+    if images.ndim not in (2, 3) or images.dtype.kind not in "uif" or images.size == 0:
         raise DataError(f"{path}: images of shape {images.shape} and dtype {images.dtype}; "
                         f"expected (n_images, 28, 28) pixels")
     if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():

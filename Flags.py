@@ -187,8 +187,11 @@ def build_parser():
 def joined_hidden_layers(argv):
     """argv with the tokens after --hidden_layers, up to the next --flag, joined into one.
 
-    The shell splits the assignment's unquoted [256, 64] into two tokens, and
-    argparse would take a token such as "-64]" for an unknown flag; passed as
+    (A token such as "--64]" is not a flag: it is a mangled width, and stays in the list.)
+
+    The shell splits the assignment's unquoted [256, 64] into two tokens (and
+    --hidden_layers=[256, 64] too), and argparse would take a token such as
+    "-64]" for an unknown flag; passed as
     --hidden_layers=VALUE, the whole list reaches parse_hidden_layers, which
     says what is wrong with it.
     """
@@ -197,11 +200,14 @@ def joined_hidden_layers(argv):
     while position < len(argv):
         token = argv[position]
         end = position + 1
-        if token == "--hidden_layers":
-            while end < len(argv) and not argv[end].startswith("--"):
+        if token == "--hidden_layers" or token.startswith("--hidden_layers="):
+            while end < len(argv) and not re.match(r"--[A-Za-z]", argv[end]):
                 end += 1
-            if end > position + 1:
-                token = "--hidden_layers=" + " ".join(argv[position + 1:end])
+            # --hidden_layers=[256, 64] reaches us as "--hidden_layers=[256," and "64]".
+            pieces = [token.partition("=")[2]] if "=" in token else []
+            pieces += argv[position + 1:end]
+            if pieces:
+                token = "--hidden_layers=" + " ".join(pieces)
         joined.append(token)
         position = end
     return joined

@@ -63,7 +63,10 @@ def load_model(path):
                              f"{not_a_model}; it is not a readable npz file")
     if str(arrays.get("format", "")) != FORMAT:
         raise DataError(not_a_model)
-    version = int(arrays.get("version", -1))
+    try:
+        version = int(_whole_numbers(arrays, "version", np.array(-1)))
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: a damaged model file (its version is not a whole number)") from None
     if version > VERSION:
         raise DataError(f"{path}: a model file of version {version}, written by a newer version "
                         f"of this project; this one reads versions {READABLE_VERSIONS[0]} to "
@@ -76,21 +79,32 @@ def load_model(path):
         raise DataError(f"{path}: a damaged model file (unknown activation {activation!r}; "
                         f"expected one of {', '.join(ACTIVATIONS)})")
     try:
-        sizes = [int(size) for size in arrays["layer_sizes"]]
+        sizes = [int(size) for size in _whole_numbers(arrays, "layer_sizes")]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"layer sizes {sizes}")
         n_layers = len(sizes) - 1
-        weights = [arrays[f"weights_{i}"] for i in range(n_layers)]
-        biases = [arrays[f"bias_{i}"] for i in range(n_layers)]
+        weights = [_float_array(arrays, f"weights_{i}") for i in range(n_layers)]
+        biases = [_float_array(arrays, f"bias_{i}") for i in range(n_layers)]
         options = json.loads(str(arrays["options"]))
+        if not isinstance(options, dict):
+            raise ValueError("its options are not a JSON object")
         class_names = [str(name) for name in arrays["class_names"]]
-        feature_mean = arrays["feature_mean"].astype(np.float64)
-        feature_scale = arrays["feature_scale"].astype(np.float64)
-    except (KeyError, ValueError, TypeError) as error:
+        feature_mean = _float_array(arrays, "feature_mean").astype(np.float64)
+        feature_scale = _float_array(arrays, "feature_scale").astype(np.float64)
+    except (KeyError, ValueError, TypeError, IndexError) as error:
         raise DataError(f"{path}: a damaged model file ({type(error).__name__}: {error})") from None
     expected = [(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:])]
     if ([w.shape for w in weights] != expected or [b.shape for b in biases] != [(n,) for n in sizes[1:]]
             or len(class_names) != sizes[-1] or feature_mean.shape != (sizes[0],)
-            or feature_scale.shape != (sizes[0],)):
-        raise DataError(f"{path}: a damaged model file (its arrays do not match its layer sizes {sizes})")
+            or feature_scale.shape != (sizes[0],)
+            or len({w.dtype for w in weights + biases}) != 1
+            or weights[0].dtype not in (np.float32, np.float64)):
+        raise DataError(f"{path}: a damaged model file (its arrays do not match its layer sizes "
+                        f"{sizes}, or are not all float32 or all float64)")
+    if not (np.isfinite(feature_mean).all() and np.isfinite(feature_scale).all()
+            and np.all(feature_scale > 0)):
+        raise DataError(f"{path}: a damaged model file (its feature standardisation is not finite "
+                        f"and positive)")
     dtype = weights[0].dtype
     model = Model(sizes[0], sizes[1:-1], sizes[-1], np.random.default_rng(0), dtype=dtype,
                   activation=activation)
@@ -102,3 +116,19 @@ def load_model(path):
     details = {"class_names": class_names, "feature_mean": feature_mean,
                "feature_scale": feature_scale, "options": options}
     return model, details
+
+
+def _float_array(arrays, key):
+    """arrays[key] if it holds real numbers; ValueError (a damaged file) if not."""
+    array = arrays[key]
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"{key} holds {array.dtype} values, not numbers")
+    return array
+
+
+def _whole_numbers(arrays, key, default=None):
+    """arrays[key] (or default) if it holds whole numbers; ValueError (a damaged file) if not."""
+    array = arrays[key] if default is None or key in arrays else default
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"{key} holds {array.dtype} values, not whole numbers")
+    return array

@@ -1,6 +1,17 @@
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 from helpers import make_mnist_like
+
+# The property-based tests' search: "ci" (the default) draws the same examples every run;
+# HYPOTHESIS_PROFILE=deep draws ten times as many, new ones each time, for a deeper search.
+settings.register_profile("ci", max_examples=60, derandomize=True, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("deep", max_examples=600, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture
