@@ -1,9 +1,12 @@
 """Hooks into the training loop, in the manner of Keras's Callback: what happens between steps.
 
-Model.fit calls each callback it is given at four moments. A callback defines
+Model.fit calls each callback it is given at five moments. A callback defines
 only the methods it needs:
 
     on_train_begin(run)              before the first epoch
+    on_epoch_begin(run)              after the epoch's rows are shuffled into run.X_epoch,
+                                     run.Y_epoch and run.labels_epoch, which the
+                                     callback may change or replace (augmentation)
     on_batch_end(run, batch_loss)    after every optimizer step
     on_epoch_end(run, logs)          after every finished, evaluated epoch
     on_train_end(run)                after the last epoch, however training ended
@@ -42,12 +45,18 @@ class TrainingRun:
     epoch: int = 0
     stop_reason: str = None
     n_batches: int = 0
+    X_epoch: object = None
+    Y_epoch: object = None
+    labels_epoch: object = None
 
 
 class Callback:
     """The base: every hook does nothing and asks nothing."""
 
     def on_train_begin(self, run):
+        pass
+
+    def on_epoch_begin(self, run):
         pass
 
     def on_batch_end(self, run, batch_loss):

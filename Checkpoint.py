@@ -206,7 +206,8 @@ def check_same_run(name, args, saved, folder, only_saved=False):
     defaults = DATASETS.get(name)
     if defaults is None:  # a CSV's defaults depend on its rows: compare with what was saved
         defaults = SimpleNamespace(batch_size=saved.get("batch_size"), schedule=saved.get("lr_schedule"),
-                                   weight_decay=saved.get("weight_decay"), dropout=saved.get("dropout"))
+                                   weight_decay=saved.get("weight_decay"), dropout=saved.get("dropout"),
+                                   augment_pixels=0)
     current = run_settings(name, args, defaults)
     flags = settings_flags(name)
     if only_saved:

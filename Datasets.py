@@ -9,6 +9,7 @@ message names the file and says what is wrong, for Main.py to print in one line.
 """
 
 import contextlib
+import importlib.util
 import os
 import sys
 import zipfile
@@ -167,18 +168,34 @@ def native_stderr_silenced():
         os.close(devnull)
 
 
+def keras_backend_for_download():
+    """The KERAS_BACKEND to set before importing Keras to download MNIST, or None to leave it.
+
+    With TensorFlow installed, or a backend chosen by the user, Keras is left
+    as it is. Without TensorFlow (Python 3.14 and later, where it publishes no
+    wheels, installs Keras and scipy instead) Keras 3 runs on its numpy backend,
+    which is enough for keras.datasets; with no backend it would not import.
+    """
+    if os.environ.get("KERAS_BACKEND") or importlib.util.find_spec("tensorflow") is not None:
+        return None
+    return "numpy"
+
+
 def load_mnist_arrays(mnist_path=None):
     """MNIST's four arrays and where they came from.
 
     In order: the file at mnist_path; else Keras's cache file, read with numpy
     (tensorflow is not imported); else keras.datasets.mnist.load_data(), which
-    downloads into that cache.
+    downloads into that cache (with TensorFlow, or Keras on its numpy backend).
     """
     if mnist_path:
         return read_mnist_npz(mnist_path), mnist_path
     cache_file = keras_cache_file()
     if os.path.exists(cache_file):
         return read_mnist_npz(cache_file), cache_file
+    backend = keras_backend_for_download()
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend
     try:
         with native_stderr_silenced():  # TensorFlow's C++ start-up log ignores TF_CPP_MIN_LOG_LEVEL
             from keras.datasets import mnist
@@ -436,6 +453,7 @@ class DatasetEntry(NamedTuple):
     n_classes: int
     weight_decay: float = 0.0 # default --weight_decay
     dropout: float = 0.0      # default --dropout
+    augment_pixels: int = 0   # default --augment_pixels; 0: not images, --augment refused
 
 
 DATASETS = {
@@ -443,7 +461,7 @@ DATASETS = {
         "MNIST", load_mnist, None,
         "an npz file in the layout of Keras's mnist.npz (default: $KERAS_HOME/datasets/mnist.npz "
         "if it exists, else Keras downloads it)",
-        batch_size=32, schedule="cosine", n_features=784, n_classes=10),
+        batch_size=32, schedule="cosine", n_features=784, n_classes=10, augment_pixels=2),
     # Iris has 108 training rows: at batch 32 it would get 4 updates an epoch, too few
     # to converge in 30 epochs at the assignment's learning rate. One row a step gives
     # 108, and a rate held constant (a decaying one would halve the learning done).

@@ -80,6 +80,12 @@ def positive_int(text):
     return int(text)
 
 
+def shift_pixels(text):
+    if not re.fullmatch(r"\s*\+?\d+\s*", text) or not 1 <= int(text) <= 13:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of pixels from 1 to 13")
+    return int(text)
+
+
 def seed_int(text):
     if not re.fullmatch(r"\s*\+?\d+\s*", text):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 0")
@@ -148,6 +154,14 @@ def build_parser():
                         help="fraction of the training rows held out for validation")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="floating-point type of the weights and data")
+    images = ", ".join(f"{entry.augment_pixels} for {name}" for name, entry in DATASETS.items()
+                       if entry.augment_pixels)
+    parser.add_argument("--augment", action="store_true",
+                        help="each epoch, move every training image by its own random shift of "
+                             "up to --augment_pixels pixels in each direction (data sets of "
+                             "images only; validation and test images are never changed)")
+    parser.add_argument("--augment_pixels", type=shift_pixels, default=None,
+                        help=f"the largest shift --augment makes (default: {images})")
     parser.add_argument("--patience", type=positive_int, default=None,
                         help="stop when the validation loss has not improved for this many "
                              "epochs, and keep the weights of the best epoch (default: off)")
@@ -239,6 +253,11 @@ def parse_args(argv=None):
         parser.error("argument --model: --evaluate and --predict need --model FILE")
     if args.model and not (args.evaluate or args.predict):
         parser.error("argument --model: say what to do with it: --evaluate, --predict FILE, or both")
+    if args.augment and not any(DATASETS[name].augment_pixels for name in args.datasets
+                                if name in DATASETS):
+        with_images = ", ".join(name for name, entry in DATASETS.items() if entry.augment_pixels)
+        parser.error(f"argument --augment: {', '.join(args.datasets)} has no images to move; "
+                     f"expected a data set of images ({with_images})")
     return args
 
 
@@ -251,7 +270,8 @@ SETTING_FLAGS = {
     "learning_rate": "--learning_rate", "lr_schedule": "--lr_schedule", "epochs": "--epochs",
     "batch_size": "--batch_size", "optimizer": "--optimizer", "seed": "--seed",
     "dtype": "--dtype", "validation_split": "--validation_split", "patience": "--patience",
-    "weight_decay": "--weight_decay", "dropout": "--dropout",
+    "weight_decay": "--weight_decay", "dropout": "--dropout", "augment": "--augment",
+    "augment_pixels": "--augment_pixels",
     "target": "--target", "data_file": None,
 }
 
@@ -271,6 +291,9 @@ def run_settings(name, args, defaults):
                 "batch_size": args.batch_size or defaults.batch_size, "optimizer": args.optimizer,
                 "weight_decay": first_given(args.weight_decay, defaults.weight_decay),
                 "dropout": first_given(args.dropout, defaults.dropout),
+                "augment": bool(args.augment and defaults.augment_pixels),
+                "augment_pixels": (first_given(args.augment_pixels, defaults.augment_pixels)
+                                   if args.augment and defaults.augment_pixels else None),
                 "seed": args.seed, "dtype": args.dtype, "validation_split": args.validation_split,
                 "patience": args.patience,
                 "data_file": getattr(args, data_file_flag(name)[2:])}
@@ -282,7 +305,8 @@ def run_settings(name, args, defaults):
 def regularisation_text(settings):
     """", weight decay 0.05, dropout 0.1" for a run's settings; "" when both are off."""
     parts = [f"{label} {settings[key]:g}" for key, label in
-             (("weight_decay", "weight decay"), ("dropout", "dropout")) if settings.get(key)]
+             (("weight_decay", "weight decay"), ("dropout", "dropout"),
+              ("augment_pixels", "augmented by shifts up to")) if settings.get(key)]
     return "".join(", " + part for part in parts)
 
 

@@ -124,11 +124,17 @@ def train_one(name, args, stop_flag, plan):
               flush=True)
     remove_stale_temporaries(folder)
     health = LayerHealth(dataset.X_val)
+    augment = []
+    if run["augment"]:
+        from Augment import Augment, save_examples
+        augment = [Augment(dataset.image_shape, run["augment_pixels"])]
+        save_examples(os.path.join(folder, "augmented.png"), title, dataset, run["augment_pixels"],
+                      args.seed)
     started = time.perf_counter()
     result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, optimizer,
                        args.epochs, run["batch_size"], rng, schedule=run["lr_schedule"],
-                       callbacks=[PrintProgress(), health, *stateful, checkpoint, records,
-                                  StopOnRequest(stop_flag)],
+                       callbacks=[*augment, PrintProgress(), health, *stateful, checkpoint,
+                                  records, StopOnRequest(stop_flag)],
                        resume_from=resume_from)
     train_seconds = earlier_seconds + time.perf_counter() - started
 
@@ -143,7 +149,8 @@ def train_one(name, args, stop_flag, plan):
     writing = checkpoint.seconds + records.seconds
     write_results(folder, dataset, run, model, assessment, result, train_seconds,
                   extra={"checkpoint_and_records_seconds": writing,
-                         "layer_health_seconds": health.seconds})
+                         "layer_health_seconds": health.seconds,
+                         "augment_seconds": augment[0].seconds if augment else 0.0})
     if result["status"] in Checkpoint.FINISHED and os.path.exists(checkpoint_path):
         os.remove(checkpoint_path)  # nothing left to resume; metrics.json says it finished
     result.update(title=title, folder=folder,

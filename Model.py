@@ -309,6 +309,7 @@ class Model:
         run = TrainingRun(self, optimizer, rng, epochs, batch_size, result, first_epoch - 1,
                           n_batches=-(-len(X_train) // batch_size))
         batch_hooks = [c.on_batch_end for c in callbacks if overrides(c, "on_batch_end")]
+        epoch_hooks = [c.on_epoch_begin for c in callbacks if overrides(c, "on_epoch_begin")]
         rate_at = LEARNING_RATE_SCHEDULES[schedule].rate
         base_rate = optimizer.learning_rate
         shuffled = _ShuffleBuffers(X_train, Y_train)
@@ -319,7 +320,8 @@ class Model:
                 run.epoch = epoch
                 started = time.perf_counter()
                 optimizer.learning_rate = rate_at(base_rate, epoch, epochs)
-                status, train_loss, train_accuracy = self._train_epoch(run, shuffled, batch_hooks)
+                status, train_loss, train_accuracy = self._train_epoch(run, shuffled, epoch_hooks,
+                                                                       batch_hooks)
                 if status == "completed" and self._diverged(train_loss):
                     status = "diverged"
                 if status != "completed":
@@ -355,14 +357,17 @@ class Model:
         return (not self.all_finite()
                 or train_loss > DIVERGED_LOSS_FACTOR * math.log(self.n_classes))
 
-    def _train_epoch(self, run, shuffled, batch_hooks):
+    def _train_epoch(self, run, shuffled, epoch_hooks, batch_hooks):
         """One pass over the training rows in a new random order.
 
         Returns (status, mean training loss, training accuracy); status is
         "completed", "diverged" (a batch loss was not finite) or the reason a
         batch hook gave to stop.
         """
-        X_order, Y_order, labels_order = shuffled.shuffle(run.rng)
+        run.X_epoch, run.Y_epoch, run.labels_epoch = shuffled.shuffle(run.rng)
+        for hook in epoch_hooks:
+            hook(run)
+        X_order, Y_order, labels_order = run.X_epoch, run.Y_epoch, run.labels_epoch
         batch_size, optimizer = run.batch_size, run.optimizer
         loss_sum = 0.0
         n_correct = 0
@@ -533,6 +538,20 @@ def plot_layer_health(health, title):
         if axes.lines:
             axes.legend(fontsize=8)
     figure.suptitle(title)
+    return figure
+
+
+def plot_augmented(images, copies, title):
+    """A Figure of images (n, height, width) in the top row and each array of copies below."""
+    rows = 1 + len(copies)
+    figure = _new_figure(len(images) * 1.1, rows * 1.2 + 0.6)
+    grid = figure.subplots(rows, len(images), squeeze=False)
+    for row, pictures in enumerate([images, *copies]):
+        for axes, picture in zip(grid[row], pictures):
+            axes.imshow(picture, cmap="gray_r", vmin=0, vmax=1)
+            axes.set_xticks([])
+            axes.set_yticks([])
+    figure.suptitle(title, fontsize=10)
     return figure
 
 

@@ -216,6 +216,45 @@ def test_a_failed_download_says_how_to_provide_the_file(tmp_path, monkeypatch):
     assert "KERAS_HOME" in message
 
 
+@pytest.mark.parametrize("tensorflow, chosen, expected", [
+    (True, None, None),          # TensorFlow installed: Keras as it is
+    (False, None, "numpy"),      # Python 3.14: Keras and scipy, no TensorFlow
+    (False, "jax", None),        # the user's own choice is kept
+    (True, "torch", None),
+])
+def test_which_keras_backend_downloads_mnist(monkeypatch, tensorflow, chosen, expected):
+    import importlib.util
+    from Datasets import keras_backend_for_download
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: (
+        (object() if tensorflow else None) if name == "tensorflow" else real_find_spec(name, *rest)))
+    if chosen is None:
+        monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    else:
+        monkeypatch.setenv("KERAS_BACKEND", chosen)
+    assert keras_backend_for_download() == expected
+
+
+def test_the_download_without_tensorflow_sets_the_numpy_backend(tmp_path, monkeypatch):
+    import importlib.util
+    from Datasets import load_mnist_arrays
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: (
+        None if name == "tensorflow" else real_find_spec(name, *rest)))
+    seen = {}
+
+    def load_data():
+        seen["backend"] = os.environ.get("KERAS_BACKEND")
+        images, labels = np.zeros((4, 28, 28), np.uint8), np.arange(4, dtype=np.uint8)
+        return (images, labels), (images, labels)
+
+    fake_keras(monkeypatch, load_data)
+    load_mnist_arrays()
+    assert seen["backend"] == "numpy"
+
+
 def test_help_imports_neither_tensorflow_nor_matplotlib():
     """--help answers quickly because it loads nothing heavy (numpy only)."""
     probe = ("import runpy, sys\n"

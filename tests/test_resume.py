@@ -376,9 +376,11 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
 
 @pytest.mark.slow
 def test_a_regularised_run_resumes_bit_for_bit(tmp_path, data):
-    """Dropout draws its masks from the run's generator, which the checkpoint restores."""
+    """Dropout's masks and --augment's shifts come from the run's generator, which the
+    checkpoint restores."""
     import Main
-    regularised = (*RUN, "--mnist_path", data, "--dropout", "0.3", "--weight_decay", "0.1")
+    regularised = (*RUN, "--mnist_path", data, "--dropout", "0.3", "--weight_decay", "0.1",
+                   "--augment")
     assert Main.main([str(arg) for arg in (*regularised, "--output_dir", tmp_path / "plain")]) == 0
     kill_at("checkpoint:3", *regularised, "--output_dir", tmp_path / "out")
     result = run_main(*regularised, "--output_dir", tmp_path / "out", "--resume")
