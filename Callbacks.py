@@ -287,10 +287,12 @@ def saturation(model, X):
 
 
 def health_sentence(health, model):
-    """One sentence that reads the last epoch's layer health, for the summary."""
+    """One sentence that reads the layer health for the summary: how fast each layer learned in
+    the first epoch (before a decaying learning rate shrinks every step), and how saturated the
+    hidden layers were at the end."""
     if not health["gradient_norm"]:
         return ""
-    norms = health["gradient_norm"][-1]
+    norms = health["gradient_norm"][0]
     sizes = [layer.weights.size for layer in model.layers]
     per_weight = [norm / np.sqrt(size) for norm, size in zip(norms, sizes)]
     parts = []
@@ -299,10 +301,11 @@ def health_sentence(health, model):
         comparison = (f"{ratio:.3g} times smaller" if ratio >= 1 else f"{1 / ratio:.3g} times larger")
         parts.append(f"the first hidden layer's weights got gradients {comparison} than the output "
                      f"layer's (root mean square per weight)")
-    ratios = health["update_ratio"][-1]
+    ratios = health["update_ratio"][0]
     parts.append(f"each step moved a layer's weights by {min(ratios):.1e} to {max(ratios):.1e} of "
                  f"their size (about 1e-3 is healthy)")
+    text = "in the first epoch, " + "; ".join(parts)
     saturated = [share for share in health["saturation"][-1] if share is not None]
     if saturated:
-        parts.append(f"at most {max(saturated):.1%} of a hidden layer's activations were saturated")
-    return "in the last epoch, " + "; ".join(parts)
+        text += f"; by the last, up to {max(saturated):.1%} of a hidden layer's activations were saturated"
+    return text

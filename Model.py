@@ -315,36 +315,39 @@ class Model:
         shuffled = _ShuffleBuffers(X_train, Y_train)
         for callback in callbacks:
             callback.on_train_begin(run)
-        try:
-            for epoch in range(first_epoch, epochs + 1 if stop is None else first_epoch):
-                run.epoch = epoch
-                started = time.perf_counter()
-                optimizer.learning_rate = rate_at(base_rate, epoch, epochs)
-                status, train_loss, train_accuracy = self._train_epoch(run, shuffled, epoch_hooks,
-                                                                       batch_hooks)
-                if status == "completed" and self._diverged(train_loss):
-                    status = "diverged"
-                if status != "completed":
-                    result["status"] = status
-                    if status == "diverged":
-                        result["diverged_epoch"] = epoch
-                    break
-                val_loss, val_accuracy = self.evaluate(X_val, Y_val)
-                logs = {"train_loss": train_loss, "train_accuracy": train_accuracy,
-                        "val_loss": val_loss, "val_accuracy": val_accuracy}
-                for key in HISTORY_KEYS:
-                    history[key].append(logs[key])
-                result["epoch_seconds"].append(time.perf_counter() - started)
-                result["learning_rates"].append(optimizer.learning_rate)
-                logs.update(learning_rate=optimizer.learning_rate,
-                            seconds=result["epoch_seconds"][-1])
-                for callback in callbacks:
-                    reason = callback.on_epoch_end(run, logs)
-                    run.stop_reason = run.stop_reason or reason
-                if run.stop_reason:
-                    break
-        finally:
-            optimizer.learning_rate = base_rate
+        # A diverging run overflows in its matrix products (whether numpy warns depends on
+        # the BLAS); the checks below catch it and say so once, as "diverged".
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                for epoch in range(first_epoch, epochs + 1 if stop is None else first_epoch):
+                    run.epoch = epoch
+                    started = time.perf_counter()
+                    optimizer.learning_rate = rate_at(base_rate, epoch, epochs)
+                    status, train_loss, train_accuracy = self._train_epoch(
+                        run, shuffled, epoch_hooks, batch_hooks)
+                    if status == "completed" and self._diverged(train_loss):
+                        status = "diverged"
+                    if status != "completed":
+                        result["status"] = status
+                        if status == "diverged":
+                            result["diverged_epoch"] = epoch
+                        break
+                    val_loss, val_accuracy = self.evaluate(X_val, Y_val)
+                    logs = {"train_loss": train_loss, "train_accuracy": train_accuracy,
+                            "val_loss": val_loss, "val_accuracy": val_accuracy}
+                    for key in HISTORY_KEYS:
+                        history[key].append(logs[key])
+                    result["epoch_seconds"].append(time.perf_counter() - started)
+                    result["learning_rates"].append(optimizer.learning_rate)
+                    logs.update(learning_rate=optimizer.learning_rate,
+                                seconds=result["epoch_seconds"][-1])
+                    for callback in callbacks:
+                        reason = callback.on_epoch_end(run, logs)
+                        run.stop_reason = run.stop_reason or reason
+                    if run.stop_reason:
+                        break
+            finally:
+                optimizer.learning_rate = base_rate
         stop = stop or run.stop_reason
         if stop:
             result["status"] = stop

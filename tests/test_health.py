@@ -75,14 +75,16 @@ def test_saturated_units_are_counted():
     assert saturation(model, X) == [0.5, None]  # units 1 and 2 at 1 and 0, units 3 and 4 near 0.5
 
 
-def test_the_sentence_reads_the_last_epoch():
+def test_the_sentence_reads_the_first_epoch_and_the_last():
     model = Model(9, [4], 2, np.random.default_rng(0))   # 36 weights, then 8
-    health = {"layers": ["hidden 1", "output"], "gradient_norm": [[1, 1], [0.6, 0.4]],
-              "update_ratio": [[1, 1], [2e-3, 5e-4]], "saturation": [[0, None], [0.25, None]]}
+    health = {"layers": ["hidden 1", "output"], "gradient_norm": [[0.6, 0.4], [1, 1]],
+              "update_ratio": [[2e-3, 5e-4], [1, 1]], "saturation": [[0, None], [0.25, None]]}
     sentence = health_sentence(health, model)
     # Per weight: 0.6 / 6 = 0.1 against 0.4 / sqrt(8) = 0.1414: 1.41 times smaller.
-    assert "gradients 1.41 times smaller than the output layer's" in sentence
-    assert "by 5.0e-04 to 2.0e-03 of their size" in sentence and "at most 25.0%" in sentence
+    assert sentence.startswith("in the first epoch, the first hidden layer's weights got gradients "
+                               "1.41 times smaller than the output layer's")
+    assert "by 5.0e-04 to 2.0e-03 of their size" in sentence
+    assert sentence.endswith("by the last, up to 25.0% of a hidden layer's activations were saturated")
 
 
 @pytest.mark.slow
@@ -94,7 +96,7 @@ def test_a_run_writes_layer_health(capsys, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "total" in result.stdout and "25,818" in result.stdout
     assert "untrained validation loss" in result.stdout and "ln(10) = 2.303" in result.stdout
-    assert "in the last epoch, the first hidden layer's weights got gradients" in result.stdout
+    assert "in the first epoch, the first hidden layer's weights got gradients" in result.stdout
     metrics = json.loads((tmp_path / "mnist" / "metrics.json").read_text())
     health = metrics["layer_health"]
     assert health["layers"] == ["hidden 1", "hidden 2", "output"]

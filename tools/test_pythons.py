@@ -92,8 +92,9 @@ def check(version, python, without_tensorflow, keep):
                                      "print('TensorFlow' if u.find_spec('tensorflow') else "
                                      "'Keras on numpy, no TensorFlow')"],
                                     capture_output=True, text=True).stdout.strip()
-        return (f"| {version} | {tensorflow}: {size:,.0f} MB installed in {install_seconds:.0f} s "
-                f"| {verdict}: {summary} |")
+        failures = [line for line in tests.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        return "\n".join([f"| {version} | {tensorflow}: {size:,.0f} MB installed in "
+                          f"{install_seconds:.0f} s | {verdict}: {summary} |"] + failures)
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -111,7 +112,7 @@ def main():
     failed = False
     for version, python in interpreters(args.pythons):
         line = check(version, python, args.without_tensorflow, args.keep)
-        failed |= "passed" not in line
+        failed |= "| passed:" not in line
         print(line, flush=True)
     return 1 if failed else 0
 
