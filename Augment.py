@@ -95,6 +95,7 @@ def save_examples(path, title, dataset, pixels, seed, count=8):
         for index, (dy, dx) in enumerate(rng.integers(-pixels, pixels + 1, size=(count, 2))):
             shift_block(images[index:index + 1], shifted[index:index + 1], int(dy), int(dx))
         copies.append(shifted)
+    unit = "pixel" if pixels == 1 else "pixels"
     save_figure(plot_augmented(images, copies, f"{title}: training images (top row) and the "
                                                f"copies --augment makes of them (shifts up to "
-                                               f"{pixels} pixels)"), path)
+                                               f"{pixels} {unit})"), path)

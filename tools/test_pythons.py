@@ -61,6 +61,25 @@ def folder_megabytes(path):
     return total / 2 ** 20
 
 
+def download_attempt(venv_python, folder):
+    """What the MNIST download path does with an empty Keras cache: with no network here, it
+    shows how far it got (Keras imported on its numpy backend, then the download refused)."""
+    probe = ("import os, sys; sys.path.insert(0, %r)\n"
+             "from Datasets import DataError, load_mnist_arrays\n"
+             "try:\n    load_mnist_arrays()\n    print('downloaded')\n"
+             "except DataError as error:\n"
+             "    print('KERAS_BACKEND=' + str(os.environ.get('KERAS_BACKEND')) + ', ' + str(error))\n"
+             % ROOT)
+    empty = os.path.join(folder, "empty-keras-home")
+    os.makedirs(empty, exist_ok=True)
+    environment = dict(os.environ, KERAS_HOME=empty)
+    environment.pop("KERAS_BACKEND", None)
+    result = subprocess.run([venv_python, "-c", probe], capture_output=True, text=True,
+                            env=environment)
+    lines = result.stdout.strip().splitlines() or result.stderr.strip().splitlines() or ["nothing"]
+    return lines[-1][:300]
+
+
 def check(version, python, without_tensorflow, keep):
     """Install and test on one interpreter; returns its line of the table."""
     folder = tempfile.mkdtemp(prefix=f"mlp-py{version}-")
@@ -93,6 +112,8 @@ def check(version, python, without_tensorflow, keep):
                                      "'Keras on numpy, no TensorFlow')"],
                                     capture_output=True, text=True).stdout.strip()
         failures = [line for line in tests.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        if without_tensorflow:
+            tensorflow += "; " + download_attempt(venv_python, folder)
         return "\n".join([f"| {version} | {tensorflow}: {size:,.0f} MB installed in "
                           f"{install_seconds:.0f} s | {verdict}: {summary} |"] + failures)
     finally:
