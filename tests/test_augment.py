@@ -119,10 +119,10 @@ def test_an_augmented_run(capsys, tmp_path):
     result = run_in_process(capsys, "--datasets", "mnist", "iris", "--mnist_path", data, "--epochs", "2",
                             "--hidden_layers", "[16]", "--augment", "--output_dir", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "augmented by shifts up to 2" in result.stdout
+    assert "augmented by shifts up to 1" in result.stdout   # MNIST's default, chosen on validation
     mnist = json.loads((tmp_path / "mnist" / "metrics.json").read_text())
     iris = json.loads((tmp_path / "iris" / "metrics.json").read_text())
-    assert mnist["augment"] is True and mnist["augment_pixels"] == 2 and mnist["augment_seconds"] > 0
+    assert mnist["augment"] is True and mnist["augment_pixels"] == 1 and mnist["augment_seconds"] > 0
     assert iris["augment"] is False and iris["augment_pixels"] is None   # Iris is unaffected
     png_size(tmp_path / "mnist" / "augmented.png")
     assert not (tmp_path / "iris" / "augmented.png").exists()
