@@ -22,13 +22,13 @@ import time
 
 import numpy as np
 
+import Checkpoint
 from Callbacks import EarlyStopping, LayerHealth, PrintProgress, StopOnRequest, health_sentence
-from Checkpoint import CheckpointError
 from Datasets import DATASETS, DataError, csv_dataset_name, dataset_title, load_csv, training_defaults
-from Results import output_lock
 from Flags import (EXIT_USAGE, available_memory_bytes, check_network_fits, check_output_dir,
                    network_text, network_too_large, parse_args, regularisation_text,
                    run_settings)
+from Results import output_lock
 
 EXIT_FAILED = 1
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -83,7 +83,6 @@ def train_one(name, args, stop_flag, plan):
 
     plan is "fresh", or the checkpoint (values, arrays) to continue from.
     """
-    import Checkpoint
     from Model import Model, one_hot
     from Results import LiveRecords, remove_stale_temporaries, write_results
 
@@ -216,7 +215,7 @@ def main(argv=None):
     except DataError as error:
         print(f"Main.py: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except CheckpointError as error:
+    except Checkpoint.CheckpointError as error:
         print(f"Main.py: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     print_summary(summary)
@@ -228,10 +227,8 @@ def main(argv=None):
 
 def train_all(args, stop_flag):
     """Train each data set the flags name, as the resume plan says; (results, exit status)."""
-    from Checkpoint import plan_resume
-
     folders = [(name, output_folder(name, args)) for name in args.datasets]
-    plans = plan_resume(args, folders)
+    plans = Checkpoint.plan_resume(args, folders)
     summary = []
     exit_status = 0
     for name, folder in folders:
