@@ -173,12 +173,12 @@ def keras_backend_for_download():
 
     With TensorFlow installed, or a backend chosen by the user, Keras is left
     as it is. Without TensorFlow (Python 3.14 and later, where it publishes no
-    wheels, installs Keras and scipy instead) Keras 3 runs on its numpy backend,
-    which is enough for keras.datasets; with no backend it would not import.
+    wheels, installs Keras and jax instead) Keras runs on jax; its numpy backend
+    would not do, since it imports jax too.
     """
     if os.environ.get("KERAS_BACKEND") or importlib.util.find_spec("tensorflow") is not None:
         return None
-    return "numpy"
+    return "jax" if importlib.util.find_spec("jax") is not None else None
 
 
 def load_mnist_arrays(mnist_path=None):
@@ -186,7 +186,7 @@ def load_mnist_arrays(mnist_path=None):
 
     In order: the file at mnist_path; else Keras's cache file, read with numpy
     (tensorflow is not imported); else keras.datasets.mnist.load_data(), which
-    downloads into that cache (with TensorFlow, or Keras on its numpy backend).
+    downloads into that cache (with TensorFlow, or Keras on its jax backend).
     """
     if mnist_path:
         return read_mnist_npz(mnist_path), mnist_path

@@ -216,18 +216,24 @@ def test_a_failed_download_says_how_to_provide_the_file(tmp_path, monkeypatch):
     assert "KERAS_HOME" in message
 
 
-@pytest.mark.parametrize("tensorflow, chosen, expected", [
-    (True, None, None),          # TensorFlow installed: Keras as it is
-    (False, None, "numpy"),      # Python 3.14: Keras and scipy, no TensorFlow
-    (False, "jax", None),        # the user's own choice is kept
-    (True, "torch", None),
-])
-def test_which_keras_backend_downloads_mnist(monkeypatch, tensorflow, chosen, expected):
+def pretend_installed(monkeypatch, **installed):
+    """Make importlib.util.find_spec see the named modules as installed or not."""
     import importlib.util
-    from Datasets import keras_backend_for_download
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: (
-        (object() if tensorflow else None) if name == "tensorflow" else real_find_spec(name, *rest)))
+        (object() if installed[name] else None) if name in installed else real_find_spec(name, *rest)))
+
+
+@pytest.mark.parametrize("tensorflow, jax, chosen, expected", [
+    (True, False, None, None),      # TensorFlow installed: Keras as it is
+    (False, True, None, "jax"),     # Python 3.14: Keras and jax, no TensorFlow
+    (False, False, None, None),     # neither: Keras says what is missing, in our one line
+    (False, True, "torch", None),   # the user's own choice is kept
+    (True, True, "jax", None),
+])
+def test_which_keras_backend_downloads_mnist(monkeypatch, tensorflow, jax, chosen, expected):
+    from Datasets import keras_backend_for_download
+    pretend_installed(monkeypatch, tensorflow=tensorflow, jax=jax)
     if chosen is None:
         monkeypatch.delenv("KERAS_BACKEND", raising=False)
     else:
@@ -235,14 +241,11 @@ def test_which_keras_backend_downloads_mnist(monkeypatch, tensorflow, chosen, ex
     assert keras_backend_for_download() == expected
 
 
-def test_the_download_without_tensorflow_sets_the_numpy_backend(tmp_path, monkeypatch):
-    import importlib.util
+def test_the_download_without_tensorflow_runs_keras_on_jax(tmp_path, monkeypatch):
     from Datasets import load_mnist_arrays
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: (
-        None if name == "tensorflow" else real_find_spec(name, *rest)))
+    pretend_installed(monkeypatch, tensorflow=False, jax=True)
     seen = {}
 
     def load_data():
@@ -252,7 +255,7 @@ def test_the_download_without_tensorflow_sets_the_numpy_backend(tmp_path, monkey
 
     fake_keras(monkeypatch, load_data)
     load_mnist_arrays()
-    assert seen["backend"] == "numpy"
+    assert seen["backend"] == "jax"
 
 
 def test_help_imports_neither_tensorflow_nor_matplotlib():

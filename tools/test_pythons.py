@@ -3,8 +3,8 @@
 For each interpreter pyenv knows (3.10 and newer), or each given with --pythons:
 make a virtual environment in a temporary folder, pip install -r requirements.txt,
 and run the README's test command (python -m pytest) with MNIST in a Keras cache of
-its own, as CI does. --without-tensorflow installs Keras and scipy instead of
-TensorFlow (what Python 3.14 gets) to exercise that path on these interpreters.
+its own, as CI does. --without-tensorflow installs Keras and jax instead of
+TensorFlow (what Python 3.14 gets), to exercise that path on these interpreters.
 
     python tools/test_pythons.py
     python tools/test_pythons.py --without-tensorflow --pythons 3.11 3.13
@@ -40,14 +40,14 @@ def interpreters(wanted):
 
 
 def requirements(without_tensorflow, folder):
-    """The requirements file to install: the project's, or it with Keras and scipy for TensorFlow."""
+    """The requirements file to install: the project's, or it with Keras and jax for TensorFlow."""
     if not without_tensorflow:
         return os.path.join(ROOT, "requirements.txt")
     with open(os.path.join(ROOT, "requirements.txt"), encoding="utf-8") as stream:
-        lines = [line for line in stream if not line.startswith(("tensorflow", "keras", "scipy"))]
+        lines = [line for line in stream if not line.startswith(("tensorflow", "keras", "jax"))]
     path = os.path.join(folder, "requirements-without-tensorflow.txt")
     with open(path, "w", encoding="utf-8") as stream:
-        stream.writelines(lines + ["keras>=3.0\n", "scipy>=1.11\n"])
+        stream.writelines(lines + ["keras>=3.0\n", "jax>=0.4.30\n"])
     return path
 
 
@@ -63,7 +63,7 @@ def folder_megabytes(path):
 
 def download_attempt(venv_python, folder):
     """What the MNIST download path does with an empty Keras cache: with no network here, it
-    shows how far it got (Keras imported on its numpy backend, then the download refused)."""
+    shows how far it got (Keras imported on its jax backend, then the download refused)."""
     probe = ("import os, sys; sys.path.insert(0, %r)\n"
              "from Datasets import DataError, load_mnist_arrays\n"
              "try:\n    load_mnist_arrays()\n    print('downloaded')\n"
@@ -109,7 +109,7 @@ def check(version, python, without_tensorflow, keep):
         verdict = "passed" if tests.returncode == 0 else f"FAILED (exit {tests.returncode})"
         tensorflow = subprocess.run([venv_python, "-c", "import importlib.util as u; "
                                      "print('TensorFlow' if u.find_spec('tensorflow') else "
-                                     "'Keras on numpy, no TensorFlow')"],
+                                     "'Keras and jax, no TensorFlow')"],
                                     capture_output=True, text=True).stdout.strip()
         failures = [line for line in tests.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
         if without_tensorflow:
@@ -125,7 +125,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pythons", nargs="*", default=[], help="version prefixes, e.g. 3.10 3.13")
     parser.add_argument("--without-tensorflow", action="store_true",
-                        help="install Keras and scipy instead of TensorFlow")
+                        help="install Keras and jax instead of TensorFlow")
     parser.add_argument("--keep", action="store_true", help="keep the virtual environments")
     args = parser.parse_args()
     print("| Python | what installs | python -m pytest |")
