@@ -218,8 +218,9 @@ class Model:
         first layer skips that last product: nothing upstream of the data needs it.
         """
         grad = self.loss_function.gradient(self.output_layer.probabilities, Y)
-        for position in range(len(self.layers) - 1, -1, -1):
-            grad = self.layers[position].backward(grad, need_input_grad=position > 0)
+        layers = self.layers
+        for position in range(len(layers) - 1, -1, -1):
+            grad = layers[position].backward(grad, need_input_grad=position > 0)
 
     def loss(self, X, Y, training_rng=None):
         """Mean loss of the model on X against one-hot Y."""
