@@ -22,7 +22,7 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lea
 PLOT_INTERVAL = 10.0
 PLOT_BUDGET = 0.02
 # Characters of a plot title's line that fit across the figure; longer lines are wrapped.
-TITLE_WIDTH = 80
+TITLE_WIDTH = 70
 
 
 def write_atomically(path, write, durable=False):
