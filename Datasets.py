@@ -476,6 +476,14 @@ DATASETS = {
 SMALL_TABLE_ROWS = 1000
 
 
+def load_dataset(name, data_file, target, validation_split, rng, dtype):
+    """The data set called name: a key of DATASETS read from data_file (None: where its loader
+    looks by default), or else a CSV file data_file whose class column is target."""
+    if name in DATASETS:
+        return DATASETS[name].load(data_file, validation_split, rng, dtype)
+    return load_csv(data_file, target, validation_split, rng, dtype)
+
+
 def dataset_title(dataset):
     """How messages and plots name a loaded Dataset: its registry title, or a CSV's name."""
     entry = DATASETS.get(dataset.name)

@@ -23,11 +23,12 @@ import time
 import numpy as np
 
 import Checkpoint
+import Datasets
 from Callbacks import EarlyStopping, LayerHealth, PrintProgress, StopOnRequest, health_sentence
-from Datasets import DATASETS, DataError, csv_dataset_name, dataset_title, load_csv, training_defaults
+from Datasets import DATASETS, DataError, csv_dataset_name, dataset_title, training_defaults
 from Flags import (EXIT_USAGE, available_memory_bytes, check_network_fits, check_output_dir,
-                   network_text, network_too_large, parse_args, regularisation_text,
-                   run_settings)
+                   data_file_flag, network_text, network_too_large, parse_args,
+                   regularisation_text, run_settings)
 from Results import output_lock
 
 EXIT_FAILED = 1
@@ -68,9 +69,8 @@ class StopFlag:
 
 def load_dataset(name, args, rng, dtype):
     """The data set called name (a key of DATASETS, or "csv"), from the files the flags name."""
-    if name in DATASETS:
-        return DATASETS[name].load(getattr(args, f"{name}_path"), args.validation_split, rng, dtype)
-    return load_csv(args.csv, args.target, args.validation_split, rng, dtype)
+    data_file = getattr(args, data_file_flag(name)[2:])
+    return Datasets.load_dataset(name, data_file, args.target, args.validation_split, rng, dtype)
 
 
 def output_folder(name, args):

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from Datasets import DATASETS, DataError, dataset_title, load_csv
+from Datasets import DATASETS, DataError, dataset_title, load_dataset
 from ModelFile import load_model
 from Results import save_text
 
@@ -25,11 +25,8 @@ def load_training_data(model, details, args):
     rng = np.random.default_rng(options.get("seed", 0))
     validation_split = options.get("validation_split", 0.1)
     name = options.get("dataset")
-    if name in DATASETS:
-        path = getattr(args, f"{name}_path")
-        return DATASETS[name].load(path, validation_split, rng, model.dtype)
-    return load_csv(args.csv or options.get("source"), options.get("target"), validation_split,
-                    rng, model.dtype)
+    data_file = getattr(args, f"{name}_path") if name in DATASETS else args.csv or options.get("source")
+    return load_dataset(name, data_file, options.get("target"), validation_split, rng, model.dtype)
 
 
 def evaluate_saved_model(model, details, args):
