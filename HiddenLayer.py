@@ -1,18 +1,96 @@
 """A fully connected hidden layer: the assignment's sigmoid units, or tanh or ReLU.
 
-ACTIVATIONS is the table of activation functions: each entry is the function,
-its derivative written in terms of the function's output (as scikit-learn's
-DERIVATIVES are), and the weight initialisation that suits it. A new
-activation is two functions and one entry; --activation, the gradient check
-and model.npz take their names from here.
+Dense is the affine part both layers share, Z = X @ W + b, with its backward
+pass; HiddenLayer puts an activation on top of it (OutputLayer, in its own
+file, puts the softmax). ACTIVATIONS is the table of activation functions:
+each entry is the function, its derivative written in terms of the function's
+output (as scikit-learn's DERIVATIVES are), the weight initialisation that
+suits it, and the limits near which a unit is saturated. A new activation is
+two functions and one entry; --activation, the gradient check, the layer
+health and model.npz take their names from here.
+
+This file needs numpy and nothing else.
 """
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from Dense import Dense, glorot_uniform, he_uniform
+def glorot_uniform(n_inputs, n_outputs, rng, dtype):
+    """Weights of shape (n_inputs, n_outputs) drawn from U(-r, r), r = sqrt(6 / (n_in + n_out)).
 
+    This is Glorot and Bengio's (2010) "normalized initialization", the one Keras
+    calls glorot_uniform: for units that are roughly linear near 0 (sigmoid,
+    tanh, softmax) it keeps the variance of activations and gradients about the
+    same from layer to layer.
+    """
+    limit = np.sqrt(6.0 / (n_inputs + n_outputs))
+    return rng.uniform(-limit, limit, size=(n_inputs, n_outputs)).astype(dtype)
+
+
+def he_uniform(n_inputs, n_outputs, rng, dtype):
+    """Weights of shape (n_inputs, n_outputs) drawn from U(-r, r), r = sqrt(6 / n_inputs).
+
+    He et al. (2015): a ReLU passes on only half of its inputs' variance, so the
+    weights need twice Glorot's variance (counting the inputs alone) to keep the
+    signal from fading layer by layer. Keras calls it he_uniform.
+    """
+    limit = np.sqrt(6.0 / n_inputs)
+    return rng.uniform(-limit, limit, size=(n_inputs, n_outputs)).astype(dtype)
+
+
+class Dense:
+    """Units fed by every input: Z = X @ W + b.
+
+    Shapes: X is (n_samples, n_inputs), W is (n_inputs, n_outputs), b is
+    (n_outputs,) and Z is (n_samples, n_outputs). The weights come from
+    initialise(n_inputs, n_outputs, rng, dtype); the bias starts at 0.
+    """
+
+    def __init__(self, n_inputs, n_outputs, rng, dtype=np.float32, initialise=glorot_uniform):
+        self.weights = initialise(n_inputs, n_outputs, rng, dtype)
+        self.bias = np.zeros(n_outputs, dtype=dtype)
+        self.grad_weights = np.zeros_like(self.weights)
+        self.grad_bias = np.zeros_like(self.bias)
+        self.inputs = None
+
+    @property
+    def n_inputs(self):
+        return self.weights.shape[0]
+
+    @property
+    def n_outputs(self):
+        return self.weights.shape[1]
+
+    def parameters(self):
+        """The arrays an optimizer updates, in the same order as gradients()."""
+        return [self.weights, self.bias]
+
+    def gradients(self):
+        """dLoss/dW and dLoss/db from the last backward(), matching parameters()."""
+        return [self.grad_weights, self.grad_bias]
+
+    def scores(self, X):
+        """Z = X @ W + b (n_samples, n_outputs); keeps X for backward."""
+        Z = X @ self.weights
+        Z += self.bias
+        self.inputs = X
+        return Z
+
+    def backward_scores(self, grad_Z, need_input_grad=True):
+        """From dL/dZ (n_samples, n_outputs), store dL/dW and dL/db and return dL/dX.
+
+            dL/dW = X^T @ dL/dZ     (each weight's share, summed over the samples)
+            dL/db = sum of dL/dZ over the samples
+            dL/dX = dL/dZ @ W^T     (n_samples, n_inputs), for the layer below
+        Returns None instead of dL/dX when need_input_grad is False (the first
+        layer: nothing needs the gradient with respect to the data).
+        """
+        np.matmul(self.inputs.T, grad_Z, out=self.grad_weights)
+        np.sum(grad_Z, axis=0, out=self.grad_bias)
+        if not need_input_grad:
+            return None
+        return grad_Z @ self.weights.T
 
 def sigmoid(Z):
     """The logistic function 1 / (1 + exp(-Z)), elementwise, in Z's float dtype.
@@ -65,13 +143,25 @@ class Activation(NamedTuple):
     derivative: Callable     # (dL/dA, A) -> dL/dZ
     initialise: Callable     # (n_inputs, n_units, rng, dtype) -> W
     description: str
+    # A unit whose output is below saturated_below or above saturated_above is saturated:
+    # its derivative is nearly 0 and it barely learns. None: the activation never saturates.
+    saturated_below: Optional[float] = None
+    saturated_above: Optional[float] = None
+
+    def saturated(self, A):
+        """Boolean mask of the outputs A that lie beyond the saturation limits (None if none)."""
+        if self.saturated_below is None:
+            return None
+        return (A < self.saturated_below) | (A > self.saturated_above)
 
 
 ACTIVATIONS = {
     "sigmoid": Activation(sigmoid, sigmoid_backward, glorot_uniform,
-                          "1 / (1 + e^-z), the assignment's (Glorot-uniform weights)"),
+                          "1 / (1 + e^-z), the assignment's (Glorot-uniform weights)",
+                          saturated_below=0.01, saturated_above=0.99),
     "tanh": Activation(tanh, tanh_backward, glorot_uniform,
-                       "tanh(z), zero-centred (Glorot-uniform weights)"),
+                       "tanh(z), zero-centred (Glorot-uniform weights)",
+                       saturated_below=-0.98, saturated_above=0.98),
     "relu": Activation(relu, relu_backward, he_uniform,
                        "max(z, 0) (He-uniform weights)"),
 }

@@ -1,8 +1,12 @@
-"""The output layer: one softmax unit per class."""
+"""The output layer: one softmax unit per class.
+
+It is a Dense layer (HiddenLayer.py holds the affine part both layers share)
+with the softmax on top. This file needs numpy and HiddenLayer.py, nothing else.
+"""
 
 import numpy as np
 
-from Dense import Dense
+from HiddenLayer import Dense
 
 
 def softmax(Z):

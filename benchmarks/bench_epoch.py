@@ -29,8 +29,9 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from Datasets import DataError, keras_cache_file, read_mnist_npz  # noqa: E402
 from Model import Model, one_hot  # noqa: E402
+from mlp.datasets import DataError, keras_cache_file, read_mnist_npz  # noqa: E402
+from mlp.optimizers import optimizer_for  # noqa: E402
 
 HIDDEN = [256, 64]
 
@@ -42,13 +43,13 @@ class ProjectRunner:
         self.X, self.Y, self.X_test, self.Y_test = data["X"], data["Y"], data["X_test"], data["Y_test"]
         self.rng = np.random.default_rng(args.seed)
         self.model = Model(784, HIDDEN, 10, self.rng)
-        self.optimizer = self.model.build_optimizer(args.optimizer, args.learning_rate)
+        self.optimizer = optimizer_for(self.model, args.optimizer, args.learning_rate)
         self.batch_size = args.batch_size
 
     def epoch(self):
-        result = self.model.fit(self.X, self.Y, self.X_test, self.Y_test, self.optimizer, 1,
-                                self.batch_size, self.rng)
-        return result["history"]["val_accuracy"][-1]
+        result = self.model.fit(self.X, self.Y, self.X_test, self.Y_test, epochs=1,
+                                batch_size=self.batch_size, rng=self.rng, optimizer=self.optimizer)
+        return result.history["val_accuracy"][-1]
 
 
 class KerasRunner:

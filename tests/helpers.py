@@ -11,6 +11,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN = os.path.join(ROOT, "Main.py")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+DIE_AT_CHECKPOINT = os.path.join(ROOT, "tests", "die_at_checkpoint.py")
 
 
 def run_main(*args, env=None, timeout=300):

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from Augment import Augment, shift_block
-from Callbacks import TrainingRun
-from Model import Model, one_hot
+from Model import Model, TrainingRun, one_hot
+from mlp.augment import Augment, shift_block
+from mlp.optimizers import optimizer_for
 from helpers import assert_one_line_error, make_mnist_like, png_size, run_in_process
 
 IMAGE = np.arange(1, 26, dtype=np.float32).reshape(1, 5, 5)   # 1..25, row by row
@@ -90,8 +90,8 @@ def test_validation_and_test_images_are_never_changed():
     X_val, Y_val = X[:50].copy(), Y[:50].copy()
     before = X.copy(), X_val.copy()
     model = Model(64, [8], 3, rng)
-    model.fit(X, Y, X_val, Y_val, model.build_optimizer("adam", 0.01), 2, 16, rng,
-              callbacks=[Augment((8, 8), 2)])
+    model.fit(X, Y, X_val, Y_val, epochs=2, batch_size=16, rng=rng,
+              optimizer=optimizer_for(model, "adam", 0.01), callbacks=[Augment((8, 8), 2)])
     assert np.array_equal(X, before[0]) and np.array_equal(X_val, before[1])
 
 

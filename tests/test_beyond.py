@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import Main
-from Datasets import load_iris
-from Model import Model, confusion_matrix, per_class_scores
-from ModelFile import load_model, save_model
+from Model import Model
+from mlp.datasets import load_iris
+from mlp.metrics import confusion_matrix, per_class_scores
+from mlp.model_file import load_model, save_model
 from helpers import FIXTURES, ROOT, make_csv, make_mnist_like, png_size, run_in_process, run_main
 
 

@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-import Flags
 import Main
-from Datasets import DATASETS, keras_cache_file
 from HiddenLayer import ACTIVATIONS
-from Optimizer import LEARNING_RATE_SCHEDULES, OPTIMIZERS
+from mlp import flags
+from mlp.datasets import DATASETS, keras_cache_file
+from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
 from helpers import MAIN, png_size, run_in_process, run_main
 
 METRICS_FIELDS = ("dataset", "hidden_layers", "learning_rate", "epochs", "batch_size",
@@ -31,7 +31,7 @@ HISTORY_FIELDS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
     [" [ 256 , 64 ] "],
 ])
 def test_every_hidden_layers_form_means_the_same_list(tokens):
-    args = Flags.parse_args(["--hidden_layers", *tokens])
+    args = flags.parse_args(["--hidden_layers", *tokens])
     assert args.hidden_layers == [256, 64]
 
 
@@ -39,11 +39,11 @@ def test_every_hidden_layers_form_means_the_same_list(tokens):
     (["[]"], []), (["[", "]"], []), (["[128]"], [128]), (["128"], [128]), (["[8,4,2]"], [8, 4, 2]),
 ])
 def test_hidden_layers_of_other_lengths(tokens, expected):
-    assert Flags.parse_args(["--hidden_layers", *tokens]).hidden_layers == expected
+    assert flags.parse_args(["--hidden_layers", *tokens]).hidden_layers == expected
 
 
 def test_defaults_are_the_documented_ones():
-    args = Flags.parse_args([])
+    args = flags.parse_args([])
     assert (args.learning_rate, args.epochs, args.hidden_layers) == (0.001, 30, [256, 64])
     assert (args.optimizer, args.seed, args.datasets) == ("adam", 0, ["mnist", "iris"])
     assert (args.output_dir, args.validation_split) == ("results", 0.1)
@@ -52,14 +52,14 @@ def test_defaults_are_the_documented_ones():
 
 def test_choices_and_path_flags_come_from_the_tables():
     """Each table's names are the flag's choices, and every registered data set has its path flag."""
-    parser = Flags.build_parser()
+    parser = flags.build_parser()
     actions = {action.dest: action for action in parser._actions}
     assert list(actions["activation"].choices) == list(ACTIVATIONS) == ["sigmoid", "tanh", "relu"]
     assert list(actions["optimizer"].choices) == list(OPTIMIZERS) == ["adam", "sgd", "momentum"]
     assert list(actions["lr_schedule"].choices) == list(LEARNING_RATE_SCHEDULES)
     for name, entry in DATASETS.items():
         assert actions[f"{name}_path"].default == entry.default_path
-    assert Flags.parse_args([]).datasets == list(DATASETS)
+    assert flags.parse_args([]).datasets == list(DATASETS)
     help_text = parser.format_help()
     for name, entry in ACTIVATIONS.items():
         assert " ".join(f"{name}: {entry.description}".split()) in " ".join(help_text.split())
@@ -178,7 +178,7 @@ def fake_keras(monkeypatch, load_data):
 
 
 def test_mnist_comes_from_keras_when_the_cache_is_empty(tmp_path, monkeypatch):
-    from Datasets import load_mnist_arrays
+    from mlp.datasets import load_mnist_arrays
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     images = np.zeros((5, 28, 28), np.uint8)
     labels = np.arange(5, dtype=np.uint8)
@@ -188,7 +188,7 @@ def test_mnist_comes_from_keras_when_the_cache_is_empty(tmp_path, monkeypatch):
 
 
 def test_mnist_cache_file_is_read_without_keras(tmp_path, monkeypatch, small_mnist):
-    from Datasets import load_mnist_arrays
+    from mlp.datasets import load_mnist_arrays
     (tmp_path / "datasets").mkdir()
     (tmp_path / "datasets" / "mnist.npz").write_bytes(small_mnist.read_bytes())
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
@@ -202,7 +202,7 @@ def test_mnist_cache_file_is_read_without_keras(tmp_path, monkeypatch, small_mni
 
 
 def test_a_failed_download_says_how_to_provide_the_file(tmp_path, monkeypatch):
-    from Datasets import DataError, load_mnist_arrays
+    from mlp.datasets import DataError, load_mnist_arrays
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
 
     def offline():
@@ -232,7 +232,7 @@ def pretend_installed(monkeypatch, **installed):
     (True, True, "jax", None),
 ])
 def test_which_keras_backend_downloads_mnist(monkeypatch, tensorflow, jax, chosen, expected):
-    from Datasets import keras_backend_for_download
+    from mlp.datasets import keras_backend_for_download
     pretend_installed(monkeypatch, tensorflow=tensorflow, jax=jax)
     if chosen is None:
         monkeypatch.delenv("KERAS_BACKEND", raising=False)
@@ -242,7 +242,7 @@ def test_which_keras_backend_downloads_mnist(monkeypatch, tensorflow, jax, chose
 
 
 def test_the_download_without_tensorflow_runs_keras_on_jax(tmp_path, monkeypatch):
-    from Datasets import load_mnist_arrays
+    from mlp.datasets import load_mnist_arrays
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     pretend_installed(monkeypatch, tensorflow=False, jax=True)

@@ -16,8 +16,8 @@ import time
 import numpy as np
 import pytest
 
-import Flags
-import Results
+from Model import DIVERGED
+from mlp import flags, records
 from helpers import MAIN, assert_one_line_error, make_mnist_like, png_size, run_in_process, run_main
 
 
@@ -62,7 +62,7 @@ def test_a_network_too_large_for_memory_is_refused_before_allocating(capsys, tmp
 def test_memory_estimate_counts_parameters_and_the_optimizers_copies(optimizer, copies):
     # Weights and gradients, plus Adam's two running means and a scratch buffer (momentum:
     # velocity and scratch; sgd: scratch).
-    needed, n_parameters = Flags.estimated_training_bytes(784, [256, 64], 10, 4, optimizer)
+    needed, n_parameters = flags.estimated_training_bytes(784, [256, 64], 10, 4, optimizer)
     assert n_parameters == 785 * 256 + 257 * 64 + 65 * 10 == 218058
     assert needed == (copies * 218058 + 8192 * (256 + 64 + 10) * 2) * 4
 
@@ -205,7 +205,7 @@ def test_divergence_stops_that_data_set_keeps_its_files_and_runs_the_next(capsys
 
 def test_divergence_after_good_epochs_keeps_them():
     from Model import Model, one_hot
-    from Optimizer import SGD
+    from mlp.optimizers import SGD
 
     rng = np.random.default_rng(0)
     model = Model(4, [8], 3, rng, dtype=np.float64)
@@ -220,9 +220,9 @@ def test_divergence_after_good_epochs_keeps_them():
                 self.parameters[0][0] = np.inf
 
     optimizer = PoisonAfterTwoEpochs([model.parameter_vector], [model.gradient_vector], 0.1)
-    result = model.fit(X, Y, X, Y, optimizer, 5, 10, rng)
-    assert result["status"] == "diverged" and result["diverged_epoch"] == 3
-    assert len(result["history"]["train_loss"]) == 2
+    result = model.fit(X, Y, X, Y, epochs=5, batch_size=10, rng=rng, optimizer=optimizer)
+    assert result.status == DIVERGED and result.diverged_epoch == 3
+    assert len(result.history["train_loss"]) == 2
 
 
 # ------------------------------------------------------------ interruption
@@ -282,9 +282,9 @@ def test_files_are_replaced_atomically(tmp_path):
         raise RuntimeError("killed mid-write")
 
     with pytest.raises(RuntimeError):
-        Results.write_atomically(str(target), write_half_then_fail)
+        records.write_atomically(str(target), write_half_then_fail)
     assert target.read_text() == "the old, complete file\n"
     assert os.listdir(tmp_path) == ["metrics.json"]
-    Results.write_atomically(str(target), lambda stream: stream.write(b"new\n"))
+    records.write_atomically(str(target), lambda stream: stream.write(b"new\n"))
     assert target.read_text() == "new\n" and os.listdir(tmp_path) == ["metrics.json"]
-    assert target.stat().st_mode & 0o777 == 0o666 & ~Results.current_umask()
+    assert target.stat().st_mode & 0o777 == 0o666 & ~records.current_umask()

@@ -7,18 +7,18 @@ import json
 import numpy as np
 import pytest
 
-import Flags
-from Checkpoint import read_checkpoint
-from Datasets import DataError, load_csv, read_images, read_mnist_npz, split_images, table_dataset
 from Model import Model
-from ModelFile import load_model, save_model
+from mlp import flags
+from mlp.checkpoint import read_checkpoint
+from mlp.datasets import DataError, load_csv, read_images, read_mnist_npz, split_images, table_dataset
+from mlp.model_file import load_model, save_model
 from helpers import assert_one_line_error, run_in_process
 
 
 def test_hidden_layers_after_an_equals_sign_split_by_the_shell():
     # --hidden_layers=[256, 64] typed without quotes: "unrecognized arguments: 64]".
-    assert Flags.parse_args(["--hidden_layers=[256,", "64]"]).hidden_layers == [256, 64]
-    assert Flags.parse_args(["--hidden_layers=256", "64", "--epochs", "2"]).hidden_layers == [256, 64]
+    assert flags.parse_args(["--hidden_layers=[256,", "64]"]).hidden_layers == [256, 64]
+    assert flags.parse_args(["--hidden_layers=256", "64", "--epochs", "2"]).hidden_layers == [256, 64]
 
 
 def test_a_width_written_with_two_dashes_is_named_as_the_hidden_layers_fault(capsys):

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from Callbacks import LayerHealth, health_sentence, saturation
-from Main import look_before_training
 from Model import Model, one_hot
+from mlp.callbacks import LayerHealth, health_sentence, saturation
+from mlp.console import look_before_training
+from mlp.optimizers import optimizer_for
 from helpers import make_mnist_like, png_size, run_in_process
 
 
@@ -43,12 +44,12 @@ def test_layer_health_measures_what_it_says():
     model = Model(5, [4], 3, np.random.default_rng(1))
     replay = Model(5, [4], 3, np.random.default_rng(1))
     health = Every2(X)
-    model.fit(X, Y, X, Y, model.build_optimizer("sgd", 0.5), 1, 16, np.random.default_rng(2),
-              callbacks=[health])
+    model.fit(X, Y, X, Y, epochs=1, batch_size=16, rng=np.random.default_rng(2),
+              optimizer=optimizer_for(model, "sgd", 0.5), callbacks=[health])
 
     # The same training by hand, batch by batch, measuring at batches 2 and 4.
     order = np.random.default_rng(2).permutation(64)
-    optimizer = replay.build_optimizer("sgd", 0.5)
+    optimizer = optimizer_for(replay, "sgd", 0.5)
     norms, ratios = [], []
     for batch in range(4):
         rows = order[16 * batch:16 * batch + 16]

@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-import Flags
-from Checkpoint import read_checkpoint
-from Datasets import (DataError, load_csv, read_feature_rows, read_images, read_mnist_npz,
-                      split_images, table_dataset)
-from Model import Model, one_hot
-from ModelFile import load_model, save_model
+from Model import COMPLETED, DIVERGED, Model, one_hot
+from mlp import flags
+from mlp.checkpoint import read_checkpoint
+from mlp.datasets import (DataError, load_csv, read_feature_rows, read_images, read_mnist_npz,
+                          split_images, table_dataset)
+from mlp.model_file import load_model, save_model
+from mlp.optimizers import optimizer_for
 
-FLAGS_WITH_VALUES = [action.option_strings[0] for action in Flags.build_parser()._actions
+FLAGS_WITH_VALUES = [action.option_strings[0] for action in flags.build_parser()._actions
                      if action.option_strings and action.nargs != 0 and action.dest != "help"]
 UNICODE = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 FLAG_VALUES = st.one_of(
@@ -53,11 +54,11 @@ def read_generated(tmp_path_factory, name, data, read, *args):
 
 
 def parse(argv):
-    """(args or None, exit status or None, the lines written to stderr) of Flags.parse_args."""
+    """(args or None, exit status or None, the lines written to stderr) of flags.parse_args."""
     errors = io.StringIO()
     with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
         try:
-            return Flags.parse_args(argv), None, []
+            return flags.parse_args(argv), None, []
         except SystemExit as exit_:
             return None, exit_.code, errors.getvalue().strip().splitlines()
 
@@ -190,8 +191,8 @@ def train_briefly(dataset):
     model = Model(dataset.n_features, [4], dataset.n_classes, rng)
     result = model.fit(dataset.X_train, one_hot(dataset.y_train, dataset.n_classes),
                        dataset.X_val, one_hot(dataset.y_val, dataset.n_classes),
-                       model.build_optimizer("adam", 0.01), 1, 4, rng)
-    assert result["status"] in ("completed", "diverged")
+                       epochs=1, batch_size=4, rng=rng, optimizer=optimizer_for(model, "adam", 0.01))
+    assert result.status in (COMPLETED, DIVERGED)
 
 
 @given(data=csv_files())

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 import Main
-from GradientCheck import TOLERANCE, check_model, random_problem
 from HiddenLayer import ACTIVATIONS, HiddenLayer
-from Model import Model, calibration, one_hot
-from Optimizer import SGD, Adam, Momentum
+from Model import Model, one_hot
+from mlp.datasets import load_mnist
+from mlp.gradient_check import TOLERANCE, check_model, random_problem
+from mlp.metrics import calibration
+from mlp.optimizers import SGD, Adam, LearningRateScheduler, Momentum, optimizer_for
 from helpers import assert_one_line_error, make_mnist_like, png_size, run_in_process
 
 
@@ -65,7 +67,7 @@ def test_adamw_is_loshchilov_and_hutters_update():
 def test_the_model_decays_weights_and_not_biases():
     model = Model(4, [5], 3, np.random.default_rng(0))
     model.parameter_vector[:] = 1.0
-    optimizer = model.build_optimizer("sgd", 0.1, weight_decay=0.5)
+    optimizer = optimizer_for(model, "sgd", 0.1, weight_decay=0.5)
     optimizer.step()  # the gradients are all 0: only the decay acts
     for layer in model.layers:
         assert np.all(layer.weights == np.float32(0.95)) and np.all(layer.bias == 1.0)
@@ -91,7 +93,7 @@ def test_a_backward_that_ignores_the_mask_is_caught():
         return original(grad, need_input_grad)
 
     layer.backward = forgetful
-    assert dict(check_model(model, X, Y))["hidden layer 1"] > 1e-3
+    assert dict(check_model(model, X, Y))["hidden 1"] > 1e-3
 
 
 def test_dropout_only_while_training():
@@ -159,14 +161,14 @@ def test_zero_regularisation_is_the_unregularised_training(capsys, tmp_path):
     metrics = json.loads((tmp_path / "out" / "mnist" / "metrics.json").read_text())
     assert metrics["weight_decay"] == 0 and metrics["dropout"] == 0
 
-    args = Main.parse_args(["--datasets", "mnist", "--mnist_path", str(data)])
     rng = np.random.default_rng(0)
-    dataset = Main.load_dataset("mnist", args, rng, np.dtype("float32"))
+    dataset = load_mnist(str(data), 0.1, rng, np.dtype("float32"))
     model = Model(784, [16], 10, rng)
-    optimizer = model.build_optimizer("adam", 0.001)
     plain = model.fit(dataset.X_train, one_hot(dataset.y_train, 10), dataset.X_val,
-                      one_hot(dataset.y_val, 10), optimizer, 3, 32, rng, schedule="cosine")
-    assert metrics["history"] == plain["history"]
+                      one_hot(dataset.y_val, 10), epochs=3, batch_size=32, rng=rng,
+                      optimizer=optimizer_for(model, "adam", 0.001),
+                      callbacks=[LearningRateScheduler("cosine")])
+    assert metrics["history"] == plain.history
     with np.load(tmp_path / "out" / "mnist" / "model.npz") as archive:
         for index, layer in enumerate(model.layers):
             assert np.array_equal(archive[f"weights_{index}"], layer.weights)

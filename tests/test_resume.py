@@ -12,11 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-import Checkpoint
-import Results
-from Callbacks import PrintProgress, TrainingRun
-from Results import HISTORY_COLUMNS, output_lock
-from helpers import MAIN, assert_one_line_error, make_mnist_like, run_in_process, run_main
+from Model import FitResult, TrainingRun
+from mlp import checkpoint, records
+from mlp.callbacks import PrintProgress
+from mlp.records import HISTORY_COLUMNS, output_lock
+from helpers import DIE_AT_CHECKPOINT, MAIN, assert_one_line_error, make_mnist_like, run_in_process, run_main
 
 RUN = ("--datasets", "mnist", "--epochs", "5", "--hidden_layers", "[16]", "--batch_size", "16")
 
@@ -72,7 +72,10 @@ def reference(tmp_path_factory, data, noisy_data):
 
 
 def kill_at(point, *args):
-    result = run_main(*args, env={Checkpoint.KILL_FOR_TESTS: point})
+    """Run Main.py in the wrapper that dies half-way through writing the checkpoint at point
+    ("EPOCH" or "EPOCH:DATASET"; see die_at_checkpoint.py)."""
+    result = subprocess.run([sys.executable, DIE_AT_CHECKPOINT, point, *map(str, args)],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == -signal.SIGKILL, result.stderr
     return result
 
@@ -80,10 +83,10 @@ def kill_at(point, *args):
 @pytest.mark.slow
 def test_killed_while_writing_a_checkpoint_resumes_bit_for_bit(tmp_path, data, reference):
     out = tmp_path / "out"
-    kill_at("checkpoint:3", *RUN, "--mnist_path", data, "--output_dir", out)
+    kill_at("3", *RUN, "--mnist_path", data, "--output_dir", out)
     folder = out / "mnist"
     # What survived: the checkpoint of epoch 2, whole, and the records of epochs 1 and 2.
-    values, _ = Checkpoint.read_checkpoint(folder / "checkpoint.npz")
+    values, _ = checkpoint.read_checkpoint(folder / "checkpoint.npz")
     assert values["epoch"] == 2
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["status"] == "running" and metrics["epochs_completed"] == 2
@@ -120,7 +123,7 @@ def test_a_finished_data_set_is_skipped_and_the_unfinished_one_resumed(tmp_path,
     out = tmp_path / "out"
     both = ("--datasets", "mnist", "iris", "--epochs", "4", "--hidden_layers", "[16]",
             "--mnist_path", data, "--output_dir", out)
-    kill_at("checkpoint:2:iris", *both)
+    kill_at("2:iris", *both)
     mnist_files = {name: (out / "mnist" / name).read_bytes() for name in os.listdir(out / "mnist")}
     result = run_main(*both, "--resume")
     assert result.returncode == 0, result.stderr
@@ -137,12 +140,11 @@ def test_early_stopping_keeps_the_best_epoch(reference):
     assert len(val_loss) == best + 2 < 40
     assert val_loss[best - 1] == min(val_loss)
     # The saved weights are the best epoch's: they score its validation loss again.
-    import Main
-    from ModelFile import load_model
     from Model import one_hot
+    from mlp.datasets import load_mnist
+    from mlp.model_file import load_model
     model, _ = load_model(reference / "patient" / "mnist" / "model.npz")
-    args = Main.parse_args([*RUN, "--mnist_path", metrics["source"]])
-    dataset = Main.load_dataset("mnist", args, np.random.default_rng(0), np.dtype("float32"))
+    dataset = load_mnist(metrics["source"], 0.1, np.random.default_rng(0), np.dtype("float32"))
     loss, _ = model.evaluate(dataset.X_val, one_hot(dataset.y_val, 10))
     assert loss == pytest.approx(val_loss[best - 1], rel=1e-6)
 
@@ -152,7 +154,7 @@ def test_early_stopping_survives_a_kill_after_its_best_epoch(tmp_path, noisy_dat
     metrics, _ = files(reference / "patient" / "mnist")
     out = tmp_path / "out"
     patient = patient_run(noisy_data, out)
-    kill_at(f"checkpoint:{metrics['best_epoch'] + 2}", *patient)  # the epoch it stops in
+    kill_at(f"{metrics['best_epoch'] + 2}", *patient)  # the epoch it stops in
     result = run_main(*patient, "--resume")
     assert result.returncode == 0, result.stderr
     assert_same_run(out / "mnist", reference / "patient" / "mnist")
@@ -163,7 +165,7 @@ def test_early_stopping_survives_a_kill_after_its_best_epoch(tmp_path, noisy_dat
 def unfinished(tmp_path, data):
     """An output folder whose MNIST run was killed in the checkpoint of epoch 3."""
     out = tmp_path / "out"
-    kill_at("checkpoint:3", *RUN, "--mnist_path", data, "--output_dir", out)
+    kill_at("3", *RUN, "--mnist_path", data, "--output_dir", out)
     return out
 
 
@@ -262,7 +264,7 @@ def test_bad_patience(capsys, tmp_path, value):
 
 def test_a_full_disk_while_writing_the_checkpoint(capsys, tmp_path, data, monkeypatch):
     """The third checkpoint fails part-way as on a full disk: one line, exit 1, the second intact."""
-    real = Results.write_atomically
+    real = records.write_atomically
     calls = []
 
     def fill_the_disk(path, write, durable=False):
@@ -275,12 +277,12 @@ def test_a_full_disk_while_writing_the_checkpoint(capsys, tmp_path, data, monkey
                 return real(path, half_then_full, durable)
         return real(path, write, durable)
 
-    monkeypatch.setattr(Results, "write_atomically", fill_the_disk)
+    monkeypatch.setattr(checkpoint, "write_atomically", fill_the_disk)
     result = run_in_process(capsys, *RUN, "--mnist_path", data, "--output_dir", tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     [line] = result.stderr.splitlines()
     assert "checkpoint.npz: could not write the checkpoint after epoch 3 (No space left on device)" in line
-    values, _ = Checkpoint.read_checkpoint(tmp_path / "mnist" / "checkpoint.npz")
+    values, _ = checkpoint.read_checkpoint(tmp_path / "mnist" / "checkpoint.npz")
     assert values["epoch"] == 2
     assert [name for name in os.listdir(tmp_path / "mnist") if name.endswith(".tmp")] == []
 
@@ -296,7 +298,7 @@ def test_two_runs_into_one_folder(capsys, tmp_path, data):
 
 
 def test_a_dead_runs_lock_is_not_stuck(capsys, tmp_path, data):
-    holder = ("import os, signal, sys; sys.path.insert(0, %r); from Results import output_lock\n"
+    holder = ("import os, signal, sys; sys.path.insert(0, %r); from mlp.records import output_lock\n"
               "with output_lock(%r):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
               % (os.path.dirname(MAIN), str(tmp_path)))
     assert subprocess.run([sys.executable, "-c", holder]).returncode == -signal.SIGKILL
@@ -340,36 +342,34 @@ def test_no_progress_line_in_a_file_or_for_a_short_epoch():
 def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, monkeypatch):
     """Epochs of 1 s and redraws of 0.4 s: the first redraw after PLOT_INTERVAL, the next ones
     no sooner than 0.4 / PLOT_BUDGET = 20 s apart."""
-    from Datasets import Dataset
-    from Results import LiveRecords
+    from mlp.datasets import Dataset
+    from mlp.records import LiveRecords
 
     now = [0.0]
     drawn = []
 
-    def draw(*args):
+    def draw(*args, **keywords):
         drawn.append(now[0])
         now[0] += 0.4
 
-    monkeypatch.setattr(Results, "save_history_plots", draw)
+    monkeypatch.setattr(records, "save_history_plots", draw)
     X, y = np.zeros((4, 2), np.float32), np.zeros(4, np.int64)
     dataset = Dataset("toy", X, y, X, y, X, y, ["a", "b"])
-    records = LiveRecords(str(tmp_path), dataset, {"hidden_layers": []}, clock=lambda: now[0])
-    result = {"history": {key: [] for key in ("train_loss", "train_accuracy", "val_loss",
-                                              "val_accuracy")},
-              "learning_rates": [], "epoch_seconds": [], "status": "completed"}
+    live = LiveRecords(str(tmp_path), dataset, {"hidden_layers": []}, clock=lambda: now[0])
+    result = FitResult()
     run = TrainingRun(None, None, None, epochs=100, batch_size=1, result=result)
-    records.on_train_begin(run)
+    live.on_train_begin(run)
     for epoch in range(1, 101):
         now[0] += 1.0
         run.epoch = epoch
-        for key in result["history"]:
-            result["history"][key].append(0.5)
-        result["learning_rates"].append(0.001)
-        result["epoch_seconds"].append(1.0)
-        records.on_epoch_end(run, {})
+        for key in result.history:
+            result.history[key].append(0.5)
+        result.learning_rates.append(0.001)
+        result.epoch_seconds.append(1.0)
+        live.on_epoch_end(run, {})
     assert drawn[0] == pytest.approx(10.0)
     assert all(b - a >= 20.0 for a, b in zip(drawn, drawn[1:]))
-    assert 0.4 * len(drawn) / now[0] <= Results.PLOT_BUDGET
+    assert 0.4 * len(drawn) / now[0] <= records.PLOT_BUDGET
     assert len((tmp_path / "history.csv").read_text().splitlines()) == 101
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "running"
 
@@ -382,7 +382,7 @@ def test_a_regularised_run_resumes_bit_for_bit(tmp_path, data):
     regularised = (*RUN, "--mnist_path", data, "--dropout", "0.3", "--weight_decay", "0.1",
                    "--augment")
     assert Main.main([str(arg) for arg in (*regularised, "--output_dir", tmp_path / "plain")]) == 0
-    kill_at("checkpoint:3", *regularised, "--output_dir", tmp_path / "out")
+    kill_at("3", *regularised, "--output_dir", tmp_path / "out")
     result = run_main(*regularised, "--output_dir", tmp_path / "out", "--resume")
     assert result.returncode == 0, result.stderr
     assert_same_run(tmp_path / "out" / "mnist", tmp_path / "plain" / "mnist")

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from Callbacks import Callback
-from Model import Model, one_hot
-from Optimizer import OPTIMIZERS, SGD, Adam, Momentum, cosine_learning_rate
+from Model import COMPLETED, Callback, Model, one_hot
+from mlp.optimizers import (OPTIMIZERS, SGD, Adam, LearningRateScheduler, Momentum,
+                            cosine_learning_rate, optimizer_for)
 
 
 def textbook_adam(steps, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-7):
@@ -79,17 +79,18 @@ def test_training_stays_in_its_dtype_and_learns(dtype):
     labels = (X[:, 0] * X[:, 1] > 0).astype(int)  # XOR of the signs: needs the hidden layer
     Y = one_hot(labels, 2, dtype)
     model = Model(2, [16], 2, rng, dtype=dtype)
-    optimizer = model.build_optimizer("adam", 0.05)
-    result = model.fit(X[:300], Y[:300], X[300:], Y[300:], optimizer, 40, 16, rng, schedule="cosine")
-    assert result["status"] == "completed"
+    optimizer = optimizer_for(model, "adam", 0.05)
+    result = model.fit(X[:300], Y[:300], X[300:], Y[300:], epochs=40, batch_size=16, rng=rng,
+                       optimizer=optimizer, callbacks=[LearningRateScheduler("cosine")])
+    assert result.status == COMPLETED
     assert model.parameter_vector.dtype == dtype and model.forward(X).dtype == dtype
-    assert result["history"]["val_accuracy"][-1] >= 0.9
-    assert result["learning_rates"][0] == 0.05 and result["learning_rates"][-1] < 1e-3
+    assert result.history["val_accuracy"][-1] >= 0.9
+    assert result.learning_rates[0] == 0.05 and result.learning_rates[-1] < 1e-3
     assert optimizer.learning_rate == 0.05  # restored after training
     # The epoch's training metrics are the means over its batches: a fresh evaluation agrees closely.
     loss, accuracy = model.evaluate(X[:300], Y[:300])
-    assert abs(result["history"]["train_accuracy"][-1] - accuracy) < 0.05
-    assert math.isclose(result["history"]["train_loss"][-1], loss, rel_tol=0.3)
+    assert abs(result.history["train_accuracy"][-1] - accuracy) < 0.05
+    assert math.isclose(result.history["train_loss"][-1], loss, rel_tol=0.3)
 
 
 def xor_problem(seed=0, n=300):
@@ -103,9 +104,9 @@ def train(callbacks=(), epochs=4, seed=0):
     X, Y = xor_problem()
     rng = np.random.default_rng(seed)
     model = Model(2, [8], 2, rng)
-    optimizer = model.build_optimizer("adam", 0.05)
-    result = model.fit(X[:200], Y[:200], X[200:], Y[200:], optimizer, epochs, 16, rng,
-                       schedule="cosine", callbacks=callbacks)
+    result = model.fit(X[:200], Y[:200], X[200:], Y[200:], epochs=epochs, batch_size=16, rng=rng,
+                       optimizer=optimizer_for(model, "adam", 0.05),
+                       callbacks=[LearningRateScheduler("cosine"), *callbacks])
     return model, result
 
 
@@ -130,7 +131,7 @@ class Recorder(Callback):
         return "enough" if run.epoch == self.stop_after_epoch else None
 
     def on_train_end(self, run):
-        self.calls.append(("end", run.result["status"]))
+        self.calls.append(("end", run.result.status))
 
 
 def test_callbacks_see_every_batch_and_epoch_and_change_nothing():
@@ -138,7 +139,7 @@ def test_callbacks_see_every_batch_and_epoch_and_change_nothing():
     recorder = Recorder()
     model, result = train([recorder, Callback()])
     assert np.array_equal(model.parameter_vector, plain_model.parameter_vector)
-    assert result["history"] == plain["history"]
+    assert result.history == plain.history
     assert recorder.batches == 4 * 13  # 200 rows in batches of 16
     keys = sorted(["train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate",
                    "seconds"])
@@ -149,7 +150,7 @@ def test_callbacks_see_every_batch_and_epoch_and_change_nothing():
 def test_a_stop_after_an_epoch_keeps_that_epoch():
     recorder = Recorder(stop_after_epoch=2)
     _, result = train([recorder])
-    assert result["status"] == "enough" and len(result["history"]["train_loss"]) == 2
+    assert result.status == "enough" and len(result.history["train_loss"]) == 2
     assert recorder.calls[-1] == ("end", "enough")
 
 
@@ -157,10 +158,9 @@ def test_a_stop_during_an_epoch_leaves_it_out_and_matches_an_uninterrupted_run_s
     _, full = train()
     recorder = Recorder(stop_at_batch=2 * 13 + 5)  # in epoch 3
     _, result = train([recorder])
-    assert result["status"] == "asked"
-    assert {key: values for key, values in result["history"].items()} == \
-        {key: values[:2] for key, values in full["history"].items()}
-    assert result["learning_rates"] == full["learning_rates"][:2]
+    assert result.status == "asked"
+    assert result.history == {key: values[:2] for key, values in full.history.items()}
+    assert result.learning_rates == full.learning_rates[:2]
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
@@ -168,7 +168,7 @@ def test_every_registered_optimizer_trains_and_declares_its_buffers(name):
     X, Y = xor_problem()
     rng = np.random.default_rng(0)
     model = Model(2, [8], 2, rng)
-    optimizer = model.build_optimizer(name, 0.05)
+    optimizer = optimizer_for(model, name, 0.05)
     assert isinstance(optimizer, OPTIMIZERS[name])
     buffers = [value for value in vars(optimizer).values()
                if isinstance(value, list) and value and isinstance(value[0], np.ndarray)
@@ -176,5 +176,5 @@ def test_every_registered_optimizer_trains_and_declares_its_buffers(name):
                and value is not optimizer.decayed]
     assert len(buffers) == OPTIMIZERS[name].buffers  # what the memory estimate counts
     before = model.evaluate(X, Y)[0]
-    model.fit(X, Y, X, Y, optimizer, 5, 16, rng)
+    model.fit(X, Y, X, Y, epochs=5, batch_size=16, rng=rng, optimizer=optimizer)
     assert model.evaluate(X, Y)[0] < before

@@ -4,9 +4,12 @@ import os
 
 import numpy as np
 
-from Datasets import DATASETS, DataError, dataset_title, load_dataset
-from ModelFile import load_model
-from Results import save_text
+from mlp.datasets import (DATASETS, dataset_title, images_to_features, load_dataset,
+                          read_feature_rows, read_images)
+from mlp.errors import DataError
+from mlp.metrics import assess
+from mlp.model_file import load_model
+from mlp.records import save_text
 
 
 def use_saved_model(args):
@@ -35,7 +38,7 @@ def evaluate_saved_model(model, details, args):
     if dataset.n_features != model.n_features or dataset.class_names != details["class_names"]:
         raise DataError(f"{dataset.source}: its features or classes are not the ones "
                         f"{args.model} was trained on")
-    assessment = model.assess(dataset.X_test, dataset.y_test, dataset.class_names)
+    assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
     print(f"{dataset_title(dataset)}, model {args.model}: test loss {assessment['loss']:.4f}, "
           f"test accuracy {assessment['accuracy']:.4f} on {len(dataset.X_test)} test rows")
     print(f"  expected calibration error "
@@ -50,8 +53,6 @@ def evaluate_saved_model(model, details, args):
 
 def predict_with_saved_model(model, details, args):
     """Write OUTPUT_DIR/predictions.csv: each row's class and class probabilities."""
-    from Datasets import images_to_features, read_feature_rows, read_images
-
     options = details["options"]
     if options.get("image_shape"):
         images = read_images(args.predict)

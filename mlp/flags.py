@@ -13,11 +13,10 @@ import tempfile
 
 import numpy as np
 
-from Datasets import DATASETS
 from HiddenLayer import ACTIVATIONS
-from Optimizer import LEARNING_RATE_SCHEDULES, OPTIMIZERS
-
-EXIT_USAGE = 2
+from mlp.datasets import DATASETS
+from mlp.errors import EXIT_USAGE, DataError
+from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
 # Besides the optimizer's own buffers, training keeps the weights and their gradients.
 MODEL_COPIES = 2
 # predict_proba evaluates this many rows at a time; the memory estimate counts their activations.
@@ -310,6 +309,13 @@ def regularisation_text(settings):
     return "".join(", " + part for part in parts)
 
 
+def settings_text(network, settings):
+    """How a network was trained, in one line: the run's header and the plots' titles say it."""
+    return (f"network {network} {settings['activation']}, {settings['optimizer']}, learning rate "
+            f"{settings['learning_rate']:g} ({settings['lr_schedule']}), batch "
+            f"{settings['batch_size']}{regularisation_text(settings)}")
+
+
 def first_given(value, default):
     return default if value is None else value
 
@@ -365,6 +371,14 @@ def network_too_large(title, n_features, n_classes, args, available):
     return (f"the {title} network ({network}, {n_parameters:,} parameters) needs about "
             f"{needed / 2**30:,.1f} GiB to train and this machine has "
             f"{available / 2**30:,.1f} GiB available; expected smaller layers")
+
+
+def refuse_network_too_large(title, n_features, n_classes, args):
+    """Raise DataError when a network for data of this shape cannot be trained in the memory
+    available (for a CSV, whose shape is known only once it is read)."""
+    message = network_too_large(title, n_features, n_classes, args, available_memory_bytes())
+    if message:
+        raise DataError(message)
 
 
 def check_network_fits(args):

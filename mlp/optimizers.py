@@ -9,12 +9,15 @@ it needs to continue exactly where training stopped.
 
 OPTIMIZERS and LEARNING_RATE_SCHEDULES are the tables --optimizer and
 --lr_schedule are built from: a new rule is its class (or function) and one entry.
+A schedule reaches Model.fit as a LearningRateScheduler callback, as in Keras.
 """
 
 import math
 from typing import Callable, NamedTuple
 
 import numpy as np
+
+from Model import Callback
 
 
 class Optimizer:
@@ -167,10 +170,11 @@ class Adam(Optimizer):
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
 
 
-def make_optimizer(name, parameters, gradients, learning_rate, weight_decay=0.0, decayed=()):
-    """The optimizer called name (a key of OPTIMIZERS) bound to these arrays; decayed are the
-    arrays weight decay shrinks."""
-    return OPTIMIZERS[name](parameters, gradients, learning_rate, weight_decay, decayed)
+def optimizer_for(model, name, learning_rate, weight_decay=0.0):
+    """The optimizer called name (a key of OPTIMIZERS) bound to a Model's parameters, all in
+    one vector; weight decay, if any, shrinks the weights and leaves the biases alone."""
+    return OPTIMIZERS[name]([model.parameter_vector], [model.gradient_vector], learning_rate,
+                            weight_decay, [layer.weights for layer in model.layers])
 
 
 def cosine_learning_rate(base_rate, epoch, epochs):
@@ -198,3 +202,21 @@ LEARNING_RATE_SCHEDULES = {
                                              "--learning_rate down towards 0 at the last epoch"),
     "constant": Schedule(constant_learning_rate, "--learning_rate throughout"),
 }
+
+
+class LearningRateScheduler(Callback):
+    """Sets the optimizer's learning rate at the start of every epoch from the schedule called
+    name (a key of LEARNING_RATE_SCHEDULES) and the rate the optimizer had when training
+    began, to which it is set back at the end."""
+
+    def __init__(self, name):
+        self.rate = LEARNING_RATE_SCHEDULES[name].rate
+
+    def on_train_begin(self, run):
+        self.base_rate = run.optimizer.learning_rate
+
+    def on_epoch_begin(self, run):
+        run.optimizer.learning_rate = self.rate(self.base_rate, run.epoch, run.epochs)
+
+    def on_train_end(self, run):
+        run.optimizer.learning_rate = self.base_rate

@@ -12,9 +12,10 @@ import json
 
 import numpy as np
 
-from Datasets import DataError, read_npz_arrays
 from HiddenLayer import ACTIVATIONS
 from Model import Model
+from mlp.datasets import read_npz_arrays
+from mlp.errors import DataError
 
 FORMAT = "numpy-mlp-model"
 VERSION = 2

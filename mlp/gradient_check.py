@@ -9,8 +9,8 @@ flags' shape.
 
 import numpy as np
 
-from Flags import network_text
 from Model import Model, one_hot
+from mlp.flags import network_text
 
 STEP = 1e-5
 TOLERANCE = 1e-6
@@ -90,7 +90,7 @@ def check_model(model, X, Y, dropout_seed=0):
     every forward pass draws them from a new generator seeded with
     dropout_seed, so the function differentiated is the same each time.
     Returns a list of (layer name, largest relative error over its W and b),
-    input layer first.
+    input layer first, named by Model.layer_names.
     """
     def masks():
         return np.random.default_rng(dropout_seed) if model.dropout else None
@@ -104,8 +104,8 @@ def check_model(model, X, Y, dropout_seed=0):
 
     errors = [relative_error(a, numerical_gradient(f, p))
               for a, p in zip(analytic, model.parameters())]
-    names = [f"hidden layer {i + 1}" for i in range(len(model.hidden_layers))] + ["output layer"]
-    return [(name, max(errors[2 * i], errors[2 * i + 1])) for i, name in enumerate(names)]
+    return [(name, max(errors[2 * i], errors[2 * i + 1]))
+            for i, name in enumerate(model.layer_names())]
 
 
 def random_problem(n_features, hidden_sizes, n_classes, rng, n_samples=7, activation="sigmoid",

@@ -19,17 +19,16 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from mlp.errors import DataError
+
+# The project's top folder, where the shipped iris.data lies.
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 MNIST_CLASSES = [str(digit) for digit in range(10)]
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width", "class"]
 TEST_FRACTION = 0.2
 # What np.load and reading an array out of the archive raise for a file that is not a good npz.
 NPZ_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
-
-
-class DataError(Exception):
-    """A data file that cannot be used; the message names it and says why."""
 
 
 @dataclass

@@ -10,8 +10,8 @@ prints one, and each gradient beside its central finite difference.
 
 import numpy as np
 
-from GradientCheck import numerical_gradient
 from HiddenLayer import HiddenLayer, sigmoid
+from mlp.gradient_check import numerical_gradient
 
 # The assignment's network, each unit's weights bias first, as it writes them.
 HIDDEN_ROWS = np.array([[0.01, 0.02, 0.03], [0.03, 0.01, 0.02], [0.02, 0.03, 0.01]])

@@ -11,9 +11,13 @@ import tempfile
 import textwrap
 import time
 
-from Callbacks import Callback
-from Datasets import dataset_title
-from Flags import network_text, regularisation_text
+from Model import Callback, COMPLETED, plot_history
+from mlp.datasets import dataset_title
+from mlp.errors import DataError
+from mlp.flags import network_text, settings_text
+from mlp.model_file import save_model
+from mlp.plots import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
+                       plot_layer_health, plot_misclassified)
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 # Redrawing the two plots costs about 0.4 s. During training they are redrawn at most
@@ -85,8 +89,6 @@ def output_lock(folder):
     except ImportError:  # not on this system (Windows): run without the guard
         yield
         return
-    from Datasets import DataError
-
     path = os.path.join(folder, ".lock")
     with open(path, "a+", encoding="utf-8") as stream:
         try:
@@ -134,56 +136,55 @@ def save_text(text, path):
     write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
 
 
-def settings_text(network, run):
-    """The line under a plot's title that says how the network was trained."""
-    return (f"network {network} {run['activation']}, {run['optimizer']}, learning rate "
-            f"{run['learning_rate']:g} ({run['lr_schedule']}), batch {run['batch_size']}"
-            f"{regularisation_text(run)}")
+def save_history_plots(folder, title, network, run, result, status=None):
+    """loss.png and accuracy.png: training and validation per epoch, the best epoch marked.
 
-
-def save_history_plots(folder, title, network, run, result):
-    """loss.png and accuracy.png: training and validation per epoch, the best epoch marked."""
-    from Model import plot_history
-
+    result is a Model.FitResult; status, when given, is said instead of its own.
+    """
+    status = status or result.status
     settings = settings_text(network, run)
-    if result["status"] != "completed":
-        settings += f" ({result['status'].replace('_', ' ')})"
+    if status != COMPLETED:
+        settings += f" ({status.replace('_', ' ')})"
     settings = textwrap.fill(settings, TITLE_WIDTH)
     for metric in ("loss", "accuracy"):
-        save_figure(plot_history(result["history"], metric, f"{title}: {metric} per epoch\n{settings}",
-                                 best_epoch=result.get("best_epoch")),
+        save_figure(plot_history(result.history, metric, f"{title}: {metric} per epoch\n{settings}",
+                                 best_epoch=result.extras.get("best_epoch")),
                     os.path.join(folder, f"{metric}.png"))
 
 
 def metrics_record(dataset, run, result, train_seconds, status=None):
-    """The metrics.json dict of a run: its settings, the data, the history; no test metrics yet."""
+    """The metrics.json dict of a run: its settings, the data, the history; no test metrics yet.
+
+    result is a Model.FitResult; status, when given, is recorded instead of its own.
+    """
+    flat = result.to_dict()
     network = network_text(dataset.n_features, run["hidden_layers"], dataset.n_classes)
     metrics = dict(run, dataset=dataset.name, source=dataset.source, network=network,
                    classes=dataset.class_names, n_train=len(dataset.X_train),
                    n_val=len(dataset.X_val), n_test=len(dataset.X_test),
-                   status=status or result["status"],
-                   epochs_completed=len(result["history"]["train_loss"]),
-                   history=result["history"], learning_rates=result["learning_rates"],
+                   status=status or result.status,
+                   epochs_completed=len(result.history["train_loss"]),
+                   history=result.history, learning_rates=result.learning_rates,
                    test_loss=None, test_accuracy=None,
-                   epoch_seconds=result["epoch_seconds"], train_seconds=train_seconds)
+                   epoch_seconds=result.epoch_seconds, train_seconds=train_seconds)
     for key in ("diverged_epoch", "best_epoch", "layer_health"):
-        if key in result:
-            metrics[key] = result[key]
+        if key in flat:
+            metrics[key] = flat[key]
     return metrics
 
 
 def history_csv(result):
     """history.csv's text: a header of HISTORY_COLUMNS and one row per finished epoch."""
     return "".join([",".join(HISTORY_COLUMNS) + "\n"]
-                   + [history_row(result, epoch) for epoch in range(len(result["learning_rates"]))])
+                   + [history_row(result, epoch) for epoch in range(len(result.learning_rates))])
 
 
 def history_row(result, index):
-    """The history.csv line of epoch index + 1."""
-    history = result["history"]
+    """The history.csv line of epoch index + 1 of a Model.FitResult."""
+    history = result.history
     values = (index + 1, history["train_loss"][index], history["train_accuracy"][index],
               history["val_loss"][index], history["val_accuracy"][index],
-              result["learning_rates"][index], result["epoch_seconds"][index])
+              result.learning_rates[index], result.epoch_seconds[index])
     return ",".join(repr(value) if isinstance(value, float) else str(value) for value in values) + "\n"
 
 
@@ -214,16 +215,16 @@ class LiveRecords(Callback):
     def on_epoch_end(self, run, logs):
         with timed(self):
             with open(self.path, "a", encoding="utf-8") as stream:
-                stream.write(history_row(run.result, len(run.result["learning_rates"]) - 1))
+                stream.write(history_row(run.result, len(run.result.learning_rates) - 1))
             metrics = metrics_record(self.dataset, self.run_settings, run.result,
-                                     sum(run.result["epoch_seconds"]), status="running")
+                                     sum(run.result.epoch_seconds), status="running")
             save_json(metrics, os.path.join(self.folder, "metrics.json"))
             started = self.clock()
             if started >= self._next_plot:
                 network = network_text(self.dataset.n_features, self.run_settings["hidden_layers"],
                                        self.dataset.n_classes)
                 save_history_plots(self.folder, dataset_title(self.dataset), network,
-                                   self.run_settings, dict(run.result, status="completed"))
+                                   self.run_settings, run.result, status=COMPLETED)
                 finished = self.clock()
                 self._next_plot = finished + max(PLOT_INTERVAL, (finished - started) / PLOT_BUDGET)
         return None
@@ -232,19 +233,17 @@ class LiveRecords(Callback):
 def write_results(folder, dataset, run, model, assessment, result, train_seconds, extra=None):
     """Everything one data set's run leaves in folder: plots, metrics.json, model.npz.
 
-    run holds the settings of the run; assessment is Model.assess on the test
-    set (None when training diverged); result is what Model.fit returned;
+    run holds the settings of the run; assessment is mlp.metrics.assess on the
+    test set (None when training diverged); result is the FitResult of Model.fit;
     extra, more entries for metrics.json.
     """
-    from Model import plot_calibration, plot_confusion_matrix, plot_layer_health
-    from ModelFile import save_model
-
     os.makedirs(folder, exist_ok=True)
     title = dataset_title(dataset)
     network = network_text(dataset.n_features, run["hidden_layers"], dataset.n_classes)
     save_history_plots(folder, title, network, run, result)
-    if result.get("layer_health", {}).get("gradient_norm"):
-        save_figure(plot_layer_health(result["layer_health"],
+    health = result.extras.get("layer_health", {})
+    if health.get("gradient_norm"):
+        save_figure(plot_layer_health(health,
                                       f"{title}: each layer's health per epoch ({network} "
                                       f"{run['activation']})"),
                     os.path.join(folder, "layer_health.png"))
@@ -274,8 +273,6 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
 
 def write_image_plots(folder, title, dataset, model, assessment):
     """For a data set of images: the most confidently misclassified ones, and the first layer's weights."""
-    from Model import plot_hidden_weights, plot_misclassified
-
     images = dataset.X_test.reshape(len(dataset.X_test), *dataset.image_shape)
     save_figure(plot_misclassified(images, dataset.y_test, assessment["probabilities"],
                                    dataset.class_names,

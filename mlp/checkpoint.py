@@ -15,20 +15,15 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from Callbacks import Callback
-from Datasets import DataError, read_npz_arrays
+from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback, FitResult
+from mlp.datasets import DATASETS, read_npz_arrays
+from mlp.errors import CheckpointError, DataError
+from mlp.flags import run_settings, settings_flags
+from mlp.records import timed, write_atomically
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"
 VERSION = 1
-# A variable only the tests set, to die at a chosen point: "checkpoint:N" (or
-# "checkpoint:N:NAME", for data set NAME only) kills the process with SIGKILL
-# half-way through writing the checkpoint of epoch N.
-KILL_FOR_TESTS = "MLP_TEST_KILL_AT"
-
-
-class CheckpointError(Exception):
-    """The checkpoint could not be written (a full disk, a folder gone read-only)."""
 
 
 class Checkpoint(Callback):
@@ -46,16 +41,10 @@ class Checkpoint(Callback):
         self.seconds = 0.0
 
     def on_epoch_end(self, run, logs):
-        from Results import timed, write_atomically
-
         values, arrays = checkpoint_contents(run, self.settings, self.stateful)
-        kill_point = os.environ.get(KILL_FOR_TESTS) in (
-            f"checkpoint:{run.epoch}", f"checkpoint:{run.epoch}:{self.settings.get('dataset')}")
 
         def write(stream):
             np.savez(stream, state=np.array(json.dumps(values)), **arrays)
-            if kill_point:
-                _die_half_way(stream)
 
         try:
             with timed(self):
@@ -67,21 +56,11 @@ class Checkpoint(Callback):
         return None
 
 
-def _die_half_way(stream):
-    """For the tests: cut the file being written at half its size, as a kill would, and die."""
-    import signal
-
-    stream.flush()
-    stream.truncate(stream.tell() // 2)
-    stream.flush()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
 def checkpoint_contents(run, settings, stateful):
     """(the JSON-able values, the named arrays) that describe the run after its current epoch."""
     optimizer_values, optimizer_arrays = run.optimizer.state()
     values = {"format": FORMAT, "version": VERSION, "settings": settings, "epoch": run.epoch,
-              "stop_reason": run.stop_reason, "result": run.result,
+              "stop_reason": run.stop_reason, "result": run.result.to_dict(),
               "rng": run.rng.bit_generator.state, "optimizer": optimizer_values, "callbacks": {}}
     arrays = {"parameters": run.model.parameter_vector}
     arrays.update({f"optimizer__{name}": array for name, array in optimizer_arrays.items()})
@@ -136,7 +115,7 @@ def restore(path, values, arrays, model, optimizer, rng, stateful=()):
     except (KeyError, ValueError, TypeError) as error:
         raise DataError(f"{path}: a damaged checkpoint ({type(error).__name__}: {error}); "
                         f"delete it to start afresh") from None
-    return {"epoch": values["epoch"], "result": values["result"],
+    return {"epoch": values["epoch"], "result": FitResult.from_dict(values["result"]),
             "stop_reason": values.get("stop_reason")}
 
 
@@ -151,7 +130,7 @@ def contradiction(saved, current, flag_of):
     return None
 
 
-FINISHED = ("completed", "stopped_early", "diverged")
+FINISHED = (COMPLETED, STOPPED_EARLY, DIVERGED)
 
 
 def plan_resume(args, names_and_folders):
@@ -197,9 +176,6 @@ def check_same_run(name, args, saved, folder, only_saved=False):
     metrics.json, of which only the settings it records are compared (older
     versions recorded fewer).
     """
-    from Datasets import DATASETS
-    from Flags import run_settings, settings_flags
-
     if not only_saved and saved.get("dataset") != name:
         raise DataError(f"argument --resume: {folder} holds a run on data set "
                         f"{saved.get('dataset')!r}, not {name!r}; choose another --output_dir")

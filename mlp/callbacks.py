@@ -1,77 +1,18 @@
-"""Hooks into the training loop, in the manner of Keras's Callback: what happens between steps.
+"""The callbacks Main.py trains with: what happens between the steps of Model.fit.
 
-Model.fit calls each callback it is given at five moments. A callback defines
-only the methods it needs:
-
-    on_train_begin(run)              before the first epoch
-    on_epoch_begin(run)              after the epoch's rows are shuffled into run.X_epoch,
-                                     run.Y_epoch and run.labels_epoch, which the
-                                     callback may change or replace (augmentation)
-    on_batch_end(run, batch_loss)    after every optimizer step
-    on_epoch_end(run, logs)          after every finished, evaluated epoch
-    on_train_end(run)                after the last epoch, however training ended
-
-run is the TrainingRun (the model, optimizer, generator, epoch and result so
-far); logs holds the epoch's train_loss, train_accuracy, val_loss,
-val_accuracy, learning_rate and seconds. on_batch_end and on_epoch_end may
-return a reason, a short word such as "interrupted", to stop training; it
-becomes the result's "status". Stopped from on_batch_end, the unfinished epoch
-is abandoned and left out of the history; stopped from on_epoch_end, the epoch
-just finished is kept, and the callbacks after the one that asked still see
-it, with run.stop_reason set. A new between-epochs job is a class here (or
-anywhere), passed to fit: nothing in the loop changes.
-
-A callback whose state must survive a restart (early stopping's best epoch)
-has state() -> (values, arrays) and restore(values, arrays), and a name; the
-checkpoint saves and restores them.
+Each is a Model.Callback (the contract is written there, beside fit) that
+defines only the hooks it needs. A callback whose state must survive a
+restart (early stopping's best epoch) has state() -> (values, arrays),
+restore(values, arrays) and a name; the checkpoint saves and restores them.
 """
 
 import sys
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-
-@dataclass
-class TrainingRun:
-    """What a callback can see of the training in progress."""
-    model: object
-    optimizer: object
-    rng: object
-    epochs: int
-    batch_size: int
-    result: dict = field(default_factory=dict)
-    epoch: int = 0
-    stop_reason: str = None
-    n_batches: int = 0
-    X_epoch: object = None
-    Y_epoch: object = None
-    labels_epoch: object = None
-
-
-class Callback:
-    """The base: every hook does nothing and asks nothing."""
-
-    def on_train_begin(self, run):
-        pass
-
-    def on_epoch_begin(self, run):
-        pass
-
-    def on_batch_end(self, run, batch_loss):
-        return None
-
-    def on_epoch_end(self, run, logs):
-        return None
-
-    def on_train_end(self, run):
-        pass
-
-
-def overrides(callback, hook):
-    """Whether callback defines hook itself, so the loop need not call a no-op every batch."""
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
+from HiddenLayer import ACTIVATIONS
+from Model import INTERRUPTED, STOPPED_EARLY, Callback
 
 
 class PrintProgress(Callback):
@@ -153,7 +94,7 @@ class StopOnRequest(Callback):
         self.requested = requested
 
     def on_batch_end(self, run, batch_loss):
-        return "interrupted" if self.requested() else None
+        return INTERRUPTED if self.requested() else None
 
 
 class EarlyStopping(Callback):
@@ -181,13 +122,13 @@ class EarlyStopping(Callback):
                 self.best_weights[...] = run.model.parameter_vector
         elif run.epoch - self.best_epoch >= self.patience:
             self.stopped = True
-            return "stopped_early"
+            return STOPPED_EARLY
         return None
 
     def on_train_end(self, run):
         if self.stopped:
             run.model.parameter_vector[...] = self.best_weights
-        run.result["best_epoch"] = self.best_epoch
+        run.result.extras["best_epoch"] = self.best_epoch
 
     def state(self):
         values = {"best_loss": self.best_loss, "best_epoch": self.best_epoch, "stopped": self.stopped}
@@ -208,10 +149,10 @@ class LayerHealth(Callback):
     For every layer: the norm of its weight gradient and the size of a step's
     update relative to the weights (about 1e-3 is healthy, by CS231n's rule of
     thumb), both averaged over a sample of the epoch's batches (every
-    SAMPLE_EVERY-th, which keeps the cost near 1% of an epoch); and for sigmoid
-    and tanh layers the share of activations saturated (within 0.01 of their
-    limits) on the first SATURATION_ROWS validation rows. Kept in
-    run.result["layer_health"], one list per measure, one entry per epoch with
+    SAMPLE_EVERY-th, which keeps the cost near 1% of an epoch); and for hidden
+    layers whose activation saturates the share of activations beyond its
+    saturation limits (ACTIVATIONS) on the first SATURATION_ROWS validation
+    rows. Kept in run.result.extras["layer_health"], one list per measure, one entry per epoch with
     one value per layer. seconds counts the time it takes.
     """
 
@@ -224,8 +165,8 @@ class LayerHealth(Callback):
 
     def on_train_begin(self, run):
         model = run.model
-        self.health = run.result.setdefault(
-            "layer_health", {"layers": layer_names(model), "gradient_norm": [],
+        self.health = run.result.extras.setdefault(
+            "layer_health", {"layers": model.layer_names(), "gradient_norm": [],
                              "update_ratio": [], "saturation": []})
         self._before = [np.empty_like(layer.weights) for layer in model.layers]
         self._reset()
@@ -266,23 +207,16 @@ class LayerHealth(Callback):
         return None
 
 
-def layer_names(model):
-    return [f"hidden {i + 1}" for i in range(len(model.hidden_layers))] + ["output"]
-
-
 def saturation(model, X):
-    """Share of each sigmoid or tanh hidden layer's activations on X within 0.01 of their limits
-    (None for other layers): such units barely learn, their derivative being near 0."""
+    """Share of each hidden layer's activations on X beyond its activation's saturation limits
+    (None for an activation without any, and for the output layer): such units barely learn,
+    their derivative being near 0."""
     shares = []
     activations = X
     for layer in model.hidden_layers:
         activations = layer.forward(activations)
-        if layer.activation == "sigmoid":
-            shares.append(float(np.mean((activations < 0.01) | (activations > 0.99))))
-        elif layer.activation == "tanh":
-            shares.append(float(np.mean(np.abs(activations) > 0.98)))
-        else:
-            shares.append(None)
+        saturated = ACTIVATIONS[layer.activation].saturated(activations)
+        shares.append(None if saturated is None else float(np.mean(saturated)))
     return shares + [None]
 
 

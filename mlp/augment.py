@@ -11,7 +11,9 @@ import time
 
 import numpy as np
 
-from Callbacks import Callback
+from Model import Callback
+from mlp.plots import plot_augmented
+from mlp.records import save_figure
 
 
 def shift_block(source, target, dy, dx):
@@ -83,9 +85,6 @@ def save_examples(path, title, dataset, pixels, seed, count=8):
     The shifts are drawn from a generator of their own (seeded from --seed), so
     the picture takes nothing from the run's.
     """
-    from Model import plot_augmented
-    from Results import save_figure
-
     os.makedirs(os.path.dirname(path), exist_ok=True)
     images = dataset.X_train[:count].reshape(count, *dataset.image_shape)
     rng = np.random.default_rng(seed)

@@ -1,0 +1,73 @@
+"""What a training run prints: its header, the network before training, and the summary."""
+
+import math
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+from Model import COMPLETED
+from mlp.datasets import dataset_title
+from mlp.flags import network_text, settings_text
+
+FINISHED_BEFORE = "finished"
+
+
+@dataclass
+class Outcome:
+    """One data set's line of the summary: how its run ended, and where its files are."""
+    title: str
+    folder: str
+    status: str
+    test_loss: Optional[float] = None
+    test_accuracy: Optional[float] = None
+    calibration_error: Optional[float] = None
+    health: str = ""
+
+
+def print_header(dataset, settings):
+    """The run's first line: the data's rows and where they came from, and how it trains."""
+    network = network_text(dataset.n_features, settings["hidden_layers"], dataset.n_classes)
+    print(f"{dataset_title(dataset)}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
+          f"validation, {len(dataset.X_test)} test rows from {dataset.source}; "
+          f"{settings_text(network, settings)}", flush=True)
+
+
+def look_before_training(model, X_val, Y_val):
+    """Print the layers and their parameter counts, and the untrained network's validation loss
+    beside ln(number of classes), the loss of guessing uniformly (CS231n's first sanity check)."""
+    for line in model.summary():
+        print(line)
+    loss = model.loss_function.value(model.predict_proba(X_val), Y_val)
+    expected = math.log(model.n_classes)
+    verdict = ("as expected of an untrained network" if abs(loss - expected) <= 0.5 * expected
+               else "far from it: check how the data is scaled and the weights initialised")
+    print(f"  untrained validation loss {loss:.3f}; ln({model.n_classes}) = {expected:.3f}: {verdict}",
+          flush=True)
+
+
+def print_diverged(title, epoch, learning_rate):
+    print(f"{title}: training diverged in epoch {epoch} (the loss blew up or stopped being "
+          f"finite); stopped and kept the {epoch - 1} finished epochs; try a smaller "
+          f"--learning_rate than {learning_rate:g}", file=sys.stderr, flush=True)
+
+
+def finished_before(title, folder):
+    """Say that a data set's run had finished, and return its Outcome."""
+    print(f"{title}: finished before; its files in {folder} are kept", flush=True)
+    return Outcome(title, folder, FINISHED_BEFORE)
+
+
+def print_summary(outcomes):
+    print("\nSummary")
+    for outcome in outcomes:
+        if outcome.status == FINISHED_BEFORE:
+            print(f"  {outcome.title}: finished before; its files in {outcome.folder} are kept")
+        elif outcome.test_accuracy is None:
+            print(f"  {outcome.title}: {outcome.status}, no test metrics; files in {outcome.folder}")
+        else:
+            note = "" if outcome.status == COMPLETED else f" ({outcome.status})"
+            print(f"  {outcome.title}: test loss {outcome.test_loss:.4f}, test accuracy "
+                  f"{outcome.test_accuracy:.4f}, calibration error "
+                  f"{outcome.calibration_error:.4f}{note}; files in {outcome.folder}")
+        if outcome.health:
+            print(f"    {outcome.health}")

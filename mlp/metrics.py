@@ -1,0 +1,79 @@
+"""What a report on a test set holds: loss and accuracy, the confusion matrix, per-class
+precision, recall and F1, and how well calibrated the probabilities are."""
+
+import numpy as np
+
+from Model import one_hot
+
+
+def confusion_matrix(true_labels, predicted_labels, n_classes):
+    """Counts C (n_classes, n_classes): C[i, j] rows of true class i predicted as class j."""
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (true_labels, predicted_labels), 1)
+    return counts
+
+
+def per_class_scores(counts, class_names):
+    """Precision, recall, F1 and support of every class from a confusion matrix.
+
+    Precision of class j is the share of rows predicted j that are j; recall
+    the share of rows of class j predicted j; F1 their harmonic mean. A ratio
+    with nothing to divide by is reported as 0, as scikit-learn does.
+    """
+    true_positives = np.diag(counts).astype(np.float64)
+    predicted = counts.sum(axis=0)
+    actual = counts.sum(axis=1)
+    scores = {}
+    for j, name in enumerate(class_names):
+        precision = true_positives[j] / predicted[j] if predicted[j] else 0.0
+        recall = true_positives[j] / actual[j] if actual[j] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores[name] = {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+                        "support": int(actual[j])}
+    return scores
+
+
+CALIBRATION_BINS = 15
+
+
+def calibration(P, labels, n_bins=CALIBRATION_BINS):
+    """How far the model's confidence is from its accuracy, as Guo et al. (2017) measure it.
+
+    The confidence of a row is its largest probability in P (n_samples,
+    n_classes); the rows are put into n_bins equal-width bins of confidence,
+    ((m - 1) / n_bins, m / n_bins], and the expected calibration error is the
+    rows' share of each bin times the gap between the bin's accuracy and its
+    mean confidence, summed. Returns {"expected_calibration_error", "bins":
+    {"upper", "count", "confidence", "accuracy"} per bin, None where a bin is empty}.
+    """
+    confidence = P.max(axis=1).astype(np.float64)
+    correct = (P.argmax(axis=1) == labels).astype(np.float64)
+    which = np.clip(np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    counts = np.bincount(which, minlength=n_bins)
+    confidence_sums = np.bincount(which, weights=confidence, minlength=n_bins)
+    correct_sums = np.bincount(which, weights=correct, minlength=n_bins)
+    filled = counts > 0
+    mean_confidence = np.divide(confidence_sums, counts, out=np.zeros(n_bins), where=filled)
+    accuracy = np.divide(correct_sums, counts, out=np.zeros(n_bins), where=filled)
+    error = float(np.sum(counts / len(P) * np.abs(accuracy - mean_confidence)))
+    return {"expected_calibration_error": error,
+            "bins": {"upper": [(m + 1) / n_bins for m in range(n_bins)],
+                     "count": counts.tolist(),
+                     "confidence": [float(c) if f else None for c, f in zip(mean_confidence, filled)],
+                     "accuracy": [float(a) if f else None for a, f in zip(accuracy, filled)]}}
+
+
+def assess(model, X, labels, class_names):
+    """Everything a report on a test set needs, as a dict.
+
+    "loss" and "accuracy" on inputs X against integer labels (n_samples,);
+    "confusion_matrix" and "per_class" scores; "calibration" (see
+    calibration()); and the "probabilities" (n_samples, n_classes) they all
+    come from.
+    """
+    P = model.predict_proba(X)
+    counts = confusion_matrix(labels, P.argmax(axis=1), len(class_names))
+    return {"loss": model.loss_function.value(P, one_hot(labels, len(class_names), P.dtype)),
+            "accuracy": float(np.trace(counts) / len(labels)),
+            "confusion_matrix": counts, "per_class": per_class_scores(counts, class_names),
+            "calibration": calibration(P, labels), "probabilities": P}
