@@ -1,16 +1,11 @@
 """The multilayer perceptron: hidden layers, a softmax output layer, categorical
 cross-entropy, mini-batch training, evaluation and the plot of its history.
 
-This file, HiddenLayer.py and OutputLayer.py are the whole network. They need
-numpy (and matplotlib, for plot_history only) and nothing else, so that they
-can be read, or copied into a notebook, on their own:
-
-    model = Model(n_features=4, hidden_sizes=[8], n_classes=3, rng=np.random.default_rng(0))
-    result = model.fit(X_train, Y_train, X_val, Y_val, epochs=50, batch_size=8)
-
-What runs between the steps of training (a learning-rate schedule, early
-stopping, checkpoints, progress lines) comes in as callbacks; the update rule
-as an optimizer. Both follow the small contracts defined beside fit below.
+With HiddenLayer.py and OutputLayer.py this is the whole network; the three need
+numpy (matplotlib for plot_history) and nothing else, so they can be read, or
+copied into a notebook, on their own. The update rule (an optimizer) and what
+runs between steps (callbacks) come in from outside, following the contracts
+written beside fit.
 """
 
 import math
@@ -103,22 +98,6 @@ class FitResult:
     diverged_epoch: Optional[int] = None
     extras: dict = field(default_factory=dict)
 
-    def to_dict(self):
-        """One flat, JSON-able dict: the fields, then the extras beside them."""
-        flat = {"history": self.history, "epoch_seconds": self.epoch_seconds,
-                "learning_rates": self.learning_rates, "status": self.status}
-        if self.diverged_epoch is not None:
-            flat["diverged_epoch"] = self.diverged_epoch
-        flat.update(self.extras)
-        return flat
-
-    @classmethod
-    def from_dict(cls, flat):
-        """The FitResult that to_dict() gave flat; keys that are not fields become extras."""
-        names = ("history", "epoch_seconds", "learning_rates", "status", "diverged_epoch")
-        return cls(**{key: flat[key] for key in names if key in flat},
-                   extras={key: value for key, value in flat.items() if key not in names})
-
 
 @dataclass
 class TrainingRun:
@@ -138,8 +117,7 @@ class TrainingRun:
 
 
 class Callback:
-    """What fit calls between steps, in the manner of Keras's Callback. Each hook does nothing
-    here; a callback defines only those it needs:
+    """What fit calls between steps, as Keras's Callback; a callback defines the hooks it needs:
 
         on_train_begin(run)            before the first epoch
         on_epoch_begin(run)            after the epoch's rows are shuffled into run.X_epoch,
@@ -304,18 +282,6 @@ class Model:
         accuracy = float(np.mean(P.argmax(axis=1) == Y.argmax(axis=1)))
         return self.loss_function.value(P, Y), accuracy
 
-    def summary(self):
-        """The layers with their shapes and parameter counts, and the total, as lines of text
-        (as Keras's Model.summary() prints them)."""
-        lines = [f"  {'layer':<22}{'shape':>14}{'parameters':>14}"]
-        kinds = [layer.activation for layer in self.hidden_layers] + ["softmax"]
-        for name, kind, layer in zip(self.layer_names(), kinds, self.layers):
-            shape = f"{layer.n_inputs} -> {layer.n_outputs}"
-            lines.append(f"  {name + f' ({kind})':<22}{shape:>14}"
-                         f"{layer.weights.size + layer.bias.size:>14,}")
-        lines.append(f"  {'total':<22}{'':>14}{self.parameter_vector.size:>14,}")
-        return lines
-
     def all_finite(self):
         """True when no weight or bias is NaN or infinite."""
         return all(math.isfinite(float(p.sum())) for p in self.parameters())
@@ -328,22 +294,16 @@ class Model:
 
         X_* are (n_samples, n_features), Y_* one-hot (n_samples, n_classes).
         Each epoch visits the training rows in a fresh order drawn from rng (a
-        numpy Generator; seed 0 when none is given), in batches of batch_size,
-        taking one optimizer step per batch; then the model is evaluated on the
-        validation set. The training loss and accuracy of an epoch are the means
-        over its batches, as Keras reports them. optimizer is anything with a
-        learning_rate and a step() (see GradientDescent, the one used when none
-        is given, with learning_rate); callbacks (see Callback) are called
-        between steps and may stop training.
-
-        resume_from, a dict {"epoch", "result", "stop_reason"} saved after that
-        epoch, continues a run whose model, optimizer, generator and callbacks
-        have been restored to that moment: it goes on exactly as the run that
-        was never stopped.
-
+        numpy Generator; seed 0 if none), in batches of batch_size, one
+        optimizer step per batch (GradientDescent at learning_rate if no
+        optimizer is given), then evaluates the validation set. An epoch's
+        training loss and accuracy are the means over its batches, as in Keras.
         An epoch whose loss or weights stop being finite, or whose loss is far
-        worse than guessing, ends training as DIVERGED and is not in the
-        history; nor is an epoch a callback stopped part-way.
+        worse than guessing, ends training as DIVERGED and is not in the history.
+
+        resume_from, {"epoch", "result", "stop_reason"} saved after that epoch,
+        continues a run whose model, optimizer, generator and callbacks were
+        restored to that moment, exactly as if it had never stopped.
         """
         rng = np.random.default_rng(0) if rng is None else rng
         optimizer = optimizer or GradientDescent(self, learning_rate)

@@ -15,11 +15,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback, FitResult
+from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS, read_npz_arrays
 from mlp.errors import CheckpointError, DataError
 from mlp.flags import run_settings, settings_flags
-from mlp.records import timed, write_atomically
+from mlp.records import fit_result, flat_result, timed, write_atomically
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"
@@ -60,7 +60,7 @@ def checkpoint_contents(run, settings, stateful):
     """(the JSON-able values, the named arrays) that describe the run after its current epoch."""
     optimizer_values, optimizer_arrays = run.optimizer.state()
     values = {"format": FORMAT, "version": VERSION, "settings": settings, "epoch": run.epoch,
-              "stop_reason": run.stop_reason, "result": run.result.to_dict(),
+              "stop_reason": run.stop_reason, "result": flat_result(run.result),
               "rng": run.rng.bit_generator.state, "optimizer": optimizer_values, "callbacks": {}}
     arrays = {"parameters": run.model.parameter_vector}
     arrays.update({f"optimizer__{name}": array for name, array in optimizer_arrays.items()})
@@ -115,7 +115,7 @@ def restore(path, values, arrays, model, optimizer, rng, stateful=()):
     except (KeyError, ValueError, TypeError) as error:
         raise DataError(f"{path}: a damaged checkpoint ({type(error).__name__}: {error}); "
                         f"delete it to start afresh") from None
-    return {"epoch": values["epoch"], "result": FitResult.from_dict(values["result"]),
+    return {"epoch": values["epoch"], "result": fit_result(values["result"]),
             "stop_reason": values.get("stop_reason")}
 
 

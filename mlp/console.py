@@ -32,10 +32,22 @@ def print_header(dataset, settings):
           f"{settings_text(network, settings)}", flush=True)
 
 
+def network_table(model):
+    """The layers with their shapes and parameter counts, and the total, as lines of text
+    (as Keras's Model.summary() prints them)."""
+    lines = [f"  {'layer':<22}{'shape':>14}{'parameters':>14}"]
+    kinds = [layer.activation for layer in model.hidden_layers] + ["softmax"]
+    for name, kind, layer in zip(model.layer_names(), kinds, model.layers):
+        lines.append(f"  {name + f' ({kind})':<22}{f'{layer.n_inputs} -> {layer.n_outputs}':>14}"
+                     f"{layer.weights.size + layer.bias.size:>14,}")
+    lines.append(f"  {'total':<22}{'':>14}{model.parameter_vector.size:>14,}")
+    return lines
+
+
 def look_before_training(model, X_val, Y_val):
     """Print the layers and their parameter counts, and the untrained network's validation loss
     beside ln(number of classes), the loss of guessing uniformly (CS231n's first sanity check)."""
-    for line in model.summary():
+    for line in network_table(model):
         print(line)
     loss = model.loss_function.value(model.predict_proba(X_val), Y_val)
     expected = math.log(model.n_classes)

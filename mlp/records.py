@@ -11,7 +11,7 @@ import tempfile
 import textwrap
 import time
 
-from Model import Callback, COMPLETED, plot_history
+from Model import COMPLETED, Callback, FitResult, plot_history
 from mlp.datasets import dataset_title
 from mlp.errors import DataError
 from mlp.flags import network_text, settings_text
@@ -152,12 +152,30 @@ def save_history_plots(folder, title, network, run, result, status=None):
                     os.path.join(folder, f"{metric}.png"))
 
 
+def flat_result(result):
+    """A Model.FitResult as one flat, JSON-able dict: its fields, and its extras beside them
+    (the layout metrics.json and checkpoint.npz have always had)."""
+    flat = {"history": result.history, "epoch_seconds": result.epoch_seconds,
+            "learning_rates": result.learning_rates, "status": result.status}
+    if result.diverged_epoch is not None:
+        flat["diverged_epoch"] = result.diverged_epoch
+    flat.update(result.extras)
+    return flat
+
+
+def fit_result(flat):
+    """The Model.FitResult that flat_result() turned into flat."""
+    fields = ("history", "epoch_seconds", "learning_rates", "status", "diverged_epoch")
+    return FitResult(**{key: flat[key] for key in fields if key in flat},
+                     extras={key: value for key, value in flat.items() if key not in fields})
+
+
 def metrics_record(dataset, run, result, train_seconds, status=None):
     """The metrics.json dict of a run: its settings, the data, the history; no test metrics yet.
 
     result is a Model.FitResult; status, when given, is recorded instead of its own.
     """
-    flat = result.to_dict()
+    flat = flat_result(result)
     network = network_text(dataset.n_features, run["hidden_layers"], dataset.n_classes)
     metrics = dict(run, dataset=dataset.name, source=dataset.source, network=network,
                    classes=dataset.class_names, n_train=len(dataset.X_train),

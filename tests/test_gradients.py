@@ -1,5 +1,7 @@
 """Every backward pass against central finite differences, and against TensorFlow, in float64."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -62,21 +64,22 @@ def test_the_initialisation_suits_the_activation(activation):
     assert np.all(layer.bias == 0)
 
 
+@pytest.fixture(scope="module")
+def tf():
+    """TensorFlow, imported once for the module (the comparisons are skipped without it)."""
+    try:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import tensorflow
+    except Exception as error:  # not installed, or a broken install
+        pytest.skip(f"TensorFlow cannot be imported ({type(error).__name__}: {error})")
+    return tensorflow
+
+
 class TestAgainstTensorFlow:
     """The whole model's gradients against TensorFlow's GradientTape on the same weights and data:
     an implementation that shares none of our code, as numpy-ml tests against torch."""
 
     TF_ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu"}
-
-    @pytest.fixture(scope="class")
-    def tf(self):
-        try:
-            import os
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-            import tensorflow
-        except Exception as error:  # not installed, or a broken install
-            pytest.skip(f"TensorFlow cannot be imported ({type(error).__name__}: {error})")
-        return tensorflow
 
     @pytest.mark.parametrize("activation", list(ACTIVATIONS))
     def test_model_gradients_equal_gradient_tape(self, tf, activation):

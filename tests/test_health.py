@@ -7,14 +7,14 @@ import pytest
 
 from Model import Model, one_hot
 from mlp.callbacks import LayerHealth, health_sentence, saturation
-from mlp.console import look_before_training
+from mlp.console import look_before_training, network_table
 from mlp.optimizers import optimizer_for
 from helpers import make_mnist_like, png_size, run_in_process
 
 
 def test_the_summary_counts_the_documented_networks_parameters():
     model = Model(784, [256, 64], 10, np.random.default_rng(0))
-    lines = model.summary()
+    lines = network_table(model)
     assert "hidden 1 (sigmoid)" in lines[1] and lines[1].rstrip().endswith("200,960")
     assert lines[2].rstrip().endswith("16,448") and lines[3].rstrip().endswith("650")
     assert lines[4].split()[0] == "total" and lines[4].rstrip().endswith("218,058")
