@@ -7,8 +7,8 @@ import pytest
 
 import Main
 from Model import Model
-from mlp.datasets import load_iris
-from mlp.metrics import confusion_matrix, per_class_scores
+from mlp.datasets import DATASETS, load_iris
+from mlp.metrics import assess, confusion_matrix, per_class_scores
 from mlp.model_file import load_model, save_model
 from helpers import FIXTURES, ROOT, make_csv, make_mnist_like, png_size, run_in_process, run_main
 
@@ -180,6 +180,21 @@ def test_a_model_saved_before_activations_were_recorded_evaluates_as_it_did(caps
     result = run_in_process(capsys, "--model", path, "--evaluate")
     assert result.returncode == 0, result.stderr
     assert "test loss 0.1935, test accuracy 0.9333 on 30 test rows" in result.stdout
+
+
+def test_a_model_saved_before_the_package_layout_evaluates_as_it_did(capsys):
+    """tests/fixtures/iris_model_v2.npz: the documented command's Iris model (--seed 0), saved in
+    format version 2 by the code before mlp/ (04a4ea1); its metrics.json said test loss
+    0.1934770425160726, accuracy 0.9333333333333333, calibration error 0.07775623798370361."""
+    result = run_in_process(capsys, "--model", f"{FIXTURES}/iris_model_v2.npz", "--evaluate")
+    assert result.returncode == 0, result.stderr
+    assert "test loss 0.1935, test accuracy 0.9333 on 30 test rows" in result.stdout
+    assert "expected calibration error 0.0778" in result.stdout
+    model, details = load_model(f"{FIXTURES}/iris_model_v2.npz")
+    dataset = load_iris(DATASETS["iris"].default_path, 0.1, np.random.default_rng(0), np.float32)
+    assessment = assess(model, dataset.X_test, dataset.y_test, details["class_names"])
+    assert assessment["loss"] == 0.1934770425160726
+    assert assessment["calibration"]["expected_calibration_error"] == 0.07775623798370361
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
