@@ -26,11 +26,12 @@ from mlp.callbacks import EarlyStopping, LayerHealth, PrintProgress, StopOnReque
 from mlp.datasets import DATASETS, csv_dataset_name, dataset_title, load_dataset, training_defaults
 from mlp.errors import EXIT_FAILED, UserError
 from mlp.explain import explain
-from mlp.flags import (check_network_fits, check_output_dir, data_file_flag, parse_args,
-                       refuse_network_too_large, run_settings)
+from mlp.flags import (check_network_fits, data_file_flag, parse_args, refuse_network_too_large,
+                       run_settings, weight_decay_problem)
 from mlp.gradient_check import report as gradient_check_report
 from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for
+from mlp.outputs import check_predictions_path, check_run_folder, check_writable_folder
 from mlp.prediction import use_saved_model
 from mlp.records import LiveRecords, output_lock, remove_stale_temporaries, write_results
 from mlp.signals import StopFlag
@@ -47,12 +48,17 @@ def main(argv=None):
     try:
         if args.model:
             if args.predict:
-                check_output_dir(args.output_dir)
+                check_predictions_path(args.output_dir, args.predict, args.model)
             return use_saved_model(args)
         check_network_fits(args)
-        check_output_dir(args.output_dir)
+        folders = [(name, output_folder(name, args)) for name in args.datasets]
+        check_writable_folder(args.output_dir)
+        for name, folder in folders:
+            check_run_folder(folder, getattr(args, data_file_flag(name)[2:]))
+        plans = checkpoint.plan_resume(args, folders)  # made once, before anything is written
+        os.makedirs(args.output_dir, exist_ok=True)
         with output_lock(args.output_dir), StopFlag() as stop_flag:
-            outcomes = train_all(args, stop_flag)
+            outcomes = train_all(args, folders, plans, stop_flag)
     except UserError as error:
         print(f"Main.py: error: {error}", file=sys.stderr)
         return error.exit_status
@@ -63,15 +69,13 @@ def main(argv=None):
     return EXIT_FAILED if any(outcome.status == DIVERGED for outcome in outcomes) else 0
 
 
-def train_all(args, stop_flag):
-    """Train each data set the flags name, as the resume plan (made once, here) says."""
-    folders = [(name, output_folder(name, args)) for name in args.datasets]
-    plans = checkpoint.plan_resume(args, folders)
+def train_all(args, folders, plans, stop_flag):
+    """Train each data set in its folder, as its plan says (see checkpoint.plan_resume)."""
     outcomes = []
     for name, folder in folders:
-        if plans[name] == "finished":
+        if isinstance(plans[name], checkpoint.Finished):
             title = DATASETS[name].title if name in DATASETS else os.path.basename(folder)
-            outcomes.append(console.finished_before(title, folder))
+            outcomes.append(console.finished_before(title, folder, plans[name].status))
             continue
         outcomes.append(train_one(name, folder, args, stop_flag, plans[name]))
         if stop_flag():
@@ -93,6 +97,9 @@ def train_one(name, folder, args, stop_flag, plan):
                            args.validation_split, rng, dtype)
     refuse_network_too_large(dataset_title(dataset), dataset.n_features, dataset.n_classes, args)
     settings = run_settings(name, args, training_defaults(dataset))
+    problem = weight_decay_problem(settings["learning_rate"], settings["weight_decay"])
+    if problem:
+        raise UserError(problem)
     console.print_header(dataset, settings)
     model = Model(dataset.n_features, args.hidden_layers, dataset.n_classes, rng, dtype,
                   args.activation, settings["dropout"])

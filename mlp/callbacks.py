@@ -136,7 +136,9 @@ class EarlyStopping(Callback):
         return values, arrays
 
     def restore(self, values, arrays):
-        self.best_loss, self.best_epoch = values["best_loss"], values["best_epoch"]
+        self.best_loss, self.best_epoch = float(values["best_loss"]), int(values["best_epoch"])
+        if not isinstance(values["stopped"], bool):
+            raise TypeError(f"early stopping's stopped is {values['stopped']!r}, not true or false")
         self.stopped = values["stopped"]
         self.best_weights = arrays.get("best_weights")
         if self.best_weights is not None:
@@ -149,7 +151,8 @@ class LayerHealth(Callback):
     For every layer: the norm of its weight gradient and the size of a step's
     update relative to the weights (about 1e-3 is healthy, by CS231n's rule of
     thumb), both averaged over a sample of the epoch's batches (every
-    SAMPLE_EVERY-th, which keeps the cost near 1% of an epoch); and for hidden
+    SAMPLE_EVERY-th, which keeps the cost near 1% of an epoch; at least the
+    last, in an epoch of fewer batches); and for hidden
     layers whose activation saturates the share of activations beyond its
     saturation limits (ACTIVATIONS) on the first SATURATION_ROWS validation
     rows. Kept in run.result.extras["layer_health"], one list per measure, one entry per epoch with
@@ -179,22 +182,29 @@ class LayerHealth(Callback):
 
     def on_batch_end(self, run, batch_loss):
         self._batch += 1
-        position = self._batch % self.SAMPLE_EVERY
-        if position not in (0, self.SAMPLE_EVERY - 1):
-            return None
-        started = time.perf_counter()
-        layers = run.model.layers
-        if position == self.SAMPLE_EVERY - 1:
-            for before, layer in zip(self._before, layers):
-                np.copyto(before, layer.weights)
-        else:
-            for index, (before, layer) in enumerate(zip(self._before, layers)):
+        every = min(self.SAMPLE_EVERY, run.n_batches)  # an epoch of fewer batches: its last
+        position = self._batch % every
+        if every > 1 and position == every - 1:
+            self._keep_weights(run.model)
+        elif position == 0:
+            started = time.perf_counter()
+            for index, (before, layer) in enumerate(zip(self._before, run.model.layers)):
                 np.subtract(layer.weights, before, out=before)
                 self._gradient_norm[index] += np.linalg.norm(layer.grad_weights)
                 self._update_ratio[index] += np.linalg.norm(before) / (np.linalg.norm(layer.weights) or 1.0)
             self._samples += 1
-        self.seconds += time.perf_counter() - started
+            self.seconds += time.perf_counter() - started
         return None
+
+    def on_epoch_begin(self, run):
+        if run.n_batches == 1:  # one batch an epoch: the weights before it are these
+            self._keep_weights(run.model)
+
+    def _keep_weights(self, model):
+        started = time.perf_counter()
+        for before, layer in zip(self._before, model.layers):
+            np.copyto(before, layer.weights)
+        self.seconds += time.perf_counter() - started
 
     def on_epoch_end(self, run, logs):
         started = time.perf_counter()

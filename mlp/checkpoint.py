@@ -12,10 +12,11 @@ stopped: the same batches in the same order, the same numbers bit for bit.
 import json
 import os
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 
-from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback
+from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS, read_npz_arrays
 from mlp.errors import CheckpointError, DataError
 from mlp.flags import run_settings, settings_flags
@@ -82,15 +83,57 @@ def read_checkpoint(path):
             raise ValueError("not a checkpoint of this project")
         if values.get("version") != VERSION:
             raise ValueError(f"version {values.get('version')}; this project reads {VERSION}")
-        for key in ("settings", "epoch", "result", "rng", "optimizer", "callbacks"):
-            if key not in values:
-                raise KeyError(key)
-        if "parameters" not in arrays:
-            raise KeyError("parameters")
+        check_contents(values, arrays)
     except (KeyError, ValueError, TypeError) as error:
         raise DataError(f"{damaged} ({type(error).__name__}: {error}); delete it to start "
                         f"afresh") from None
     return values, arrays
+
+
+def check_contents(values, arrays):
+    """Raise KeyError, TypeError or ValueError unless values and arrays hold what
+    checkpoint_contents writes: the keys, their types, and an epoch and a history that agree."""
+    for key in ("settings", "result", "rng", "optimizer", "callbacks"):
+        _expect(values[key], dict, key)
+    epoch, epochs = values["epoch"], values["settings"].get("epochs")
+    if type(epoch) is not int or type(epochs) is not int or not 1 <= epoch <= epochs:
+        raise ValueError(f"epoch {epoch!r} of {epochs!r}; expected whole numbers, the first "
+                         f"from 1 to the second")
+    if values.get("stop_reason") is not None:
+        _expect(values["stop_reason"], str, "stop_reason")
+    result = values["result"]
+    _expect(result["status"], str, "result's status")
+    lists = {f"history's {key}": _expect(result["history"], dict, "history")[key] for key in HISTORY_KEYS}
+    lists.update(epoch_seconds=result["epoch_seconds"], learning_rates=result["learning_rates"])
+    health = result.get("layer_health")
+    if health is not None:
+        layers = _expect(_expect(health, dict, "layer_health")["layers"], list, "layer_health")
+        for key in ("gradient_norm", "update_ratio", "saturation"):
+            lists[f"layer health's {key}"] = health[key]
+            for values_of_epoch in _expect(health[key], list, key):
+                if not isinstance(values_of_epoch, list) or len(values_of_epoch) != len(layers):
+                    raise ValueError(f"layer health's {key} has an entry that is not one value "
+                                     f"per layer")
+    for name, values_of_run in lists.items():
+        if not isinstance(values_of_run, list) or len(values_of_run) != epoch:
+            raise ValueError(f"{name} is not a list of {epoch} values, one per finished epoch")
+        if not name.startswith("layer") and any(type(value) not in (int, float)
+                                                for value in values_of_run):
+            raise ValueError(f"{name} holds values that are not numbers")
+    if "best_epoch" in result and (type(result["best_epoch"]) is not int
+                                   or not 0 <= result["best_epoch"] <= epoch):
+        raise ValueError(f"best epoch {result['best_epoch']!r} of {epoch}")
+    parameters = arrays["parameters"]
+    if parameters.ndim != 1 or parameters.dtype.kind != "f":
+        raise ValueError(f"its parameters are {parameters.dtype} of shape {parameters.shape}; "
+                         f"expected one vector of floats")
+
+
+def _expect(value, kind, name):
+    """value, if it is a kind; else TypeError naming it."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} is {type(value).__name__}, not {kind.__name__}")
+    return value
 
 
 def restore(path, values, arrays, model, optimizer, rng, stateful=()):
@@ -122,23 +165,33 @@ def restore(path, values, arrays, model, optimizer, rng, stateful=()):
 def contradiction(saved, current, flag_of):
     """The first setting in which current differs from saved, as (flag, current, saved), or None.
 
-    flag_of maps a setting's name to the flag that sets it.
+    flag_of maps a setting's name to the flag that sets it. Data files are the same when
+    their paths name the same file, however each was written (relative, absolute, a link).
     """
     for key, flag in flag_of.items():
-        if saved.get(key) != current.get(key):
-            return flag, current.get(key), saved.get(key)
+        then, now = saved.get(key), current.get(key)
+        if (key == "data_file" and isinstance(then, str) and isinstance(now, str)
+                and os.path.realpath(then) == os.path.realpath(now)):
+            continue
+        if then != now:
+            return flag, now, then
     return None
 
 
 FINISHED = (COMPLETED, STOPPED_EARLY, DIVERGED)
 
 
+class Finished(NamedTuple):
+    """The plan for a data set whose run ended before: its files are kept as they are."""
+    status: str             # how it ended, one of FINISHED
+
+
 def plan_resume(args, names_and_folders):
     """What --resume (or a fresh run) does with each data set's folder, before anything is read.
 
     names_and_folders: (data set name, its output folder) in order. Returns
-    {name: plan}: "fresh" (nothing there: train from the start), "finished"
-    (metrics.json says it ended; its files are kept) or the checkpoint's
+    {name: plan}: "fresh" (nothing there: train from the start), Finished
+    (metrics.json says how it ended; its files are kept) or the checkpoint's
     (values, arrays) to continue from. Raises DataError, its message naming the
     flag and what to do, when --resume has nothing to resume, when the flags
     contradict a checkpoint, or when a fresh run would overwrite an unfinished one.
@@ -161,7 +214,7 @@ def plan_resume(args, names_and_folders):
             finished = metrics.get("status") in FINISHED
             if finished:
                 check_same_run(name, args, metrics, folder, only_saved=True)
-            plans[name] = "finished" if finished else "fresh"
+            plans[name] = Finished(metrics["status"]) if finished else "fresh"
     if args.resume and all(plan == "fresh" for plan in plans.values()):
         folders = " or ".join(folder for _, folder in names_and_folders)
         raise DataError(f"argument --resume: nothing to resume: no {FILE_NAME} and no finished "

@@ -9,9 +9,6 @@ from Model import COMPLETED
 from mlp.datasets import dataset_title
 from mlp.flags import network_text, settings_text
 
-FINISHED_BEFORE = "finished"
-
-
 @dataclass
 class Outcome:
     """One data set's line of the summary: how its run ended, and where its files are."""
@@ -22,6 +19,7 @@ class Outcome:
     test_accuracy: Optional[float] = None
     calibration_error: Optional[float] = None
     health: str = ""
+    earlier: bool = False       # it ended in an earlier command; its files are kept
 
 
 def print_header(dataset, settings):
@@ -63,17 +61,23 @@ def print_diverged(title, epoch, learning_rate):
           f"--learning_rate than {learning_rate:g}", file=sys.stderr, flush=True)
 
 
-def finished_before(title, folder):
-    """Say that a data set's run had finished, and return its Outcome."""
-    print(f"{title}: finished before; its files in {folder} are kept", flush=True)
-    return Outcome(title, folder, FINISHED_BEFORE)
+def finished_before(title, folder, status):
+    """Say how a data set's run ended in an earlier command, and return its Outcome."""
+    outcome = Outcome(title, folder, status, earlier=True)
+    print(f"{title}: {ended_before(outcome)}", flush=True)
+    return outcome
+
+
+def ended_before(outcome):
+    how = "" if outcome.status == COMPLETED else f" ({outcome.status.replace('_', ' ')})"
+    return f"finished before{how}; its files in {outcome.folder} are kept"
 
 
 def print_summary(outcomes):
     print("\nSummary")
     for outcome in outcomes:
-        if outcome.status == FINISHED_BEFORE:
-            print(f"  {outcome.title}: finished before; its files in {outcome.folder} are kept")
+        if outcome.earlier:
+            print(f"  {outcome.title}: {ended_before(outcome)}")
         elif outcome.test_accuracy is None:
             print(f"  {outcome.title}: {outcome.status}, no test metrics; files in {outcome.folder}")
         else:

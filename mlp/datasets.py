@@ -9,6 +9,7 @@ message names the file and says what is wrong, for Main.py to print in one line.
 """
 
 import contextlib
+import difflib
 import importlib.util
 import os
 import sys
@@ -104,7 +105,16 @@ def read_npz_arrays(path, expected, refusal):
         with open_npz(path) as archive:
             return {key: archive[key] for key in archive.files}
     except NPZ_READ_ERRORS as error:
-        raise DataError(f"{refusal} ({type(error).__name__}: {error})") from None
+        raise DataError(f"{refusal} ({npz_error_text(error)})") from None
+
+
+def npz_error_text(error):
+    """What went wrong reading an npz, in words for the user. numpy's own message for an
+    array of Python objects advises allow_pickle=True, which would let the file run code:
+    it is never passed on."""
+    if "allow_pickle" in str(error):
+        return "it holds Python objects, which this project never unpickles; expected plain arrays"
+    return f"{type(error).__name__}: {error}"
 
 
 def read_mnist_npz(path):
@@ -120,7 +130,7 @@ def read_mnist_npz(path):
     except DataError:
         raise
     except NPZ_READ_ERRORS as error:
-        raise DataError(f"{path}: not a readable npz file ({type(error).__name__}: {error})") from None
+        raise DataError(f"{path}: not a readable npz file ({npz_error_text(error)})") from None
     for images, labels, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
         check_mnist_part(path, images, labels, part)
     if arrays[0].shape[1:] != arrays[2].shape[1:]:
@@ -145,10 +155,16 @@ def check_mnist_part(path, images, labels, part):
     if labels.min() < 0 or labels.max() > 9:
         raise DataError(f"{path}: y_{part} has labels from {labels.min()} to {labels.max()}; "
                         f"expected digits 0 to 9")
+    check_pixels(path, images, f"x_{part} has")
+
+
+def check_pixels(path, images, what):
+    """Raise DataError unless every pixel of images is a finite value from 0 to 255; what
+    names the images in the message ("x_train has")."""
     if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
-        raise DataError(f"{path}: x_{part} has pixel values that are NaN or infinite")
+        raise DataError(f"{path}: {what} pixel values that are NaN or infinite")
     if images.min() < 0 or images.max() > 255:
-        raise DataError(f"{path}: x_{part} has pixel values from {images.min()} to "
+        raise DataError(f"{path}: {what} pixel values from {images.min()} to "
                         f"{images.max()}; expected 0 to 255")
 
 
@@ -383,9 +399,11 @@ def load_csv(path, target, validation_split, rng, dtype=np.float32):
 def read_feature_rows(path, feature_names):
     """The rows of a CSV to predict on, as (n_rows, len(feature_names)) float64.
 
-    With a header naming the model's features, those columns are taken in the
-    model's order (others, such as a class column, are ignored); without a
-    header, the file must have exactly one column per feature, in order.
+    With a header, it must name every one of the model's features: those
+    columns are taken in the model's order, whatever their order in the file
+    (others, such as a class column, are ignored), and a missing one is refused,
+    never replaced by the column in its place. Without a header, the file must
+    have exactly one column per feature, in the model's order.
     """
     import pandas as pd
 
@@ -394,12 +412,15 @@ def read_feature_rows(path, feature_names):
     if first_row_is_header:
         frame.columns = [str(name).strip() for name in frame.iloc[0]]
         frame = frame.iloc[1:]
+        if frame.columns.duplicated().any():
+            raise DataError(f"{path}: its header names a column twice; expected each of the "
+                            f"model's features once ({', '.join(feature_names)})")
         missing = [name for name in feature_names if name not in frame.columns]
-        if missing and frame.shape[1] != len(feature_names):
-            raise DataError(f"{path}: no column {missing[0]!r}; expected the model's features "
-                            f"{', '.join(feature_names)}")
-        if not missing:
-            frame = frame[feature_names]
+        if missing:
+            raise DataError(f"{path}: its header has no column {missing[0]!r}"
+                            f"{did_you_mean(missing[0], frame.columns)}; expected the model's "
+                            f"features {', '.join(feature_names)}")
+        frame = frame[feature_names]
     elif frame.shape[1] != len(feature_names):
         raise DataError(f"{path}: {frame.shape[1]} columns; the model takes {len(feature_names)} "
                         f"features ({', '.join(feature_names)})")
@@ -414,6 +435,12 @@ def read_feature_rows(path, feature_names):
     if not np.isfinite(X).all():
         raise DataError(f"{path}: some feature values are infinite; expected finite numbers")
     return X
+
+
+def did_you_mean(name, candidates):
+    """' (did you mean 'x'?)' for the candidate closest to name, or '' when none is close."""
+    close = difflib.get_close_matches(name, [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def read_images(path):
@@ -431,12 +458,11 @@ def read_images(path):
     except DataError:
         raise
     except NPZ_READ_ERRORS as error:
-        raise DataError(f"{path}: not a readable npz file ({type(error).__name__}: {error})") from None
+        raise DataError(f"{path}: not a readable npz file ({npz_error_text(error)})") from None
     if images.ndim not in (2, 3) or images.dtype.kind not in "uif" or images.size == 0:
         raise DataError(f"{path}: images of shape {images.shape} and dtype {images.dtype}; "
                         f"expected (n_images, 28, 28) pixels")
-    if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
-        raise DataError(f"{path}: pixel values that are NaN or infinite")
+    check_pixels(path, images, "its images have")
     return images
 
 

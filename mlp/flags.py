@@ -9,7 +9,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 
 import numpy as np
 
@@ -107,7 +106,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 def build_parser():
     parser = OneLineErrorParser(
-        prog="Main.py",
+        prog="Main.py", allow_abbrev=False,
         description="Train a multilayer perceptron written from scratch in numpy (sigmoid "
                     "hidden layers, softmax output, categorical cross-entropy, hand-written "
                     "backpropagation) on MNIST and Iris, and save its metric plots.",
@@ -232,7 +231,8 @@ def parse_args(argv=None):
     A bad value ends the program with one line naming the flag and exit status 2.
     """
     parser = build_parser()
-    args = parser.parse_args(joined_hidden_layers(sys.argv[1:] if argv is None else list(argv)))
+    tokens = joined_hidden_layers(sys.argv[1:] if argv is None else list(argv))
+    args = parser.parse_args(tokens)
     try:
         args.hidden_layers = parse_hidden_layers(" ".join(args.hidden_layers))
     except ValueError as error:
@@ -257,7 +257,68 @@ def parse_args(argv=None):
         with_images = ", ".join(name for name, entry in DATASETS.items() if entry.augment_pixels)
         parser.error(f"argument --augment: {', '.join(args.datasets)} has no images to move; "
                      f"expected a data set of images ({with_images})")
+    idle = idle_flag(args, flags_given(tokens))
+    if idle:
+        parser.error(idle)
+    for name in args.datasets:  # a CSV's default is known once it is read: Main checks it then
+        decay = first_given(args.weight_decay, DATASETS[name].weight_decay if name in DATASETS else None)
+        problem = decay is not None and weight_decay_problem(args.learning_rate, decay)
+        if problem:
+            parser.error(problem)
     return args
+
+
+def weight_decay_problem(learning_rate, weight_decay):
+    """Why decoupled weight decay cannot train at this learning rate, or None: each step
+    multiplies the weights by 1 - learning_rate x weight_decay, which must stay above 0."""
+    factor = 1.0 - learning_rate * weight_decay
+    if factor > 0:
+        return None
+    return (f"argument --weight_decay: {weight_decay:g} at --learning_rate {learning_rate:g} "
+            f"multiplies the weights by 1 - {learning_rate:g} x {weight_decay:g} = {factor:g} "
+            f"every step, which {'zeroes' if factor == 0 else 'flips the sign of'} them; "
+            f"expected learning rate x weight decay below 1")
+
+
+# The flags that act in each mode besides training; every other flag there does nothing.
+MODE_FLAGS = {
+    "explain": {"--explain"},
+    "gradient_check": {"--gradient_check", "--hidden_layers", "--activation", "--seed", "--dropout"},
+    "model": {"--model", "--evaluate", "--predict", "--output_dir", "--mnist_path", "--iris_path",
+              "--csv", "--target"},
+}
+MODE_WORDS = {"explain": "--explain (it needs no data and no other flag)",
+              "gradient_check": "--gradient_check (it takes only --hidden_layers, --activation, "
+                                "--seed and --dropout)",
+              "model": "--model (a saved model brings its own network and settings)"}
+
+
+def flags_given(tokens):
+    """The flags named on the command line, in order, without their values."""
+    return [token.partition("=")[0] for token in tokens if re.match(r"--[A-Za-z]", token)]
+
+
+def idle_flag(args, given):
+    """The message refusing the first flag given that would do nothing in the chosen mode, or
+    None. A mode is --explain, --gradient_check, --model or training; --augment_pixels acts
+    only with --augment, --output_dir with --model only for --predict, the data files with
+    --model only for --evaluate."""
+    mode = ("explain" if args.explain else "gradient_check" if args.gradient_check
+            else "model" if args.model else None)
+    for flag in given:
+        if mode is None:
+            if flag in ("--model", "--explain", "--gradient_check"):
+                continue
+            if flag == "--augment_pixels" and not args.augment:
+                return "argument --augment_pixels: does nothing without --augment"
+        elif flag not in MODE_FLAGS[mode]:
+            return f"argument {flag}: does nothing with {MODE_WORDS[mode]}"
+        elif mode == "model" and flag == "--output_dir" and not args.predict:
+            return "argument --output_dir: does nothing with --model without --predict"
+        elif mode == "model" and flag != "--output_dir" and flag in (
+                "--mnist_path", "--iris_path", "--csv", "--target") and not args.evaluate:
+            return f"argument {flag}: does nothing with --model without --evaluate"
+    return None
 
 
 # --------------------------------------------------------- a run's settings
@@ -391,17 +452,3 @@ def check_network_fits(args):
                                         available)
             if message:
                 build_parser().error(f"argument --hidden_layers: {message}")
-
-
-def check_output_dir(path):
-    """Refuse an --output_dir that is a file or cannot be written, before any training."""
-    parser = build_parser()
-    if os.path.exists(path) and not os.path.isdir(path):
-        parser.error(f"argument --output_dir: {path} is a file; expected a folder (it is "
-                     f"created if missing)")
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        parser.error(f"argument --output_dir: cannot write to {path} ({error.strerror or error})")

@@ -87,8 +87,7 @@ def load_model(path):
         weights = [_float_array(arrays, f"weights_{i}") for i in range(n_layers)]
         biases = [_float_array(arrays, f"bias_{i}") for i in range(n_layers)]
         options = json.loads(str(arrays["options"]))
-        if not isinstance(options, dict):
-            raise ValueError("its options are not a JSON object")
+        check_options(options, sizes[0])
         class_names = [str(name) for name in arrays["class_names"]]
         feature_mean = _float_array(arrays, "feature_mean").astype(np.float64)
         feature_scale = _float_array(arrays, "feature_scale").astype(np.float64)
@@ -117,6 +116,29 @@ def load_model(path):
     details = {"class_names": class_names, "feature_mean": feature_mean,
                "feature_scale": feature_scale, "options": options}
     return model, details
+
+
+def check_options(options, n_features):
+    """Raise ValueError unless the options that --evaluate and --predict read are of the types
+    and ranges that Main.py writes (each may be missing from older files)."""
+    if not isinstance(options, dict):
+        raise ValueError("its options are not a JSON object")
+    seed, split = options.get("seed", 0), options.get("validation_split", 0.1)
+    if type(seed) is not int or seed < 0:
+        raise ValueError(f"its seed is {seed!r}; expected a whole number >= 0")
+    if type(split) not in (int, float) or not 0 < split < 1:
+        raise ValueError(f"its validation split is {split!r}; expected a fraction")
+    for key in ("dataset", "target", "source"):
+        if options.get(key) is not None and not isinstance(options[key], str):
+            raise ValueError(f"its {key} is {options[key]!r}; expected a text")
+    names, shape = options.get("feature_names"), options.get("image_shape")
+    if names is not None and (not isinstance(names, list) or len(names) != n_features
+                              or not all(isinstance(name, str) for name in names)):
+        raise ValueError(f"its feature names are not {n_features} texts")
+    if shape is not None and (not isinstance(shape, list) or len(shape) != 2
+                              or not all(type(side) is int and side > 0 for side in shape)
+                              or shape[0] * shape[1] != n_features):
+        raise ValueError(f"its image shape {shape!r} does not hold {n_features} pixels")
 
 
 def _float_array(arrays, key):

@@ -76,7 +76,8 @@ def plot_layer_health(health, title):
     for axes, (key, label, log) in zip(panels, measures):
         for index, name in enumerate(health["layers"]):
             values = [epoch[index] for epoch in health[key]]
-            if all(value is not None for value in values):
+            # A log scale cannot show a line with no positive value (matplotlib would warn).
+            if all(value is not None for value in values) and (not log or max(values) > 0):
                 axes.plot(epochs, values, marker="o" if len(values) <= 30 else None, markersize=3,
                           label=name)
         if log:

@@ -9,6 +9,7 @@ from mlp.datasets import (DATASETS, dataset_title, images_to_features, load_data
 from mlp.errors import DataError
 from mlp.metrics import assess
 from mlp.model_file import load_model
+from mlp.outputs import PREDICTIONS
 from mlp.records import save_text
 
 
@@ -29,6 +30,9 @@ def load_training_data(model, details, args):
     validation_split = options.get("validation_split", 0.1)
     name = options.get("dataset")
     data_file = getattr(args, f"{name}_path") if name in DATASETS else args.csv or options.get("source")
+    if name not in DATASETS and not (data_file and options.get("target")):
+        raise DataError(f"{args.model}: the model does not record the CSV file and class column "
+                        f"it was trained on; expected a model.npz that Main.py wrote")
     return load_dataset(name, data_file, options.get("target"), validation_split, rng, model.dtype)
 
 
@@ -70,7 +74,8 @@ def predict_with_saved_model(model, details, args):
     lines = ["row,predicted," + ",".join(f"probability_{name}" for name in classes)]
     for row, (label, probabilities) in enumerate(zip(predicted, P)):
         lines.append(f"{row},{classes[label]}," + ",".join(f"{p:.6g}" for p in probabilities))
-    path = os.path.join(args.output_dir, "predictions.csv")
+    path = os.path.join(args.output_dir, PREDICTIONS)
+    os.makedirs(args.output_dir, exist_ok=True)
     save_text("\n".join(lines) + "\n", path)
     counts = np.bincount(predicted, minlength=len(classes))
     print(f"{len(X)} rows of {args.predict} predicted with {args.model}: "

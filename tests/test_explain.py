@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from helpers import run_in_process
+from helpers import assert_one_line_error, run_in_process
 
 NUMBER = r"-?\d+\.\d+(?:e[-+]\d+)?"
 
@@ -30,9 +30,16 @@ def line_prefix(line, label):
     return line[:line.index(label) + len(label)]
 
 
-def test_it_exits_0_and_needs_no_data(capsys, tmp_path):
-    result = run_in_process(capsys, "--explain", "--mnist_path", tmp_path / "absent.npz")
+def test_it_exits_0_and_needs_no_data(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache: no MNIST anywhere
+    result = run_in_process(capsys, "--explain")
     assert result.returncode == 0 and result.stderr == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_flag_it_would_ignore_is_refused(capsys, tmp_path):
+    result = run_in_process(capsys, "--explain", "--mnist_path", tmp_path / "absent.npz")
+    assert_one_line_error(result, "argument --mnist_path: does nothing with --explain")
 
 
 def test_forward_pass(output):

@@ -1,0 +1,67 @@
+"""Every path a command will write, checked before it writes anything: a refused command
+creates nothing and changes nothing of the user's."""
+
+import os
+import tempfile
+
+from mlp.errors import DataError
+
+# What a training run may write into its data set's folder.
+RUN_FILES = ("metrics.json", "history.csv", "model.npz", "checkpoint.npz", "loss.png",
+             "accuracy.png", "confusion_matrix.png", "calibration.png", "layer_health.png",
+             "misclassified.png", "hidden_weights.png", "augmented.png")
+PREDICTIONS = "predictions.csv"
+
+
+def same_file(path, other):
+    """Whether two paths, however written (relative, through links), name the same place."""
+    return other is not None and os.path.realpath(path) == os.path.realpath(other)
+
+
+def check_writable_folder(path, flag="--output_dir"):
+    """Raise DataError unless path is a folder this process can write in, or could be created
+    as one (its nearest existing folder above is writable). Nothing is created."""
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(os.path.abspath(existing))
+    if not os.path.isdir(existing):
+        where = "is a file" if existing == path else f"is under {existing}, which is a file"
+        raise DataError(f"argument {flag}: {path} {where}; expected a folder (it is created "
+                        f"if missing)")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise DataError(f"argument {flag}: cannot write to {path} "
+                        f"({error.strerror or error})") from None
+
+
+def check_run_folder(folder, data_file):
+    """Raise DataError when a training run could not write its files into folder, or would
+    write over its own data file; data_file is None where the data set has no file flag set."""
+    check_writable_folder(folder)
+    if same_file(folder, data_file):
+        raise DataError(f"argument --output_dir: {folder}, the folder for the results of "
+                        f"{data_file}, is that data file itself; choose another --output_dir")
+    for name in RUN_FILES:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path):
+            raise DataError(f"argument --output_dir: {path} is a folder, where the run writes "
+                            f"a file; move it away or choose another --output_dir")
+        if same_file(path, data_file):
+            raise DataError(f"argument --output_dir: the run would write {path} over its own "
+                            f"data file; choose another --output_dir")
+
+
+def check_predictions_path(output_dir, predict_file, model_file):
+    """Raise DataError when OUTPUT_DIR/predictions.csv could not be written, or would replace
+    the file of rows to predict or the model."""
+    check_writable_folder(output_dir)
+    path = os.path.join(output_dir, PREDICTIONS)
+    if os.path.isdir(path):
+        raise DataError(f"argument --output_dir: {path} is a folder, where the predictions go; "
+                        f"move it away or choose another --output_dir")
+    for other, flag in ((predict_file, "--predict"), (model_file, "--model")):
+        if same_file(path, other):
+            raise DataError(f"argument --output_dir: the predictions would be written over "
+                            f"{other}, the {flag} file; choose another --output_dir")
