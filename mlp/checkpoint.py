@@ -123,6 +123,7 @@ def check_contents(values, arrays):
     if "best_epoch" in result and (type(result["best_epoch"]) is not int
                                    or not 0 <= result["best_epoch"] <= epoch):
         raise ValueError(f"best epoch {result['best_epoch']!r} of {epoch}")
+    np.random.default_rng(0).bit_generator.state = values["rng"]  # a PCG64 state, or it raises
     parameters = arrays["parameters"]
     if parameters.ndim != 1 or parameters.dtype.kind != "f":
         raise ValueError(f"its parameters are {parameters.dtype} of shape {parameters.shape}; "

@@ -39,10 +39,10 @@ def check_writable_folder(path, flag="--output_dir"):
 def check_run_folder(folder, data_file):
     """Raise DataError when a training run could not write its files into folder, or would
     write over its own data file; data_file is None where the data set has no file flag set."""
-    check_writable_folder(folder)
     if same_file(folder, data_file):
         raise DataError(f"argument --output_dir: {folder}, the folder for the results of "
                         f"{data_file}, is that data file itself; choose another --output_dir")
+    check_writable_folder(folder)
     for name in RUN_FILES:
         path = os.path.join(folder, name)
         if os.path.isdir(path):

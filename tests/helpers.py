@@ -1,6 +1,7 @@
 """What the tests share: running Main.py (in a new process or in this one), and small data files."""
 
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN = os.path.join(ROOT, "Main.py")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
-DIE_AT_CHECKPOINT = os.path.join(ROOT, "tests", "die_at_checkpoint.py")
+DIE_AT = os.path.join(ROOT, "tests", "die_at.py")
 
 
 def run_main(*args, env=None, timeout=300):
@@ -42,6 +43,15 @@ def run_in_process(capsys, *args):
         status = exit_.code
     printed = capsys.readouterr()
     return SimpleNamespace(returncode=status, stdout=printed.out, stderr=printed.err)
+
+
+def kill_at(point, *args):
+    """Run Main.py in the wrapper that dies by SIGKILL at point ("checkpoint:EPOCH[:DATASET]",
+    half-way through writing that checkpoint, or "batch:N"; see die_at.py)."""
+    result = subprocess.run([sys.executable, DIE_AT, point, *map(str, args)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    return result
 
 
 def assert_one_line_error(result, *expected):

@@ -10,7 +10,7 @@ from Model import Model
 from mlp.datasets import DATASETS, load_iris
 from mlp.metrics import assess, confusion_matrix, per_class_scores
 from mlp.model_file import load_model, save_model
-from helpers import FIXTURES, ROOT, make_csv, make_mnist_like, png_size, run_in_process, run_main
+from helpers import FIXTURES, ROOT, make_csv, make_mnist_like, png_size, run_in_process
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
 @pytest.mark.slow
 def test_evaluate_a_saved_model_reproduces_the_runs_test_accuracy(capsys, trained):
     model = trained["results"] / "blobs" / "model.npz"
-    result = run_in_process(capsys, "--model", model, "--evaluate", "--output_dir", trained["folder"] / "eval")
+    result = run_in_process(capsys, "--model", model, "--evaluate")
     assert result.returncode == 0, result.stderr
     metrics = json.loads((trained["results"] / "blobs" / "metrics.json").read_text())
     assert f"test accuracy {metrics['test_accuracy']:.4f} on 48 test rows" in result.stdout
@@ -131,7 +131,7 @@ def test_predict_images_with_a_saved_model(capsys, trained, tmp_path):
 
 @pytest.mark.slow
 def test_a_file_that_is_not_a_model_is_refused(capsys, trained, tmp_path):
-    result = run_in_process(capsys, "--model", trained["mnist"], "--evaluate", "--output_dir", tmp_path)
+    result = run_in_process(capsys, "--model", trained["mnist"], "--evaluate")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{trained['mnist']}: not a model saved by this project" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -12,7 +12,6 @@ import json
 import math
 
 import numpy as np
-import pytest
 from hypothesis import assume, given, strategies as st
 
 from Model import COMPLETED, DIVERGED, Model, one_hot

@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pytest
 
-import Main
-from HiddenLayer import ACTIVATIONS, HiddenLayer
+from HiddenLayer import ACTIVATIONS
 from Model import Model, one_hot
 from mlp.datasets import load_mnist
 from mlp.gradient_check import TOLERANCE, check_model, random_problem

@@ -16,7 +16,7 @@ from Model import FitResult, TrainingRun
 from mlp import checkpoint, records
 from mlp.callbacks import PrintProgress
 from mlp.records import HISTORY_COLUMNS, output_lock
-from helpers import DIE_AT_CHECKPOINT, MAIN, assert_one_line_error, make_mnist_like, run_in_process, run_main
+from helpers import MAIN, assert_one_line_error, kill_at, make_mnist_like, run_in_process, run_main
 
 RUN = ("--datasets", "mnist", "--epochs", "5", "--hidden_layers", "[16]", "--batch_size", "16")
 
@@ -71,19 +71,10 @@ def reference(tmp_path_factory, data, noisy_data):
     return folder
 
 
-def kill_at(point, *args):
-    """Run Main.py in the wrapper that dies half-way through writing the checkpoint at point
-    ("EPOCH" or "EPOCH:DATASET"; see die_at_checkpoint.py)."""
-    result = subprocess.run([sys.executable, DIE_AT_CHECKPOINT, point, *map(str, args)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == -signal.SIGKILL, result.stderr
-    return result
-
-
 @pytest.mark.slow
 def test_killed_while_writing_a_checkpoint_resumes_bit_for_bit(tmp_path, data, reference):
     out = tmp_path / "out"
-    kill_at("3", *RUN, "--mnist_path", data, "--output_dir", out)
+    kill_at("checkpoint:3", *RUN, "--mnist_path", data, "--output_dir", out)
     folder = out / "mnist"
     # What survived: the checkpoint of epoch 2, whole, and the records of epochs 1 and 2.
     values, _ = checkpoint.read_checkpoint(folder / "checkpoint.npz")
@@ -123,7 +114,7 @@ def test_a_finished_data_set_is_skipped_and_the_unfinished_one_resumed(tmp_path,
     out = tmp_path / "out"
     both = ("--datasets", "mnist", "iris", "--epochs", "4", "--hidden_layers", "[16]",
             "--mnist_path", data, "--output_dir", out)
-    kill_at("2:iris", *both)
+    kill_at("checkpoint:2:iris", *both)
     mnist_files = {name: (out / "mnist" / name).read_bytes() for name in os.listdir(out / "mnist")}
     result = run_main(*both, "--resume")
     assert result.returncode == 0, result.stderr
@@ -154,7 +145,7 @@ def test_early_stopping_survives_a_kill_after_its_best_epoch(tmp_path, noisy_dat
     metrics, _ = files(reference / "patient" / "mnist")
     out = tmp_path / "out"
     patient = patient_run(noisy_data, out)
-    kill_at(f"{metrics['best_epoch'] + 2}", *patient)  # the epoch it stops in
+    kill_at(f"checkpoint:{metrics['best_epoch'] + 2}", *patient)  # the epoch it stops in
     result = run_main(*patient, "--resume")
     assert result.returncode == 0, result.stderr
     assert_same_run(out / "mnist", reference / "patient" / "mnist")
@@ -165,7 +156,7 @@ def test_early_stopping_survives_a_kill_after_its_best_epoch(tmp_path, noisy_dat
 def unfinished(tmp_path, data):
     """An output folder whose MNIST run was killed in the checkpoint of epoch 3."""
     out = tmp_path / "out"
-    kill_at("3", *RUN, "--mnist_path", data, "--output_dir", out)
+    kill_at("checkpoint:3", *RUN, "--mnist_path", data, "--output_dir", out)
     return out
 
 
@@ -382,7 +373,7 @@ def test_a_regularised_run_resumes_bit_for_bit(tmp_path, data):
     regularised = (*RUN, "--mnist_path", data, "--dropout", "0.3", "--weight_decay", "0.1",
                    "--augment")
     assert Main.main([str(arg) for arg in (*regularised, "--output_dir", tmp_path / "plain")]) == 0
-    kill_at("3", *regularised, "--output_dir", tmp_path / "out")
+    kill_at("checkpoint:3", *regularised, "--output_dir", tmp_path / "out")
     result = run_main(*regularised, "--output_dir", tmp_path / "out", "--resume")
     assert result.returncode == 0, result.stderr
     assert_same_run(tmp_path / "out" / "mnist", tmp_path / "plain" / "mnist")
