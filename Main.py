@@ -18,6 +18,7 @@ import sys
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from Model import DIVERGED, Model, one_hot
 from mlp import checkpoint, console
@@ -35,6 +36,7 @@ from mlp.outputs import check_predictions_path, check_run_folder, check_writable
 from mlp.prediction import use_saved_model
 from mlp.records import LiveRecords, output_lock, remove_stale_temporaries, write_results
 from mlp.signals import StopFlag
+from mlp.threads import choose_threads, scratch_step
 
 
 def main(argv=None):
@@ -100,18 +102,23 @@ def train_one(name, folder, args, stop_flag, plan):
     problem = weight_decay_problem(settings["learning_rate"], settings["weight_decay"])
     if problem:
         raise UserError(problem)
-    console.print_header(dataset, settings)
     model = Model(dataset.n_features, args.hidden_layers, dataset.n_classes, rng, dtype,
                   args.activation, settings["dropout"])
     optimizer = optimizer_for(model, args.optimizer, args.learning_rate, settings["weight_decay"])
     Y_train = one_hot(dataset.y_train, dataset.n_classes, dtype)
     Y_val = one_hot(dataset.y_val, dataset.n_classes, dtype)
+    threads = choose_threads(args.threads, plan[0].get("threads") if plan != "fresh" else None,
+                             lambda: scratch_step(model, dataset.X_train, Y_train,
+                                                  settings["batch_size"], lambda twin: optimizer_for(
+                                                      twin, args.optimizer, args.learning_rate,
+                                                      settings["weight_decay"])))
+    console.print_header(dataset, settings, threads.text())
     console.look_before_training(model, dataset.X_val, Y_val)
 
     # --- callbacks: what runs between the steps, each one job
     stateful = [EarlyStopping(args.patience)] if args.patience else []
     saver = checkpoint.Checkpoint(os.path.join(folder, checkpoint.FILE_NAME),
-                                  dict(settings, dataset=name), stateful)
+                                  dict(settings, dataset=name), stateful, threads.count)
     records = LiveRecords(folder, dataset, settings)
     health = LayerHealth(dataset.X_val)
     augment = [Augment(dataset.image_shape, settings["augment_pixels"])] if settings["augment"] else []
@@ -129,9 +136,10 @@ def train_one(name, folder, args, stop_flag, plan):
 
     # --- fit
     started = time.perf_counter()
-    result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, epochs=args.epochs,
-                       batch_size=settings["batch_size"], rng=rng, optimizer=optimizer,
-                       callbacks=callbacks, resume_from=resume_from)
+    with threadpool_limits(limits=threads.count, user_api="blas"):
+        result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, epochs=args.epochs,
+                           batch_size=settings["batch_size"], rng=rng, optimizer=optimizer,
+                           callbacks=callbacks, resume_from=resume_from)
     earlier_seconds = sum(resume_from["result"].epoch_seconds) if resume_from else 0.0
 
     # --- finish: assess on the test set, write everything, say how it went
@@ -144,7 +152,8 @@ def train_one(name, folder, args, stop_flag, plan):
     write_results(folder, dataset, settings, model, assessment, result, train_seconds,
                   extra={"checkpoint_and_records_seconds": saver.seconds + records.seconds,
                          "layer_health_seconds": health.seconds,
-                         "augment_seconds": augment[0].seconds if augment else 0.0})
+                         "augment_seconds": augment[0].seconds if augment else 0.0,
+                         **threads.record()})
     if result.status in checkpoint.FINISHED and os.path.exists(saver.path):
         os.remove(saver.path)  # nothing left to resume; metrics.json says it finished
     return console.Outcome(

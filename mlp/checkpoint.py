@@ -32,17 +32,21 @@ class Checkpoint(Callback):
 
     settings is the dict of the run's settings (network, learning rate, data
     file...), kept to refuse a --resume with other flags; stateful are the
-    callbacks whose state() goes in too. seconds counts the time spent writing.
+    callbacks whose state() goes in too; threads, the BLAS thread count the run
+    trains with, which a resumed run must keep to stay exact. seconds counts
+    the time spent writing.
     """
 
-    def __init__(self, path, settings, stateful=()):
+    def __init__(self, path, settings, stateful=(), threads=None):
         self.path = path
         self.settings = settings
         self.stateful = list(stateful)
+        self.threads = threads
         self.seconds = 0.0
 
     def on_epoch_end(self, run, logs):
         values, arrays = checkpoint_contents(run, self.settings, self.stateful)
+        values["threads"] = self.threads
 
         def write(stream):
             np.savez(stream, state=np.array(json.dumps(values)), **arrays)
@@ -99,6 +103,9 @@ def check_contents(values, arrays):
     if type(epoch) is not int or type(epochs) is not int or not 1 <= epoch <= epochs:
         raise ValueError(f"epoch {epoch!r} of {epochs!r}; expected whole numbers, the first "
                          f"from 1 to the second")
+    threads = values.get("threads")
+    if threads is not None and (type(threads) is not int or threads < 1):
+        raise ValueError(f"threads {threads!r}; expected a whole number of at least 1")
     if values.get("stop_reason") is not None:
         _expect(values["stop_reason"], str, "stop_reason")
     result = values["result"]

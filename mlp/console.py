@@ -22,12 +22,13 @@ class Outcome:
     earlier: bool = False       # it ended in an earlier command; its files are kept
 
 
-def print_header(dataset, settings):
-    """The run's first line: the data's rows and where they came from, and how it trains."""
+def print_header(dataset, settings, threads):
+    """The run's first line: the data's rows and where they came from, and how it trains
+    (threads says how many BLAS threads, and why)."""
     network = network_text(dataset.n_features, settings["hidden_layers"], dataset.n_classes)
     print(f"{dataset_title(dataset)}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
           f"validation, {len(dataset.X_test)} test rows from {dataset.source}; "
-          f"{settings_text(network, settings)}", flush=True)
+          f"{settings_text(network, settings)}; {threads}", flush=True)
 
 
 def network_table(model):

@@ -160,6 +160,11 @@ def build_parser():
                              "images only; validation and test images are never changed)")
     parser.add_argument("--augment_pixels", type=shift_pixels, default=None,
                         help=f"the largest shift --augment makes (default: {images})")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="threads of numpy's BLAS for the matrix products (default: the "
+                             "fastest of 1, 2, 4, ... up to the cores, timed on a few batches "
+                             "before training, unless OMP_NUM_THREADS or OPENBLAS_NUM_THREADS "
+                             "is set); the same seed gives the same numbers at the same count")
     parser.add_argument("--patience", type=positive_int, default=None,
                         help="stop when the validation loss has not improved for this many "
                              "epochs, and keep the weights of the best epoch (default: off)")
@@ -331,7 +336,7 @@ SETTING_FLAGS = {
     "batch_size": "--batch_size", "optimizer": "--optimizer", "seed": "--seed",
     "dtype": "--dtype", "validation_split": "--validation_split", "patience": "--patience",
     "weight_decay": "--weight_decay", "dropout": "--dropout", "augment": "--augment",
-    "augment_pixels": "--augment_pixels",
+    "augment_pixels": "--augment_pixels", "threads": "--threads",
     "target": "--target", "data_file": None,
 }
 
@@ -355,7 +360,7 @@ def run_settings(name, args, defaults):
                 "augment_pixels": (first_given(args.augment_pixels, defaults.augment_pixels)
                                    if args.augment and defaults.augment_pixels else None),
                 "seed": args.seed, "dtype": args.dtype, "validation_split": args.validation_split,
-                "patience": args.patience,
+                "patience": args.patience, "threads": args.threads,
                 "data_file": getattr(args, data_file_flag(name)[2:])}
     if name == "csv":
         settings["target"] = args.target

@@ -45,11 +45,13 @@ def run_in_process(capsys, *args):
     return SimpleNamespace(returncode=status, stdout=printed.out, stderr=printed.err)
 
 
-def kill_at(point, *args):
+def kill_at(point, *args, env=None):
     """Run Main.py in the wrapper that dies by SIGKILL at point ("checkpoint:EPOCH[:DATASET]",
-    half-way through writing that checkpoint, or "batch:N"; see die_at.py)."""
+    half-way through writing that checkpoint, or "batch:N"; see die_at.py); env adds to the
+    environment."""
     result = subprocess.run([sys.executable, DIE_AT, point, *map(str, args)],
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, **(env or {})})
     assert result.returncode == -signal.SIGKILL, result.stderr
     return result
 

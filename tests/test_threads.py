@@ -1,0 +1,107 @@
+"""The BLAS thread count: measured before training, or set by --threads, the environment or the
+checkpoint of the run being resumed; the same count gives the same numbers."""
+
+import contextlib
+import json
+import time
+
+import numpy as np
+import pytest
+
+from Model import Model, one_hot
+from mlp import threads
+from mlp.optimizers import optimizer_for
+from helpers import kill_at, make_mnist_like, run_main
+
+SMALL = ("--datasets", "mnist", "--epochs", "3", "--hidden_layers", "[16]")
+
+
+def test_the_counts_tried_double_up_to_the_cores():
+    assert threads.candidate_counts(1) == [1]
+    assert threads.candidate_counts(2) == [1, 2]
+    assert threads.candidate_counts(6) == [1, 2, 4, 6]
+    assert threads.candidate_counts(16) == [1, 2, 4, 8, 16]
+
+
+def test_the_fewest_threads_within_the_margin_of_the_fastest_win():
+    assert threads.fewest_nearly_fastest({1: 1.00, 2: 0.60, 4: 0.50, 8: 0.49}) == 4
+    assert threads.fewest_nearly_fastest({1: 0.50, 2: 0.49}) == 1
+    assert threads.fewest_nearly_fastest({1: 0.90, 2: 0.50, 4: 0.70}) == 2
+
+
+def test_a_measured_choice_times_every_count_on_a_scratch_copy(monkeypatch):
+    for name in threads.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    monkeypatch.setattr(threads, "blas_threads", lambda: 4)
+    limit = [None]
+
+    @contextlib.contextmanager
+    def threadpool_limits(limits, user_api):
+        limit[0] = limits
+        yield
+
+    monkeypatch.setattr(threads, "threadpool_limits", threadpool_limits)
+    calls = []
+
+    def make_step():
+        def step():  # a step that is fastest at 2 threads
+            calls.append(limit[0])
+            time.sleep(0.0002 if limit[0] == 2 else 0.001)
+        return step
+
+    choice = threads.choose_threads(None, None, make_step)
+    assert choice.source == "measured" and choice.count == 2
+    assert sorted(choice.seconds_per_batch) == [1, 2, 4]
+    per_count = (threads.TRIAL_BATCHES + 1) * threads.TRIAL_ROUNDS
+    assert sorted(calls.count(count) for count in (1, 2, 4)) == [per_count] * 3
+    assert "measured: 1 " in choice.text() and "ms a batch" in choice.text()
+
+
+def test_a_scratch_step_leaves_the_model_alone():
+    rng = np.random.default_rng(0)
+    model = Model(6, [5], 3, rng, dropout=0.2)
+    before = model.parameter_vector.copy()
+    X = rng.random((40, 6), dtype=np.float32)
+    Y = one_hot(rng.integers(0, 3, 40), 3)
+    step = threads.scratch_step(model, X, Y, 8, lambda twin: optimizer_for(twin, "adam", 0.1))
+    for _ in range(3):
+        step()
+    assert np.array_equal(model.parameter_vector, before)
+
+
+@pytest.mark.parametrize("requested, saved, environment, expected", [
+    (3, 2, {"OMP_NUM_THREADS": "5"}, (3, "--threads")),
+    (None, 2, {"OMP_NUM_THREADS": "5"}, (2, "checkpoint")),
+    (None, None, {"OMP_NUM_THREADS": "5,2"}, (5, "OMP_NUM_THREADS")),
+])
+def test_a_count_given_is_used_as_given(monkeypatch, requested, saved, environment, expected):
+    for name in threads.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    choice = threads.choose_threads(requested, saved, make_step=None)
+    assert (choice.count, choice.source) == expected and choice.seconds_per_batch == {}
+
+
+def test_the_count_is_recorded_and_a_resumed_run_keeps_its_checkpoints(tmp_path):
+    data = make_mnist_like(tmp_path / "m.npz", n_train=300, n_test=50)
+    kill_at("checkpoint:2", *SMALL, "--mnist_path", data, "--output_dir", tmp_path,
+            env={"OPENBLAS_NUM_THREADS": "2"})
+    result = run_main(*SMALL, "--mnist_path", data, "--output_dir", tmp_path, "--resume",
+                      env={"OPENBLAS_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "BLAS threads 2 (checkpoint)" in result.stdout
+    metrics = json.loads((tmp_path / "mnist" / "metrics.json").read_text())
+    assert metrics["blas_threads"] == 2 and metrics["threads"] is None
+    assert metrics["blas_threads_source"] == "checkpoint"
+
+
+def test_the_same_seed_and_count_give_the_same_history(tmp_path):
+    data = make_mnist_like(tmp_path / "m.npz", n_train=300, n_test=50)
+    histories = []
+    for run in ("a", "b"):
+        assert run_main(*SMALL, "--mnist_path", data, "--threads", "2",
+                        "--output_dir", tmp_path / run).returncode == 0
+        histories.append(json.loads((tmp_path / run / "mnist" / "metrics.json").read_text())["history"])
+    assert histories[0] == histories[1]
