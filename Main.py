@@ -13,6 +13,7 @@ its callbacks, fit, finish. The network is Model.py (with HiddenLayer.py and
 OutputLayer.py); every other job it calls on lives in the package mlp/.
 """
 
+import functools
 import os
 import sys
 import time
@@ -104,14 +105,15 @@ def train_one(name, folder, args, stop_flag, plan):
         raise UserError(problem)
     model = Model(dataset.n_features, args.hidden_layers, dataset.n_classes, rng, dtype,
                   args.activation, settings["dropout"])
-    optimizer = optimizer_for(model, args.optimizer, args.learning_rate, settings["weight_decay"])
+    make_optimizer = functools.partial(optimizer_for, name=args.optimizer,
+                                       learning_rate=args.learning_rate,
+                                       weight_decay=settings["weight_decay"])
+    optimizer = make_optimizer(model)
     Y_train = one_hot(dataset.y_train, dataset.n_classes, dtype)
     Y_val = one_hot(dataset.y_val, dataset.n_classes, dtype)
-    threads = choose_threads(args.threads, plan[0].get("threads") if plan != "fresh" else None,
-                             lambda: scratch_step(model, dataset.X_train, Y_train,
-                                                  settings["batch_size"], lambda twin: optimizer_for(
-                                                      twin, args.optimizer, args.learning_rate,
-                                                      settings["weight_decay"])))
+    saved_threads = plan[0].get("threads") if plan != "fresh" else None
+    threads = choose_threads(args.threads, saved_threads, lambda: scratch_step(
+        model, dataset.X_train, Y_train, settings["batch_size"], make_optimizer))
     console.print_header(dataset, settings, threads.text())
     console.look_before_training(model, dataset.X_val, Y_val)
 

@@ -494,7 +494,7 @@ DATASETS = {
     # 108, and a rate held constant (a decaying one would halve the learning done).
     "iris": DatasetEntry(
         "Iris", load_iris, os.path.join(HERE, "iris.data"),
-        "the UCI iris.data file (the project ships a copy)",
+        "the UCI iris.data file (default: the copy shipped beside Main.py)",
         batch_size=1, schedule="constant", n_features=4, n_classes=3),
 }
 # A CSV of fewer training rows than this trains with Iris's defaults, a larger one with MNIST's.

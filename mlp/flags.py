@@ -97,6 +97,18 @@ def choices_help(table, describe):
 
 # ---------------------------------------------------------------- the parser
 
+class DefaultOnceFormatter(argparse.HelpFormatter):
+    """argparse's help, with "(default: X)" added to a flag's help unless the help already says
+    its default or there is none to say (a switch, or a default that depends on the data set)."""
+
+    def _get_help_string(self, action):
+        help_text = action.help or ""
+        if ("(default:" in help_text or action.default is None or action.nargs == 0
+                or action.default == argparse.SUPPRESS):
+            return help_text
+        return help_text + " (default: %(default)s)"
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """argparse, but a bad flag costs one line (no usage block) and exit status 2."""
 
@@ -110,14 +122,15 @@ def build_parser():
         description="Train a multilayer perceptron written from scratch in numpy (sigmoid "
                     "hidden layers, softmax output, categorical cross-entropy, hand-written "
                     "backpropagation) on MNIST and Iris, and save its metric plots.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultOnceFormatter)
     parser.add_argument("--learning_rate", type=positive_float, default=0.001,
                         help="step size of the optimizer")
     parser.add_argument("--epochs", type=positive_int, default=30,
                         help="passes over the training set")
     parser.add_argument("--hidden_layers", nargs="+", default=["[256, 64]"], metavar="SIZES",
                         help="widths of the hidden layers, e.g. [256, 64] (quoted or "
-                             "not), 256,64 or 256 64; [] for none (softmax regression)")
+                             "not), 256,64 or 256 64; [] for none (softmax regression) "
+                             "(default: [256, 64])")
     parser.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid",
                         help="activation of the hidden layers: "
                              + choices_help(ACTIVATIONS, lambda entry: entry.description))
@@ -143,7 +156,8 @@ def build_parser():
     parser.add_argument("--seed", type=seed_int, default=0,
                         help="seeds the weights, the data split and the shuffling")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), metavar="NAME",
-                        help="which data sets to train on, in order: " + ", ".join(DATASETS))
+                        help="which data sets to train on, in order: " + ", ".join(DATASETS)
+                        + f" (default: {' '.join(DATASETS)})")
     parser.add_argument("--output_dir", default="results",
                         help="plots and metrics go to OUTPUT_DIR/<dataset>/")
     for name, entry in DATASETS.items():
@@ -161,10 +175,11 @@ def build_parser():
     parser.add_argument("--augment_pixels", type=shift_pixels, default=None,
                         help=f"the largest shift --augment makes (default: {images})")
     parser.add_argument("--threads", type=positive_int, default=None,
-                        help="threads of numpy's BLAS for the matrix products (default: the "
-                             "fastest of 1, 2, 4, ... up to the cores, timed on a few batches "
-                             "before training, unless OMP_NUM_THREADS or OPENBLAS_NUM_THREADS "
-                             "is set); the same seed gives the same numbers at the same count")
+                        help="threads of numpy's BLAS for the matrix products; the same seed "
+                             "gives the same numbers at the same count (default: the fastest "
+                             "of 1, 2, 4, ... up to the cores, timed on a few batches before "
+                             "training; a count exported in OMP_NUM_THREADS or "
+                             "OPENBLAS_NUM_THREADS is kept)")
     parser.add_argument("--patience", type=positive_int, default=None,
                         help="stop when the validation loss has not improved for this many "
                              "epochs, and keep the weights of the best epoch (default: off)")
@@ -199,6 +214,25 @@ def build_parser():
                              "a small random batch (float64), print the largest relative error "
                              "per layer, exit 0 if all are below 1e-6, else 1; needs no data")
     return parser
+
+
+def flags_table():
+    """The flags as a markdown table (flag, default, what it does), made from the parser itself:
+    README.md shows it, and a test checks that the two agree."""
+    parser = build_parser()
+    formatter = DefaultOnceFormatter("Main.py")
+    rows = ["| flag | default | what it does |", "|---|---|---|"]
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        text = " ".join(formatter._expand_help(action).split())
+        meaning, _, default = text.partition(" (default: ")
+        default = default[:-1] if default else ""
+        if action.choices and not all(str(choice) in meaning for choice in action.choices):
+            meaning += f"; one of {', '.join(map(str, action.choices))}"
+        name = action.option_strings[0] + (f" {action.metavar}" if action.metavar else "")
+        rows.append(f"| `{name}` | {default} | {meaning.replace('|', '/')} |")
+    return "\n".join(rows)
 
 
 def joined_hidden_layers(argv):

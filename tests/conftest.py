@@ -9,7 +9,8 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from helpers import make_mnist_like  # noqa: E402
+import Main  # noqa: E402
+from helpers import make_csv, make_mnist_like  # noqa: E402
 
 # The property-based tests' search: "ci" (the default) draws the same examples every run;
 # HYPOTHESIS_PROFILE=deep draws ten times as many, new ones each time, for a deeper search.
@@ -23,3 +24,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture
 def small_mnist(tmp_path):
     return make_mnist_like(tmp_path / "small_mnist.npz")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """One small run on MNIST-like images and on a CSV, shared by the tests of saved models,
+    metrics, CSV training and pictures."""
+    folder = tmp_path_factory.mktemp("trained")
+    mnist = make_mnist_like(folder / "mnist.npz")
+    results = folder / "results"
+    assert Main.main(["--datasets", "mnist", "--mnist_path", str(mnist), "--epochs", "2",
+                      "--hidden_layers", "[32,", "16]", "--batch_size", "8",
+                      "--output_dir", str(results)]) == 0
+    blobs = make_csv(folder / "blobs.csv")
+    assert Main.main(["--csv", str(blobs), "--target", "kind", "--epochs", "20",
+                      "--hidden_layers", "[16]", "--output_dir", str(results)]) == 0
+    return {"folder": folder, "mnist": mnist, "results": results, "blobs": blobs}

@@ -9,6 +9,7 @@ from HiddenLayer import ACTIVATIONS, HiddenLayer
 from Model import CROSS_ENTROPY, Model, one_hot
 from OutputLayer import OutputLayer
 from mlp.gradient_check import TOLERANCE, WeightedSum, check_layer, check_model, random_problem
+from helpers import run_in_process
 
 
 @pytest.fixture
@@ -188,3 +189,15 @@ class TestNumericalStability:
         assert np.isfinite(model.loss(X, Y))
         model.backward(Y)
         assert all(np.all(np.isfinite(g)) for g in model.gradients())
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_gradient_check_from_the_command_line(capsys, activation):
+    result = run_in_process(capsys, "--gradient_check", "--activation", activation,
+                            "--hidden_layers", "[16,", "8]")
+    assert result.returncode == 0, result.stderr
+    assert f"5-16-8-3 {activation} network" in result.stdout
+    lines = [line for line in result.stdout.splitlines() if "largest relative error" in line]
+    assert len(lines) == 3 and all(line.rstrip().endswith("ok") for line in lines)
+    errors = [float(line.split("error")[1].split()[0]) for line in lines]
+    assert max(errors) < 1e-6

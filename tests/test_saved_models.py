@@ -1,78 +1,15 @@
-"""Saved models, training on your own CSV, the pictures, and the gradient check from the command line."""
+"""model.npz: saving, loading (every format version), --evaluate and --predict."""
 
 import json
 
 import numpy as np
 import pytest
 
-import Main
 from Model import Model
 from mlp.datasets import DATASETS, load_iris
-from mlp.metrics import assess, confusion_matrix, per_class_scores
+from mlp.metrics import assess
 from mlp.model_file import load_model, save_model
-from helpers import FIXTURES, ROOT, make_csv, make_mnist_like, png_size, run_in_process
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One small run on MNIST-like images and on a CSV, shared by the tests below."""
-    folder = tmp_path_factory.mktemp("trained")
-    mnist = make_mnist_like(folder / "mnist.npz")
-    results = folder / "results"
-    assert Main.main(["--datasets", "mnist", "--mnist_path", str(mnist), "--epochs", "2",
-                      "--hidden_layers", "[32,", "16]", "--batch_size", "8",
-                      "--output_dir", str(results)]) == 0
-    blobs = make_csv(folder / "blobs.csv")
-    assert Main.main(["--csv", str(blobs), "--target", "kind", "--epochs", "20",
-                      "--hidden_layers", "[16]", "--output_dir", str(results)]) == 0
-    return {"folder": folder, "mnist": mnist, "results": results, "blobs": blobs}
-
-
-@pytest.mark.slow
-def test_csv_trains_to_a_sensible_accuracy_and_writes_like_iris(trained):
-    out = trained["results"] / "blobs"
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["classes"] == ["high", "low", "mid"]
-    assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 240
-    assert metrics["n_test"] == 48 and metrics["target"] == "kind"
-    assert metrics["test_accuracy"] >= 0.95
-    for name in ("loss.png", "accuracy.png", "confusion_matrix.png"):
-        png_size(out / name)
-    assert not (out / "misclassified.png").exists()  # rows of a table are not pictures
-
-
-@pytest.mark.slow
-def test_confusion_matrix_and_per_class_scores_in_metrics(trained):
-    metrics = json.loads((trained["results"] / "mnist" / "metrics.json").read_text())
-    matrix = np.array(metrics["confusion_matrix"])
-    assert matrix.shape == (10, 10)
-    assert matrix.sum() == metrics["n_test"] == 200
-    assert np.trace(matrix) / matrix.sum() == pytest.approx(metrics["test_accuracy"])
-    for digit, scores in metrics["per_class"].items():
-        j = int(digit)
-        assert scores["support"] == matrix[j].sum()
-        if matrix[:, j].sum():
-            assert scores["precision"] == pytest.approx(matrix[j, j] / matrix[:, j].sum())
-
-
-def test_per_class_scores_by_hand():
-    counts = np.array([[5, 1, 0], [2, 3, 0], [0, 0, 0]])
-    scores = per_class_scores(counts, ["a", "b", "c"])
-    assert scores["a"]["precision"] == pytest.approx(5 / 7)
-    assert scores["a"]["recall"] == pytest.approx(5 / 6)
-    assert scores["a"]["f1"] == pytest.approx(2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6))
-    assert scores["b"] == {"precision": 0.75, "recall": 0.6, "f1": pytest.approx(2 / 3), "support": 5}
-    assert scores["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
-    np.testing.assert_array_equal(confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0]), 3),
-                                  [[1, 1, 0], [0, 1, 0], [1, 0, 0]])
-
-
-@pytest.mark.slow
-def test_mnist_pictures(trained):
-    out = trained["results"] / "mnist"
-    for name in ("confusion_matrix.png", "misclassified.png", "hidden_weights.png"):
-        width, height = png_size(out / name)
-        assert width >= 300 and height >= 150
+from helpers import FIXTURES, ROOT, run_in_process
 
 
 def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
@@ -140,18 +77,6 @@ def test_a_file_that_is_not_a_model_is_refused(capsys, trained, tmp_path):
 def test_model_needs_something_to_do(capsys, tmp_path):
     result = run_in_process(capsys, "--model", tmp_path / "model.npz", "--output_dir", tmp_path)
     assert result.returncode == 2 and "--evaluate, --predict FILE, or both" in result.stderr
-
-
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
-def test_gradient_check_from_the_command_line(capsys, activation):
-    result = run_in_process(capsys, "--gradient_check", "--activation", activation,
-                            "--hidden_layers", "[16,", "8]")
-    assert result.returncode == 0, result.stderr
-    assert f"5-16-8-3 {activation} network" in result.stdout
-    lines = [line for line in result.stdout.splitlines() if "largest relative error" in line]
-    assert len(lines) == 3 and all(line.rstrip().endswith("ok") for line in lines)
-    errors = [float(line.split("error")[1].split()[0]) for line in lines]
-    assert max(errors) < 1e-6
 
 
 @pytest.mark.parametrize("text, reason", [

@@ -1,0 +1,274 @@
+"""Rerun the reference runs and write docs/results.json, the one file every number in
+README.md and docs/ comes from (tests/test_docs.py fails when a page and the file differ).
+
+The runs: the documented command (python Main.py --learning_rate 0.001 --epochs 30
+--hidden_layers [256, 64]) with seeds 0, 1 and 2; the same with --augment and with
+--patience 3 (MNIST, seed 0); Iris alone with seeds 3 and 4 (0 to 2 come with the
+documented command); the benchmark (benchmarks/bench_epoch.py). The plots of the
+documented command with seed 0 are copied to docs/results/. About 15 minutes on
+2 cores; the benchmark wants an otherwise idle machine.
+
+    python docs/reference_runs.py                 # everything
+    python docs/reference_runs.py --skip_benchmark
+    python docs/reference_runs.py --only profile  # only benchmarks/profile_step.py
+    python docs/reference_runs.py --only fill     # no runs: rewrite the pages from the file
+
+Every page marks what it quotes: <!-- results:NAME --> ... <!-- /results -->, and NAME is
+one of everything_shown(); --only fill rewrites those blocks, and the test compares them.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "docs", "results.json")
+DOCUMENTED = ["--learning_rate", "0.001", "--epochs", "30", "--hidden_layers", "[256, 64]"]
+PLOTS = {"mnist": ["loss", "accuracy", "confusion_matrix", "calibration", "layer_health",
+                   "misclassified", "hidden_weights"], "iris": ["loss", "accuracy", "confusion_matrix"]}
+# Kept from each metrics.json: the test numbers, how the run ended, and what it cost.
+KEPT = ("test_accuracy", "test_loss", "expected_calibration_error", "status", "epochs_completed",
+        "best_epoch", "train_seconds", "checkpoint_and_records_seconds", "layer_health_seconds",
+        "augment_seconds", "blas_threads", "blas_threads_trial_seconds")
+
+
+def main_py(*flags, output):
+    """Run Main.py with flags into output; {data set: the kept part of its metrics.json} and the
+    command's wall time."""
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    command = [sys.executable, os.path.join(ROOT, "Main.py"), *flags, "--output_dir", output]
+    print("  " + " ".join(command[1:]), flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=environment)
+    wall = time.perf_counter() - started
+    runs = {}
+    for dataset in sorted(os.listdir(output)):
+        path = os.path.join(output, dataset, "metrics.json")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as stream:
+                metrics = json.load(stream)
+            runs[dataset] = {key: metrics.get(key) for key in KEPT}
+    return runs, wall
+
+
+def reference_runs(skip_benchmark):
+    results = {"machine": {"machine": platform.machine(), "cores": os.cpu_count(),
+                           "python": platform.python_version()}}
+    with tempfile.TemporaryDirectory() as scratch:
+        documented = {}
+        for seed in (0, 1, 2):
+            output = os.path.join(scratch, f"seed{seed}")
+            runs, wall = main_py(*DOCUMENTED, "--seed", str(seed), output=output)
+            documented[str(seed)] = dict(runs, wall_seconds=wall)
+            if seed == 0:
+                for dataset, names in PLOTS.items():
+                    for name in names:
+                        shutil.copy(os.path.join(output, dataset, f"{name}.png"),
+                                    os.path.join(ROOT, "docs", "results", f"{dataset}_{name}.png"))
+        results["documented"] = documented
+        runs, _ = main_py(*DOCUMENTED, "--datasets", "mnist", "--augment",
+                          output=os.path.join(scratch, "augment"))
+        results["augment"] = runs["mnist"]
+        shutil.copy(os.path.join(scratch, "augment", "mnist", "augmented.png"),
+                    os.path.join(ROOT, "docs", "results", "mnist_augmented.png"))
+        runs, _ = main_py(*DOCUMENTED, "--datasets", "mnist", "--patience", "3",
+                          output=os.path.join(scratch, "patience"))
+        results["patience"] = runs["mnist"]
+        iris = {seed: documented[seed]["iris"] for seed in ("0", "1", "2")}
+        for seed in (3, 4):
+            runs, _ = main_py(*DOCUMENTED, "--datasets", "iris", "--seed", str(seed),
+                              output=os.path.join(scratch, f"iris{seed}"))
+            iris[str(seed)] = runs["iris"]
+        results["iris"] = iris
+        if not skip_benchmark:
+            path = os.path.join(scratch, "bench.json")
+            subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_epoch.py"),
+                            "--epochs", "3", "--rounds", "3", "--json", path], check=True,
+                           env={name: value for name, value in os.environ.items()
+                                if name not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")})
+            with open(path, encoding="utf-8") as stream:
+                results["benchmark"] = json.load(stream)
+    return results
+
+
+# ----------------------------------------------------------- what the pages show
+
+def percent(value):
+    return f"{100 * value:.2f}%"
+
+
+def mean(values):
+    return statistics.mean(values)
+
+
+def render(results):
+    """{name: markdown text} of every table and number the pages quote from the results."""
+    documented = results["documented"]
+    seeds = sorted(documented)
+    mnist = [documented[seed]["mnist"] for seed in seeds]
+    iris = [results["iris"][seed] for seed in sorted(results["iris"])]
+    seed0 = documented["0"]
+    train = seed0["mnist"]["train_seconds"]
+    shown = {
+        "mnist_table": "\n".join(
+            ["| seed | test accuracy | test loss | calibration error | BLAS threads |",
+             "|---|---|---|---|---|"]
+            + [f"| {seed} | {percent(run['test_accuracy'])} | {run['test_loss']:.4f} | "
+               f"{run['expected_calibration_error']:.4f} | {run['blas_threads']} |"
+               for seed, run in zip(seeds, mnist)]
+            + [f"| mean | {percent(mean(r['test_accuracy'] for r in mnist))} | "
+               f"{mean(r['test_loss'] for r in mnist):.4f} | "
+               f"{mean(r['expected_calibration_error'] for r in mnist):.4f} | |"]),
+        "iris_accuracies": ", ".join(f"{100 * run['test_accuracy']:.1f}" for run in iris)
+                           + f"% (mean {100 * mean(r['test_accuracy'] for r in iris):.1f}%)",
+        "wall_seconds": f"{documented['0']['wall_seconds']:.0f} s",
+        "augment": f"{percent(results['augment']['test_accuracy'])}, test loss "
+                   f"{results['augment']['test_loss']:.4f}",
+        "augment_cost": percent(results["augment"]["augment_seconds"]
+                                / results["augment"]["train_seconds"]),
+        "patience": f"stopped after epoch {results['patience']['epochs_completed']} and kept epoch "
+                    f"{results['patience']['best_epoch']}'s weights: "
+                    f"{percent(results['patience']['test_accuracy'])}, test loss "
+                    f"{results['patience']['test_loss']:.4f}",
+        "records_cost": percent(seed0["mnist"]["checkpoint_and_records_seconds"] / train),
+        "health_cost": percent(seed0["mnist"]["layer_health_seconds"] / train),
+        "trial_cost": percent(seed0["mnist"]["blas_threads_trial_seconds"] / train),
+    }
+    if "profile" in results:
+        parts = {key: value for key, value in results["profile"].items() if isinstance(value, dict)}
+        counts = sorted({count for value in parts.values() for count in value}, key=int)
+        shown["profile_table"] = "\n".join(
+            ["| batch | part | " + " | ".join(f"{count} thread{'s' * (count != '1')}"
+                                             for count in counts) + " |",
+             "|---|---|" + "---|" * len(counts)]
+            + [f"| {key.split('/')[0]} | {key.split('/')[1]} | "
+               + " | ".join(f"{value[count]:.3f}" for count in counts) + " |"
+               for key, value in parts.items()])
+        profile = results["profile"]
+        shown["split_sigmoid"] = "; ".join(
+            f"batch {batch}: {profile[f'{batch}/sigmoid alone']:.3f} ms alone, "
+            + ", ".join(f"{profile[f'{batch}/split sigmoid/{count}']:.3f} ms on {count} threads"
+                        for count in counts[1:])
+            for batch in (32, 128, 1024))
+    if "benchmark" in results:
+        bench = results["benchmark"]
+        rows = bench["results"]
+        shown["auto_against_best"] = "; ".join(
+            f"batch {batch}: {rows[f'project/{batch}/auto']['median']:.2f} s against "
+            f"{min(row['median'] for key, row in rows.items() if key.startswith(f'project/{batch}/') and not key.endswith('auto')):.2f} s"
+            for batch in sorted({int(key.split('/')[1]) for key in rows}))
+        shown["benchmark_table"] = (f"{bench['machine']['cores']} cores ({bench['machine']['machine']}), "
+                                    f"numpy {bench['machine']['numpy']}, PyTorch "
+                                    f"{bench['machine']['torch']}; seconds per epoch, median of "
+                                    f"{bench['rounds']} processes x {bench['epochs'] - 1} epochs\n\n"
+                                    + bench["table"])
+    return shown
+
+
+def tuning_table(name):
+    """The table a docs/tune_regularisation.py run wrote into docs/NAME, as markdown."""
+    with open(os.path.join(ROOT, "docs", name), encoding="utf-8") as stream:
+        rows = json.load(stream)["table"]
+    pixels = any(row.get("augment_pixels") for row in rows)
+    head = "| weight decay | dropout |" + (" largest shift |" if pixels else "")
+    lines = [head + " mean validation loss | mean validation accuracy |",
+             "|---" * (4 + pixels) + "|"]
+    for row in rows:
+        lines.append(f"| {row['weight_decay']:g} | {row['dropout']:g} |"
+                     + (f" {row['augment_pixels']} |" if pixels else "")
+                     + f" {row['mean_val_loss']:.4f} | {row['mean_val_accuracy']:.4f} |")
+    return "\n".join(lines)
+
+
+def everything_shown():
+    """render() of docs/results.json, with the tuning tables: what the pages must show."""
+    with open(RESULTS, encoding="utf-8") as stream:
+        shown = render(json.load(stream))
+    shown.update(tuning_mnist=tuning_table("regularisation_mnist.json"),
+                 tuning_augment=tuning_table("augment_mnist.json"))
+    return shown
+
+
+def fill_pages():
+    """Rewrite every <!-- results:NAME --> ... <!-- /results --> block of README.md and docs/*.md
+    with what everything_shown() says it must hold."""
+    import re
+
+    shown = everything_shown()
+    for path in pages():
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+        filled = re.sub(r"<!-- results:(\w+) -->(.*?)<!-- /results -->",
+                        lambda match: block(match.group(1), shown[match.group(1)], match.group(2)),
+                        text, flags=re.S)
+        if filled != text:
+            with open(path, "w", encoding="utf-8") as stream:
+                stream.write(filled)
+
+
+def block(name, text, old):
+    """A results block: on lines of its own when it was written so (a table), else inline."""
+    if old.startswith("\n"):
+        return f"<!-- results:{name} -->\n{text}\n<!-- /results -->"
+    return f"<!-- results:{name} -->{text}<!-- /results -->"
+
+
+def pages():
+    """README.md and every page in docs/."""
+    docs = os.path.join(ROOT, "docs")
+    return [os.path.join(ROOT, "README.md")] + sorted(
+        os.path.join(docs, name) for name in os.listdir(docs) if name.endswith(".md"))
+
+
+def profile():
+    """benchmarks/profile_step.py's measurements."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "profile.json")
+        subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "profile_step.py"), path],
+                       check=True, capture_output=True, env=quiet_environment())
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+
+
+def quiet_environment():
+    return {name: value for name, value in os.environ.items()
+            if name not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--skip_benchmark", action="store_true",
+                        help="keep the benchmark of the results file as it is")
+    parser.add_argument("--only", choices=("profile", "fill"),
+                        help="profile: rerun only the step profile; fill: rerun nothing, only "
+                             "rewrite the pages' results blocks from docs/results.json")
+    args = parser.parse_args()
+    earlier = {}
+    if os.path.exists(RESULTS):
+        with open(RESULTS, encoding="utf-8") as stream:
+            earlier = json.load(stream)
+    if args.only == "fill":
+        results = earlier
+    elif args.only == "profile":
+        results = dict(earlier, profile=profile())
+    else:
+        results = reference_runs(args.skip_benchmark)
+        results["profile"] = profile()
+        if args.skip_benchmark and "benchmark" in earlier:
+            results["benchmark"] = earlier["benchmark"]
+    with open(RESULTS, "w", encoding="utf-8") as stream:
+        json.dump(results, stream, indent=2)
+        stream.write("\n")
+    fill_pages()
+
+
+if __name__ == "__main__":
+    main()
