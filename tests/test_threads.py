@@ -3,7 +3,6 @@ checkpoint of the run being resumed; the same count gives the same numbers."""
 
 import contextlib
 import json
-import time
 
 import numpy as np
 import pytest
@@ -29,33 +28,36 @@ def test_the_fewest_threads_within_the_margin_of_the_fastest_win():
     assert threads.fewest_nearly_fastest({1: 0.90, 2: 0.50, 4: 0.70}) == 2
 
 
-def test_a_measured_choice_times_every_count_on_a_scratch_copy(monkeypatch):
+def test_a_measured_choice_times_every_count_in_turns_and_keeps_the_fastest(monkeypatch):
     for name in threads.ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(threads, "usable_cores", lambda: 4)
     monkeypatch.setattr(threads, "blas_threads", lambda: 4)
-    limit = [None]
+    limit, timed = [None], []
 
     @contextlib.contextmanager
     def threadpool_limits(limits, user_api):
         limit[0] = limits
         yield
 
+    def time_batches(step, n_batches):  # no clock: a step that is fastest at 2 threads
+        timed.append(limit[0])
+        return {1: 1.0e-3, 2: 0.4e-3, 4: 0.6e-3}[limit[0]]
+
     monkeypatch.setattr(threads, "threadpool_limits", threadpool_limits)
+    monkeypatch.setattr(threads, "time_batches", time_batches)
+    built = []
+    choice = threads.choose_threads(None, None, lambda: built.append(1))
+    assert choice.source == "measured" and choice.count == 2 and built == [1]
+    assert choice.seconds_per_batch == {1: 1.0e-3, 2: 0.4e-3, 4: 0.6e-3}
+    assert timed == [1, 2, 4] * threads.TRIAL_ROUNDS
+    assert choice.text() == "BLAS threads 2 (measured: 1 1, 2 0.4, 4 0.6 ms a batch)"
+
+
+def test_time_batches_warms_up_once_then_averages():
     calls = []
-
-    def make_step():
-        def step():  # a step that is fastest at 2 threads
-            calls.append(limit[0])
-            time.sleep(0.0002 if limit[0] == 2 else 0.001)
-        return step
-
-    choice = threads.choose_threads(None, None, make_step)
-    assert choice.source == "measured" and choice.count == 2
-    assert sorted(choice.seconds_per_batch) == [1, 2, 4]
-    per_count = (threads.TRIAL_BATCHES + 1) * threads.TRIAL_ROUNDS
-    assert sorted(calls.count(count) for count in (1, 2, 4)) == [per_count] * 3
-    assert "measured: 1 " in choice.text() and "ms a batch" in choice.text()
+    assert threads.time_batches(lambda: calls.append(1), 5) >= 0
+    assert len(calls) == 6
 
 
 def test_a_scratch_step_leaves_the_model_alone():
