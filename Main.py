@@ -33,7 +33,7 @@ from mlp.flags import (check_network_fits, data_file_flag, parse_args, refuse_ne
 from mlp.gradient_check import report as gradient_check_report
 from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for
-from mlp.outputs import check_predictions_path, check_run_folder, check_writable_folder
+from mlp.outputs import check_output_dir, check_predictions_path, check_run_folder
 from mlp.prediction import use_saved_model
 from mlp.records import LiveRecords, output_lock, remove_stale_temporaries, write_results
 from mlp.signals import StopFlag
@@ -55,7 +55,7 @@ def main(argv=None):
             return use_saved_model(args)
         check_network_fits(args)
         folders = [(name, output_folder(name, args)) for name in args.datasets]
-        check_writable_folder(args.output_dir)
+        check_output_dir(args.output_dir)
         for name, folder in folders:
             check_run_folder(folder, getattr(args, data_file_flag(name)[2:]))
         plans = checkpoint.plan_resume(args, folders)  # made once, before anything is written

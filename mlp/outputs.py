@@ -11,6 +11,7 @@ RUN_FILES = ("metrics.json", "history.csv", "model.npz", "checkpoint.npz", "loss
              "accuracy.png", "confusion_matrix.png", "calibration.png", "layer_health.png",
              "misclassified.png", "hidden_weights.png", "augmented.png")
 PREDICTIONS = "predictions.csv"
+LOCK = ".lock"          # in --output_dir: held while a run writes there (records.output_lock)
 
 
 def same_file(path, other):
@@ -22,8 +23,11 @@ def check_writable_folder(path, flag="--output_dir"):
     """Raise DataError unless path is a folder this process can write in, or could be created
     as one (its nearest existing folder above is writable). Nothing is created."""
     existing = path
-    while not os.path.exists(existing):
+    while not os.path.lexists(existing):
         existing = os.path.dirname(os.path.abspath(existing))
+    if os.path.islink(existing) and not os.path.exists(existing):
+        raise DataError(f"argument {flag}: {existing} is a link to {os.readlink(existing)}, which "
+                        f"does not exist; expected a folder (it is created if missing)")
     if not os.path.isdir(existing):
         where = "is a file" if existing == path else f"is under {existing}, which is a file"
         raise DataError(f"argument {flag}: {path} {where}; expected a folder (it is created "
@@ -34,6 +38,15 @@ def check_writable_folder(path, flag="--output_dir"):
     except OSError as error:
         raise DataError(f"argument {flag}: cannot write to {path} "
                         f"({error.strerror or error})") from None
+
+
+def check_output_dir(path):
+    """Raise DataError unless the run can write in --output_dir and take its lock there."""
+    check_writable_folder(path)
+    lock = os.path.join(path, LOCK)
+    if os.path.lexists(lock) and not os.path.isfile(lock):
+        raise DataError(f"argument --output_dir: {lock}, the lock that keeps two runs out of one "
+                        f"folder, is not a file; remove it or choose another --output_dir")
 
 
 def check_run_folder(folder, data_file):

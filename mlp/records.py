@@ -16,6 +16,7 @@ from mlp.datasets import dataset_title
 from mlp.errors import DataError
 from mlp.flags import network_text, settings_text
 from mlp.model_file import save_model
+from mlp.outputs import LOCK
 from mlp.plots import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
                        plot_layer_health, plot_misclassified)
 
@@ -89,7 +90,7 @@ def output_lock(folder):
     except ImportError:  # not on this system (Windows): run without the guard
         yield
         return
-    path = os.path.join(folder, ".lock")
+    path = os.path.join(folder, LOCK)
     with open(path, "a+", encoding="utf-8") as stream:
         try:
             fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -72,6 +72,21 @@ def test_predictions_that_would_land_on_a_folder_or_the_rows(capsys, finished, t
     assert_one_line_error(result, "predictions.csv is a folder")
 
 
+def test_a_lock_that_is_a_folder(capsys, tmp_path):
+    (tmp_path / ".lock").mkdir()
+    result = run_in_process(capsys, *IRIS, "--output_dir", tmp_path)
+    assert_one_line_error(result, "argument --output_dir", ".lock, the lock", "is not a file")
+    assert sorted(os.listdir(tmp_path)) == [".lock"]
+
+
+def test_an_output_dir_that_links_nowhere(capsys, tmp_path):
+    (tmp_path / "out").symlink_to(tmp_path / "gone")
+    for output_dir in (tmp_path / "out", tmp_path / "out" / "deeper"):
+        result = run_in_process(capsys, *IRIS, "--output_dir", output_dir)
+        assert_one_line_error(result, "argument --output_dir", "which does not exist")
+    assert not (tmp_path / "gone").exists()
+
+
 def test_a_refused_resume_creates_nothing(capsys, tmp_path):
     result = run_in_process(capsys, *IRIS, "--output_dir", tmp_path / "new", "--resume")
     assert_one_line_error(result, "argument --resume: nothing to resume")

@@ -24,7 +24,7 @@ import Main
 from helpers import DIE_AT
 
 EXIT_STATUSES = {0, 1, 2, 130, 143}
-FILES = ("checkpoint.npz", "metrics.json", "model.npz", "history.csv")
+FILES = ("checkpoint.npz", "metrics.json", "model.npz", "history.csv", "../.lock")
 DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 EPOCHS = st.sampled_from([2, 3])
 SEEDS = st.sampled_from([0, 1])
