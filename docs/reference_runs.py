@@ -10,6 +10,7 @@ documented command with seed 0 are copied to docs/results/. About 15 minutes on
 
     python docs/reference_runs.py                 # everything
     python docs/reference_runs.py --skip_benchmark
+    python docs/reference_runs.py --only benchmark  # only benchmarks/bench_epoch.py
     python docs/reference_runs.py --only profile  # only benchmarks/profile_step.py
     python docs/reference_runs.py --only fill     # no runs: rewrite the pages from the file
 
@@ -88,15 +89,20 @@ def reference_runs(skip_benchmark):
                               output=os.path.join(scratch, f"iris{seed}"))
             iris[str(seed)] = runs["iris"]
         results["iris"] = iris
-        if not skip_benchmark:
-            path = os.path.join(scratch, "bench.json")
-            subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_epoch.py"),
-                            "--epochs", "3", "--rounds", "3", "--json", path], check=True,
-                           env={name: value for name, value in os.environ.items()
-                                if name not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")})
-            with open(path, encoding="utf-8") as stream:
-                results["benchmark"] = json.load(stream)
+    if not skip_benchmark:
+        results["benchmark"] = benchmark()
     return results
+
+
+def benchmark():
+    """benchmarks/bench_epoch.py's table: the project and PyTorch at every thread count."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "bench.json")
+        subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_epoch.py"),
+                        "--epochs", "3", "--rounds", "5", "--json", path], check=True,
+                       env=quiet_environment())
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
 
 
 # ----------------------------------------------------------- what the pages show
@@ -247,8 +253,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip_benchmark", action="store_true",
                         help="keep the benchmark of the results file as it is")
-    parser.add_argument("--only", choices=("profile", "fill"),
-                        help="profile: rerun only the step profile; fill: rerun nothing, only "
+    parser.add_argument("--only", choices=("benchmark", "profile", "fill"),
+                        help="benchmark or profile: rerun only that; fill: rerun nothing, only "
                              "rewrite the pages' results blocks from docs/results.json")
     args = parser.parse_args()
     earlier = {}
@@ -259,6 +265,8 @@ def main():
         results = earlier
     elif args.only == "profile":
         results = dict(earlier, profile=profile())
+    elif args.only == "benchmark":
+        results = dict(earlier, benchmark=benchmark())
     else:
         results = reference_runs(args.skip_benchmark)
         results["profile"] = profile()
