@@ -122,10 +122,13 @@ def check_contents(values, arrays):
                     raise ValueError(f"layer health's {key} has an entry that is not one value "
                                      f"per layer")
     for name, values_of_run in lists.items():
-        if not isinstance(values_of_run, list) or len(values_of_run) != epoch:
+        # Layer health may have begun after epoch 1: a run resumed from a checkpoint of a
+        # version that did not measure it.
+        health_list = name.startswith("layer")
+        if not isinstance(values_of_run, list) or not (
+                len(values_of_run) <= epoch if health_list else len(values_of_run) == epoch):
             raise ValueError(f"{name} is not a list of {epoch} values, one per finished epoch")
-        if not name.startswith("layer") and any(type(value) not in (int, float)
-                                                for value in values_of_run):
+        if not health_list and any(type(value) not in (int, float) for value in values_of_run):
             raise ValueError(f"{name} holds values that are not numbers")
     if "best_epoch" in result and (type(result["best_epoch"]) is not int
                                    or not 0 <= result["best_epoch"] <= epoch):
