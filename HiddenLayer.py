@@ -16,6 +16,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
+
 def glorot_uniform(n_inputs, n_outputs, rng, dtype):
     """Weights of shape (n_inputs, n_outputs) drawn from U(-r, r), r = sqrt(6 / (n_in + n_out)).
 
@@ -91,6 +92,7 @@ class Dense:
         if not need_input_grad:
             return None
         return grad_Z @ self.weights.T
+
 
 def sigmoid(Z):
     """The logistic function 1 / (1 + exp(-Z)), elementwise, in Z's float dtype.

@@ -152,8 +152,8 @@ def render(results):
         parts = {key: value for key, value in results["profile"].items() if isinstance(value, dict)}
         counts = sorted({count for value in parts.values() for count in value}, key=int)
         shown["profile_table"] = "\n".join(
-            ["| batch | part | " + " | ".join(f"{count} thread{'s' * (count != '1')}"
-                                             for count in counts) + " |",
+            ["| batch | part | "
+             + " | ".join(f"{count} thread{'s' * (count != '1')}" for count in counts) + " |",
              "|---|---|" + "---|" * len(counts)]
             + [f"| {key.split('/')[0]} | {key.split('/')[1]} | "
                + " | ".join(f"{value[count]:.3f}" for count in counts) + " |"
@@ -169,7 +169,7 @@ def render(results):
         rows = bench["results"]
         shown["auto_against_best"] = "; ".join(
             f"batch {batch}: {rows[f'project/{batch}/auto']['median']:.2f} s against "
-            f"{min(row['median'] for key, row in rows.items() if key.startswith(f'project/{batch}/') and not key.endswith('auto')):.2f} s"
+            f"{best_fixed(rows, batch):.2f} s"
             for batch in sorted({int(key.split('/')[1]) for key in rows}))
         shown["benchmark_table"] = (f"{bench['machine']['cores']} cores ({bench['machine']['machine']}), "
                                     f"numpy {bench['machine']['numpy']}, PyTorch "
@@ -247,6 +247,12 @@ def profile():
 def quiet_environment():
     return {name: value for name, value in os.environ.items()
             if name not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+
+
+def best_fixed(rows, batch):
+    """The project's fastest median at a fixed thread count, at this batch size."""
+    return min(row["median"] for key, row in rows.items()
+               if key.startswith(f"project/{batch}/") and not key.endswith("/auto"))
 
 
 def main():

@@ -151,12 +151,12 @@ class LayerHealth(Callback):
     For every layer: the norm of its weight gradient and the size of a step's
     update relative to the weights (about 1e-3 is healthy, by CS231n's rule of
     thumb), both averaged over a sample of the epoch's batches (every
-    SAMPLE_EVERY-th, which keeps the cost near 1% of an epoch; at least the
-    last, in an epoch of fewer batches); and for hidden
-    layers whose activation saturates the share of activations beyond its
-    saturation limits (ACTIVATIONS) on the first SATURATION_ROWS validation
-    rows. Kept in run.result.extras["layer_health"], one list per measure, one entry per epoch with
-    one value per layer. seconds counts the time it takes.
+    SAMPLE_EVERY-th, which keeps the cost near 1% of an epoch; in an epoch of
+    fewer batches, its last); and for hidden layers whose activation saturates,
+    the share of activations beyond its saturation limits (ACTIVATIONS) on the
+    first SATURATION_ROWS validation rows. Kept in
+    run.result.extras["layer_health"], one list per measure, one entry per epoch
+    with one value per layer. seconds counts the time it takes.
     """
 
     SAMPLE_EVERY = 10
@@ -182,7 +182,7 @@ class LayerHealth(Callback):
 
     def on_batch_end(self, run, batch_loss):
         self._batch += 1
-        every = min(self.SAMPLE_EVERY, run.n_batches)  # an epoch of fewer batches: its last
+        every = min(self.SAMPLE_EVERY, run.n_batches)
         position = self._batch % every
         if every > 1 and position == every - 1:
             self._keep_weights(run.model)

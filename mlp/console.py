@@ -9,6 +9,7 @@ from Model import COMPLETED
 from mlp.datasets import dataset_title
 from mlp.flags import network_text, settings_text
 
+
 @dataclass
 class Outcome:
     """One data set's line of the summary: how its run ended, and where its files are."""

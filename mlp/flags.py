@@ -346,15 +346,13 @@ def idle_flag(args, given):
             else "model" if args.model else None)
     for flag in given:
         if mode is None:
-            if flag in ("--model", "--explain", "--gradient_check"):
-                continue
             if flag == "--augment_pixels" and not args.augment:
                 return "argument --augment_pixels: does nothing without --augment"
         elif flag not in MODE_FLAGS[mode]:
             return f"argument {flag}: does nothing with {MODE_WORDS[mode]}"
         elif mode == "model" and flag == "--output_dir" and not args.predict:
             return "argument --output_dir: does nothing with --model without --predict"
-        elif mode == "model" and flag != "--output_dir" and flag in (
+        elif mode == "model" and flag in (
                 "--mnist_path", "--iris_path", "--csv", "--target") and not args.evaluate:
             return f"argument {flag}: does nothing with --model without --evaluate"
     return None

@@ -23,8 +23,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 ENVIRONMENT = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TRIAL_BATCHES = 24      # timed at each count, after one batch to warm the threads up
-TRIAL_ROUNDS = 4        # every count is timed this many times, in turns; the fastest time counts
-                        # (a neighbour busy on a core for a moment then misleads only some rounds)
+# Every count is timed TRIAL_ROUNDS times, in turns, and its fastest time counts: a neighbour
+# busy on a core for a moment then misleads only some rounds.
+TRIAL_ROUNDS = 4
 TIE_MARGIN = 0.03       # a count within 3% of the fastest is as fast: the fewest such threads win
 
 

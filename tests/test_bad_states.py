@@ -99,7 +99,8 @@ def test_a_refused_resume_creates_nothing(capsys, tmp_path):
 def unfinished(tmp_path):
     """An output folder whose Iris run (4 epochs) was killed after its second epoch's checkpoint."""
     out = tmp_path / "out"
-    kill_at("checkpoint:3", "--datasets", "iris", "--epochs", "4", "--hidden_layers", "[4]", "--output_dir", out)
+    kill_at("checkpoint:3", "--datasets", "iris", "--epochs", "4", "--hidden_layers", "[4]",
+            "--output_dir", out)
     return out
 
 
@@ -196,11 +197,14 @@ def test_images_to_predict_are_checked_as_training_images_are(capsys, tmp_path):
 # --------------------------------------------------- flags that cannot act
 
 @pytest.mark.parametrize("argv, reason", [
-    (["--augment_pixels", "2", "--datasets", "mnist"], "argument --augment_pixels: does nothing without --augment"),
+    (["--augment_pixels", "2", "--datasets", "mnist"],
+     "argument --augment_pixels: does nothing without --augment"),
     (["--explain", "--gradient_check"], "argument --gradient_check: does nothing with --explain"),
     (["--explain", "--model", "m.npz", "--evaluate"], "argument --model: does nothing with --explain"),
-    (["--model", "m.npz", "--evaluate", "--activation", "tanh"], "argument --activation: does nothing with --model"),
-    (["--model", "m.npz", "--evaluate", "--output_dir", "x"], "argument --output_dir: does nothing with --model without --predict"),
+    (["--model", "m.npz", "--evaluate", "--activation", "tanh"],
+     "argument --activation: does nothing with --model"),
+    (["--model", "m.npz", "--evaluate", "--output_dir", "x"],
+     "argument --output_dir: does nothing with --model without --predict"),
     (["--gradient_check", "--epochs", "3"], "argument --epochs: does nothing with --gradient_check"),
     (["--learn", "0.01"], "unrecognized arguments: --learn"),
 ])

@@ -34,7 +34,8 @@ def test_every_quoted_result_is_the_results_files_and_appears_once():
     for page, text in PAGES.items():
         for name, content in BLOCK.findall(text):
             assert name in shown, (page, name)
-            assert content.strip() == shown[name], (page, name, "run: python docs/reference_runs.py --only fill")
+            assert content.strip() == shown[name], (
+                page, name, "run: python docs/reference_runs.py --only fill")
             used.append(name)
     assert sorted(used) == sorted(shown), "each result is quoted exactly once"
 
