@@ -17,6 +17,8 @@ import functools
 import os
 import sys
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -25,17 +27,17 @@ from Model import DIVERGED, Model, one_hot
 from mlp import checkpoint, console
 from mlp.augment import Augment, save_examples
 from mlp.callbacks import EarlyStopping, LayerHealth, PrintProgress, StopOnRequest, health_sentence
-from mlp.datasets import DATASETS, csv_dataset_name, dataset_title, load_dataset, training_defaults
+from mlp.datasets import DATASETS, Dataset, csv_title, load_with, training_defaults
 from mlp.errors import EXIT_FAILED, UserError
 from mlp.explain import explain
-from mlp.flags import (check_network_fits, data_file_flag, parse_args, refuse_network_too_large,
-                       run_settings, weight_decay_problem)
+from mlp.flags import check_network_fits, parse_args, refuse_network_too_large, weight_decay_problem
 from mlp.gradient_check import report as gradient_check_report
 from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for
 from mlp.outputs import check_output_dir, check_predictions_path, check_run_folder
 from mlp.prediction import use_saved_model
 from mlp.records import LiveRecords, output_lock, remove_stale_temporaries, write_results
+from mlp.run_record import CSV, RunSettings, check_loaded, data_file_flag
 from mlp.signals import StopFlag
 from mlp.threads import choose_threads, scratch_step
 
@@ -59,9 +61,10 @@ def main(argv=None):
         for name, folder in folders:
             check_run_folder(folder, getattr(args, data_file_flag(name)[2:]))
         plans = checkpoint.plan_resume(args, folders)  # made once, before anything is written
+        runs = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
         os.makedirs(args.output_dir, exist_ok=True)
         with output_lock(args.output_dir), StopFlag() as stop_flag:
-            outcomes = train_all(args, folders, plans, stop_flag)
+            outcomes = train_all(runs, stop_flag)
     except UserError as error:
         print(f"Main.py: error: {error}", file=sys.stderr)
         return error.exit_status
@@ -72,75 +75,109 @@ def main(argv=None):
     return EXIT_FAILED if any(outcome.status == DIVERGED for outcome in outcomes) else 0
 
 
-def train_all(args, folders, plans, stop_flag):
-    """Train each data set in its folder, as its plan says (see checkpoint.plan_resume)."""
+def train_all(runs, stop_flag):
+    """Train each prepared run in its folder; a run that finished before is only reported."""
     outcomes = []
-    for name, folder in folders:
-        if isinstance(plans[name], checkpoint.Finished):
-            title = DATASETS[name].title if name in DATASETS else os.path.basename(folder)
-            outcomes.append(console.finished_before(title, folder, plans[name].status))
+    for run in runs:
+        if isinstance(run.plan, checkpoint.Finished):
+            outcomes.append(console.finished_before(run.title, run.folder, run.plan.status))
             continue
-        outcomes.append(train_one(name, folder, args, stop_flag, plans[name]))
+        outcomes.append(train_one(run, stop_flag))
         if stop_flag():
             break
     return outcomes
 
 
-def output_folder(name, args):
-    """Where a data set's files go: OUTPUT_DIR/<data set>, a CSV's named after its file."""
-    return os.path.join(args.output_dir, csv_dataset_name(args.csv) if name == "csv" else name)
+def output_folder(kind, args):
+    """Where a data set's files go: OUTPUT_DIR/<data set>; a CSV's is named after its file, with
+    _csv added where that name is a named data set's (iris.csv: OUTPUT_DIR/iris_csv)."""
+    if kind != CSV:
+        return os.path.join(args.output_dir, kind)
+    title = csv_title(args.csv)
+    return os.path.join(args.output_dir, f"{title}_csv" if title.lower() in DATASETS else title)
 
 
-def train_one(name, folder, args, stop_flag, plan):
-    """Prepare, fit and finish one data set's run; plan is "fresh" or the checkpoint to resume."""
-    # --- prepare: the data, its settings, the network and its optimizer, one generator for all
+@dataclass
+class PreparedRun:
+    """A data set's run, ready before anything is written: its folder, its plan (see
+    checkpoint.plan_resume), and unless it finished before, its data, already read and checked,
+    the generator that split it (the weights and batches draw on from it) and its settings."""
+    kind: str
+    folder: str
+    plan: object
+    title: str
+    dataset: Optional[Dataset] = None
+    rng: Optional[np.random.Generator] = None
+    settings: Optional[RunSettings] = None
+
+
+def prepare(kind, folder, args, plan):
+    """Read and check a data set's data and settings, for a run that plan says to train."""
+    if isinstance(plan, checkpoint.Finished):
+        return PreparedRun(kind, folder, plan,
+                           DATASETS[kind].title if kind in DATASETS else csv_title(args.csv))
+    resuming = plan != "fresh"
     rng = np.random.default_rng(args.seed)
-    dtype = np.dtype(args.dtype)
-    dataset = load_dataset(name, getattr(args, data_file_flag(name)[2:]), args.target,
-                           args.validation_split, rng, dtype)
-    refuse_network_too_large(dataset_title(dataset), dataset.n_features, dataset.n_classes, args)
-    settings = run_settings(name, args, training_defaults(dataset))
-    problem = weight_decay_problem(settings["learning_rate"], settings["weight_decay"])
+    data_file = plan.data_file if resuming else getattr(args, data_file_flag(kind)[2:])
+    dataset = load_with(kind, data_file, args.target, args.validation_split, rng,
+                        np.dtype(args.dtype), args.seed)
+    if resuming and plan.data is not None:
+        check_loaded(plan.data, dataset.data, f"the run in {folder}")
+    refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, args)
+    settings = RunSettings.from_flags(kind, args, training_defaults(dataset),
+                                      data_file=resumed_data_file_setting(kind, args, plan))
+    problem = weight_decay_problem(settings.learning_rate, settings.weight_decay)
     if problem:
         raise UserError(problem)
-    model = Model(dataset.n_features, args.hidden_layers, dataset.n_classes, rng, dtype,
-                  args.activation, settings["dropout"])
-    make_optimizer = functools.partial(optimizer_for, name=args.optimizer,
-                                       learning_rate=args.learning_rate,
-                                       weight_decay=settings["weight_decay"])
+    return PreparedRun(kind, folder, plan, dataset.title, dataset, rng, settings)
+
+
+def train_one(run, stop_flag):
+    """Build, fit and finish one prepared run."""
+    # --- build: the network and its optimizer, drawing on the run's one generator
+    kind, folder, plan, dataset, rng, settings = (run.kind, run.folder, run.plan, run.dataset,
+                                                  run.rng, run.settings)
+    resuming = plan != "fresh"
+    dtype = np.dtype(settings.dtype)
+    model = Model(dataset.n_features, settings.hidden_layers, dataset.n_classes, rng, dtype,
+                  settings.activation, settings.dropout)
+    make_optimizer = functools.partial(optimizer_for, name=settings.optimizer,
+                                       learning_rate=settings.learning_rate,
+                                       weight_decay=settings.weight_decay)
     optimizer = make_optimizer(model)
     Y_train = one_hot(dataset.y_train, dataset.n_classes, dtype)
     Y_val = one_hot(dataset.y_val, dataset.n_classes, dtype)
-    saved_threads = plan[0].get("threads") if plan != "fresh" else None
-    threads = choose_threads(args.threads, saved_threads, lambda: scratch_step(
-        model, dataset.X_train, Y_train, settings["batch_size"], make_optimizer))
+    saved_threads = plan.values.get("threads") if resuming else None
+    threads = choose_threads(settings.threads, saved_threads, lambda: scratch_step(
+        model, dataset.X_train, Y_train, settings.batch_size, make_optimizer))
     console.print_header(dataset, settings, threads.text())
     console.look_before_training(model, dataset.X_val, Y_val)
 
     # --- callbacks: what runs between the steps, each one job
-    stateful = [EarlyStopping(args.patience)] if args.patience else []
+    stateful = [EarlyStopping(settings.patience)] if settings.patience else []
     saver = checkpoint.Checkpoint(os.path.join(folder, checkpoint.FILE_NAME),
-                                  dict(settings, dataset=name), stateful, threads.count)
+                                  dict(settings.record(), dataset=kind, data=dataset.data.record()),
+                                  stateful, threads.count)
     records = LiveRecords(folder, dataset, settings)
     health = LayerHealth(dataset.X_val)
-    augment = [Augment(dataset.image_shape, settings["augment_pixels"])] if settings["augment"] else []
-    callbacks = [LearningRateScheduler(settings["lr_schedule"]), *augment, PrintProgress(), health,
+    augment = [Augment(dataset.image_shape, settings.augment_pixels)] if settings.augment else []
+    callbacks = [LearningRateScheduler(settings.lr_schedule), *augment, PrintProgress(), health,
                  *stateful, saver, records, StopOnRequest(stop_flag)]
     resume_from = None
-    if plan != "fresh":
-        resume_from = checkpoint.restore(saver.path, *plan, model, optimizer, rng, stateful)
-        print(f"{dataset_title(dataset)}: resuming after epoch {resume_from['epoch']} from "
+    if resuming:
+        resume_from = checkpoint.restore(saver.path, plan, model, optimizer, rng, stateful)
+        print(f"{dataset.title}: resuming after epoch {resume_from['epoch']} from "
               f"{saver.path}", flush=True)
     remove_stale_temporaries(folder)
     if augment:
-        save_examples(os.path.join(folder, "augmented.png"), dataset_title(dataset), dataset,
-                      settings["augment_pixels"], args.seed)
+        save_examples(os.path.join(folder, "augmented.png"), dataset.title, dataset,
+                      settings.augment_pixels, settings.seed)
 
     # --- fit
     started = time.perf_counter()
     with threadpool_limits(limits=threads.count, user_api="blas"):
-        result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, epochs=args.epochs,
-                           batch_size=settings["batch_size"], rng=rng, optimizer=optimizer,
+        result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, epochs=settings.epochs,
+                           batch_size=settings.batch_size, rng=rng, optimizer=optimizer,
                            callbacks=callbacks, resume_from=resume_from)
     earlier_seconds = sum(resume_from["result"].epoch_seconds) if resume_from else 0.0
 
@@ -148,7 +185,7 @@ def train_one(name, folder, args, stop_flag, plan):
     train_seconds = time.perf_counter() - started + earlier_seconds
     assessment = None
     if result.status == DIVERGED:
-        console.print_diverged(dataset_title(dataset), result.diverged_epoch, args.learning_rate)
+        console.print_diverged(dataset.title, result.diverged_epoch, settings.learning_rate)
     else:
         assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
     write_results(folder, dataset, settings, model, assessment, result, train_seconds,
@@ -159,12 +196,20 @@ def train_one(name, folder, args, stop_flag, plan):
     if result.status in checkpoint.FINISHED and os.path.exists(saver.path):
         os.remove(saver.path)  # nothing left to resume; metrics.json says it finished
     return console.Outcome(
-        dataset_title(dataset), folder, result.status,
+        dataset.title, folder, result.status,
         test_loss=assessment["loss"] if assessment else None,
         test_accuracy=assessment["accuracy"] if assessment else None,
         calibration_error=(assessment["calibration"]["expected_calibration_error"]
                            if assessment else None),
         health=health_sentence(result.extras["layer_health"], model))
+
+
+def resumed_data_file_setting(kind, args, plan):
+    """The data file setting a resumed run keeps: the flag's when given, else the one it was
+    started with (it reads the recorded file: see checkpoint.plan_resume); None when fresh."""
+    if plan == "fresh" or data_file_flag(kind) in args.given_flags:
+        return None
+    return plan.values["settings"].get("data_file")
 
 
 def run_from_command_line():

@@ -11,16 +11,18 @@ stopped: the same batches in the same order, the same numbers bit for bit.
 
 import json
 import os
+import sys
 from types import SimpleNamespace
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS, read_npz_arrays
 from mlp.errors import CheckpointError, DataError
-from mlp.flags import run_settings, settings_flags
 from mlp.records import fit_result, flat_result, timed, write_atomically
+from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, data_file_flag,
+                            data_file_to_reuse, settings_flags)
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"
@@ -30,8 +32,9 @@ VERSION = 1
 class Checkpoint(Callback):
     """Writes everything needed to continue exactly to path after every epoch, atomically.
 
-    settings is the dict of the run's settings (network, learning rate, data
-    file...), kept to refuse a --resume with other flags; stateful are the
+    settings is the run's record: its RunSettings' record(), its data set's kind
+    ("dataset") and its DataSource's record ("data"), kept to refuse a --resume
+    with other flags or other data; stateful are the
     callbacks whose state() goes in too; threads, the BLAS thread count the run
     trains with, which a resumed run must keep to stay exact. seconds counts
     the time spent writing.
@@ -147,11 +150,14 @@ def _expect(value, kind, name):
     return value
 
 
-def restore(path, values, arrays, model, optimizer, rng, stateful=()):
+def restore(path, plan, model, optimizer, rng, stateful=()):
     """Put the checkpoint's state into a freshly built model, optimizer, generator and callbacks.
 
-    Returns the resume_from dict that Model.fit continues with.
+    plan is the Resume that plan_resume made. Returns the resume_from dict
+    that Model.fit continues with.
     """
+    values, arrays = plan.values, plan.arrays
+
     def prefixed(prefix):
         return {key[len(prefix):]: array for key, array in arrays.items() if key.startswith(prefix)}
 
@@ -197,15 +203,23 @@ class Finished(NamedTuple):
     status: str             # how it ended, one of FINISHED
 
 
+class Resume(NamedTuple):
+    """The plan for a data set whose checkpoint a --resume continues from."""
+    values: dict            # the checkpoint's JSON values (settings, epoch, history...)
+    arrays: dict            # its arrays (weights, optimizer state...)
+    data_file: Optional[str]  # the data file to read: the flag's, or else the one recorded
+    data: Optional[DataSource]  # the data the run was started on (None: not recorded)
+
+
 def plan_resume(args, names_and_folders):
     """What --resume (or a fresh run) does with each data set's folder, before anything is read.
 
-    names_and_folders: (data set name, its output folder) in order. Returns
-    {name: plan}: "fresh" (nothing there: train from the start), Finished
-    (metrics.json says how it ended; its files are kept) or the checkpoint's
-    (values, arrays) to continue from. Raises DataError, its message naming the
-    flag and what to do, when --resume has nothing to resume, when the flags
-    contradict a checkpoint, or when a fresh run would overwrite an unfinished one.
+    names_and_folders: (data set kind, its output folder) in order. Returns
+    {kind: plan}: "fresh" (nothing there: train from the start), Finished
+    (metrics.json says how it ended; its files are kept) or a Resume to continue
+    from. Raises DataError, its message naming the flag and what to do, when
+    --resume has nothing to resume, when the flags or the data file contradict a
+    checkpoint, or when a fresh run would overwrite an unfinished one.
     """
     plans = {}
     for name, folder in names_and_folders:
@@ -218,13 +232,24 @@ def plan_resume(args, names_and_folders):
             plans[name] = "fresh"
         elif os.path.exists(path):
             values, arrays = read_checkpoint(path)
-            check_same_run(name, args, values["settings"], folder)
-            plans[name] = (values, arrays)
+            saved = values["settings"]
+            data = DataSource.from_record(saved.get("data"))
+            check_same_run(name, args, saved, folder, compare_data_file=data is None)
+            data_file = given_data_file(args, name)
+            if data is not None:
+                data_file = data_file_to_reuse(data, data_file, data_file_flag(name),
+                                               f"the run in {folder}")
+            else:
+                data_file = getattr(args, data_file_flag(name)[2:])
+                print(UNVERIFIED.format(whose=path, path=data_file or "the default file"),
+                      file=sys.stderr, flush=True)
+            plans[name] = Resume(values, arrays, data_file, data)
         else:
             metrics = _metrics(folder)
             finished = metrics.get("status") in FINISHED
             if finished:
-                check_same_run(name, args, metrics, folder, only_saved=True)
+                check_same_run(name, args, metrics, folder, only_saved=True,
+                               compare_data_file="data" not in metrics)
             plans[name] = Finished(metrics["status"]) if finished else "fresh"
     if args.resume and all(plan == "fresh" for plan in plans.values()):
         folders = " or ".join(folder for _, folder in names_and_folders)
@@ -233,25 +258,36 @@ def plan_resume(args, names_and_folders):
     return plans
 
 
-def check_same_run(name, args, saved, folder, only_saved=False):
+def given_data_file(args, kind):
+    """The data file flag's value if the user gave it on the command line, else None."""
+    flag = data_file_flag(kind)
+    return getattr(args, flag[2:]) if flag in getattr(args, "given_flags", ()) else None
+
+
+def check_same_run(name, args, saved, folder, only_saved=False, compare_data_file=True):
     """Raise DataError naming the first flag whose value differs from the saved run's.
 
     saved is a checkpoint's settings, or with only_saved a finished run's
     metrics.json, of which only the settings it records are compared (older
-    versions recorded fewer).
+    versions recorded fewer). compare_data_file: compare the data file flags too
+    (for a run that recorded no identity of its data; one that did is checked
+    by its data's hash instead, which accepts the same bytes under another path).
     """
-    if not only_saved and saved.get("dataset") != name:
+    saved_kind = saved.get("dataset")
+    if not only_saved and saved_kind != name:
         raise DataError(f"argument --resume: {folder} holds a run on data set "
-                        f"{saved.get('dataset')!r}, not {name!r}; choose another --output_dir")
+                        f"{saved_kind!r}, not {name!r}; choose another --output_dir")
     defaults = DATASETS.get(name)
     if defaults is None:  # a CSV's defaults depend on its rows: compare with what was saved
         defaults = SimpleNamespace(batch_size=saved.get("batch_size"), schedule=saved.get("lr_schedule"),
                                    weight_decay=saved.get("weight_decay"), dropout=saved.get("dropout"),
                                    augment_pixels=0)
-    current = run_settings(name, args, defaults)
+    current = RunSettings.from_flags(name, args, defaults).record()
     flags = settings_flags(name)
     if only_saved:
         flags = {key: flag for key, flag in flags.items() if key in saved}
+    if not compare_data_file:
+        del flags["data_file"]
     differs = contradiction(saved, current, flags)
     if differs:
         flag, now, then = differs

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 from Model import COMPLETED
-from mlp.datasets import dataset_title
 from mlp.flags import network_text, settings_text
 
 
@@ -26,9 +25,10 @@ class Outcome:
 def print_header(dataset, settings, threads):
     """The run's first line: the data's rows and where they came from, and how it trains
     (threads says how many BLAS threads, and why)."""
-    network = network_text(dataset.n_features, settings["hidden_layers"], dataset.n_classes)
-    print(f"{dataset_title(dataset)}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
-          f"validation, {len(dataset.X_test)} test rows from {dataset.source}; "
+    network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
+    scale = " (pixels already 0 to 1, used as they are)" if dataset.data.pixel_scale == 1 else ""
+    print(f"{dataset.title}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
+          f"validation, {len(dataset.X_test)} test rows from {dataset.source}{scale}; "
           f"{settings_text(network, settings)}; {threads}", flush=True)
 
 

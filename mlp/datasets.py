@@ -11,6 +11,7 @@ message names the file and says what is wrong, for Main.py to print in one line.
 import contextlib
 import difflib
 import importlib.util
+import io
 import os
 import sys
 import zipfile
@@ -21,6 +22,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from mlp.errors import DataError
+from mlp.run_record import CSV, DataSource, file_bytes, fingerprint
 
 # The project's top folder, where the shipped iris.data lies.
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +30,9 @@ MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 MNIST_CLASSES = [str(digit) for digit in range(10)]
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width", "class"]
 TEST_FRACTION = 0.2
+# The largest feature value a table may hold: float32's, so that standardising, and a model
+# saved in float32, stay finite.
+LARGEST_VALUE = float(np.finfo(np.float32).max)
 # What np.load and reading an array out of the archive raise for a file that is not a good npz.
 NPZ_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
@@ -37,10 +42,12 @@ class Dataset:
     """A classification data set split three ways.
 
     X_* are float arrays (n_samples, n_features); y_* are integer class indices
-    (n_samples,) into class_names. feature_mean and feature_scale are what the
-    features were standardised with (None when they were not).
+    (n_samples,) into class_names. data says exactly which file it was read
+    from and how (mlp.run_record.DataSource); source, where, as the user would
+    write it. feature_mean and feature_scale are what the features were
+    standardised with (None when they were not).
     """
-    name: str
+    data: DataSource
     X_train: np.ndarray
     y_train: np.ndarray
     X_val: np.ndarray
@@ -53,6 +60,16 @@ class Dataset:
     feature_scale: np.ndarray = field(default=None, repr=False)
     feature_names: list = None
     image_shape: tuple = None
+
+    @property
+    def kind(self):
+        """"mnist", "iris" or "csv": what its defaults and loader are looked up by."""
+        return self.data.kind
+
+    @property
+    def title(self):
+        """How messages and plots name it: "MNIST", "Iris", or a CSV's file name."""
+        return self.data.title
 
     @property
     def n_features(self):
@@ -80,13 +97,14 @@ def check_readable_file(path, expected="a file"):
 
 
 @contextlib.contextmanager
-def open_npz(path):
-    """The npz archive at path, read without pickle, its file closed however reading ends.
+def open_npz(path, content=None):
+    """The npz archive at path (or in content, its bytes already read), read without pickle,
+    its file closed however reading ends.
 
     (np.load given a name leaves the file open when the archive is damaged, and
     returns a bare array for a .npy file: both are handled here.)
     """
-    with open(path, "rb") as stream:
+    with (io.BytesIO(content) if content is not None else open(path, "rb")) as stream:
         archive = np.load(stream, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise ValueError("a single .npy array, not an npz archive of named arrays")
@@ -117,11 +135,13 @@ def npz_error_text(error):
     return f"{type(error).__name__}: {error}"
 
 
-def read_mnist_npz(path):
-    """(x_train, y_train, x_test, y_test) from an npz file in the layout of Keras's mnist.npz."""
-    check_readable_file(path, "an npz file in the layout of Keras's mnist.npz")
+def read_mnist_npz(path, content=None):
+    """(x_train, y_train, x_test, y_test) from an npz file in the layout of Keras's mnist.npz
+    (content: the file's bytes, when they have been read already)."""
+    if content is None:
+        content = file_bytes(path, "an npz file in the layout of Keras's mnist.npz")
     try:
-        with open_npz(path) as archive:
+        with open_npz(path, content) as archive:
             missing = [key for key in MNIST_KEYS if key not in archive.files]
             if missing:
                 raise DataError(f"{path}: missing arrays {', '.join(missing)}; an MNIST npz "
@@ -136,6 +156,10 @@ def read_mnist_npz(path):
     if arrays[0].shape[1:] != arrays[2].shape[1:]:
         raise DataError(f"{path}: x_train images are {arrays[0].shape[1:]} but x_test images "
                         f"are {arrays[2].shape[1:]}; expected the same shape")
+    train_scale, test_scale = pixel_scale(arrays[0]), pixel_scale(arrays[2])
+    if train_scale != test_scale:
+        raise DataError(f"{path}: x_train's pixels run from 0 to {train_scale} but x_test's from "
+                        f"0 to {test_scale}; expected both on one scale (0-255, or 0-1 floats)")
     return tuple(arrays)
 
 
@@ -168,6 +192,15 @@ def check_pixels(path, images, what):
                         f"{images.max()}; expected 0 to 255")
 
 
+def pixel_scale(images):
+    """What a pixel's full brightness is in images: 1 for floats that all lie in [0, 1] (images
+    already scaled, as many tools store them), else 255 (0-255 pixels, integers or floats).
+    The features are the pixels divided by it, so that images are never rescaled twice."""
+    if np.issubdtype(images.dtype, np.floating) and images.max() <= 1.0:
+        return 1
+    return 255
+
+
 @contextlib.contextmanager
 def native_stderr_silenced():
     """Send file descriptor 2 to /dev/null for the duration; Python exceptions still propagate."""
@@ -197,17 +230,20 @@ def keras_backend_for_download():
 
 
 def load_mnist_arrays(mnist_path=None):
-    """MNIST's four arrays and where they came from.
+    """MNIST's four arrays, where they came from (as the user would write it), and the bytes
+    of the file they were read from (None when Keras downloaded them and kept no file).
 
     In order: the file at mnist_path; else Keras's cache file, read with numpy
     (tensorflow is not imported); else keras.datasets.mnist.load_data(), which
     downloads into that cache (with TensorFlow, or Keras on its jax backend).
     """
     if mnist_path:
-        return read_mnist_npz(mnist_path), mnist_path
+        content = file_bytes(mnist_path, "an npz file in the layout of Keras's mnist.npz")
+        return read_mnist_npz(mnist_path, content), mnist_path, content
     cache_file = keras_cache_file()
     if os.path.exists(cache_file):
-        return read_mnist_npz(cache_file), cache_file
+        content = file_bytes(cache_file, "an npz file in the layout of Keras's mnist.npz")
+        return read_mnist_npz(cache_file, content), cache_file, content
     backend = keras_backend_for_download()
     if backend:
         os.environ["KERAS_BACKEND"] = backend
@@ -220,13 +256,17 @@ def load_mnist_arrays(mnist_path=None):
         raise DataError(
             f"{cache_file}: MNIST is not there and Keras could not download it ({reason}); "
             f"pass --mnist_path FILE or put mnist.npz in $KERAS_HOME/datasets/") from None
-    return (x_train, y_train, x_test, y_test), "keras.datasets.mnist"
+    if os.path.isfile(cache_file):  # where the download landed: record that file
+        content = file_bytes(cache_file, "the mnist.npz Keras downloaded")
+        return read_mnist_npz(cache_file, content), cache_file, content
+    return (x_train, y_train, x_test, y_test), "keras.datasets.mnist", None
 
 
-def images_to_features(images, dtype):
-    """Images (n, 28, 28) of 0-255 pixels as (n, 784) features in [0, 1], in dtype."""
+def images_to_features(images, dtype, scale=255):
+    """Images (n, 28, 28) of pixels from 0 to scale as (n, 784) features in [0, 1], in dtype."""
     features = images.reshape(len(images), -1).astype(dtype)
-    features *= dtype.type(1.0 / 255.0)
+    if scale != 1:
+        features *= dtype.type(1.0 / scale)
     return features
 
 
@@ -255,44 +295,115 @@ def split_images(images, labels, validation_split, rng, path):
     return train_rows, val_rows
 
 
-def load_mnist(mnist_path, validation_split, rng, dtype=np.float32):
+def load_mnist(mnist_path, validation_split, rng, dtype=np.float32, seed=None):
     """MNIST as a Dataset: validation_split of the training images, drawn at random
-    with rng, held out for validation; the official test images kept for the end."""
+    with rng, held out for validation; the official test images kept for the end.
+    seed is what rng was seeded with, for the record."""
     dtype = np.dtype(dtype)
-    (x_train, y_train, x_test, y_test), source = load_mnist_arrays(mnist_path)
+    (x_train, y_train, x_test, y_test), source, content = load_mnist_arrays(mnist_path)
     train_rows, val_rows = split_images(x_train, y_train, validation_split, rng, source)
+    scale = pixel_scale(x_train)
+    if content is None:  # downloaded, no file kept: the arrays themselves are the identity
+        content = b"".join(np.ascontiguousarray(array).tobytes()
+                           for array in (x_train, y_train, x_test, y_test))
+    data = DataSource(kind="mnist", title=DATASETS["mnist"].title,
+                      path=os.path.realpath(source) if os.path.isfile(source) else source,
+                      size=len(content), sha256=fingerprint(content),
+                      rows=len(x_train) + len(x_test), split_seed=seed,
+                      validation_split=validation_split, test_fraction=None, pixel_scale=scale)
     # Convert each part on its own: a float copy of all 60,000 images first would
     # cost another 188 MB at the peak.
     return Dataset(
-        name="mnist",
-        X_train=images_to_features(x_train[train_rows], dtype),
+        data=data,
+        X_train=images_to_features(x_train[train_rows], dtype, scale),
         y_train=y_train[train_rows].astype(np.int64),
-        X_val=images_to_features(x_train[val_rows], dtype),
+        X_val=images_to_features(x_train[val_rows], dtype, scale),
         y_val=y_train[val_rows].astype(np.int64),
-        X_test=images_to_features(x_test, dtype), y_test=y_test.astype(np.int64),
+        X_test=images_to_features(x_test, dtype, scale), y_test=y_test.astype(np.int64),
         class_names=MNIST_CLASSES, source=source,
         image_shape=tuple(x_train.shape[1:]) if x_train.ndim == 3 else None)
 
 
-def read_table(path, header):
-    """A CSV file as a pandas DataFrame, any failure raised as DataError."""
+def read_table(path, has_header):
+    """(the first row's cells as text, the other rows as a DataFrame, the file's bytes) of a CSV
+    file, any failure raised as DataError. has_header(first_row) says whether the first row is
+    a header: when it is not, it stays in the DataFrame as data and the first value is None.
+
+    The rows are parsed alike whether or not a header is above them (pandas infers each
+    column's type from the rows alone), so that training and prediction read one file the
+    same way.
+    """
     import pandas as pd
 
-    check_readable_file(path, "a CSV file")
+    content = file_bytes(path, "a CSV file")
     try:
-        frame = pd.read_csv(path, header=header, skipinitialspace=True)
+        first = pd.read_csv(io.BytesIO(content), header=None, nrows=1, dtype=str,
+                            skipinitialspace=True, keep_default_na=False)
+        first_row = [str(cell) for cell in first.iloc[0]]
+        header = has_header(first_row)
+        try:
+            frame = pd.read_csv(io.BytesIO(content), header=None, skiprows=1 if header else 0,
+                                skipinitialspace=True)
+        except pd.errors.EmptyDataError:
+            if not header:
+                raise
+            frame = pd.DataFrame(columns=range(len(first_row)))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            ValueError, OSError) as error:
+            ValueError, OSError, IndexError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DataError(f"{path}: not a readable CSV file ({reason})") from None
-    return frame
+    if header and frame.shape[1] != len(first_row):
+        raise DataError(f"{path}: its header has {len(first_row)} columns but its rows have "
+                        f"{frame.shape[1]}; expected one name per column")
+    return (first_row if header else None), frame, content
+
+
+def normalised_names(cells, path):
+    """A header's cells as column names: spaces stripped at both ends, the same for training
+    and for prediction. An empty or repeated name is refused (DataError)."""
+    names = [cell.strip() for cell in cells]
+    for position, name in enumerate(names):
+        if not name:
+            raise DataError(f"{path}: column {position + 1} of its header has no name; expected "
+                            f"a name for every column")
+        if name in names[:position]:
+            raise DataError(f"{path}: its header names column {name!r} twice; expected each "
+                            f"name once")
+    return names
+
+
+def feature_values(frame, path):
+    """The columns of frame as a float64 matrix: numbers as they are, True/False as 1/0.
+    A column that is not numeric, a missing or infinite value, or one beyond LARGEST_VALUE is
+    refused (DataError naming the column)."""
+    import pandas as pd
+
+    for position, column in enumerate(frame.columns):
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values):  # (True/False columns are numeric)
+            bad = values[pd.to_numeric(values, errors="coerce").isna()]
+            name = repr(column) if isinstance(column, str) else position + 1  # no header: by place
+            raise DataError(f"{path}: column {name} is not numeric (it holds "
+                            f"{str(bad.iloc[0])!r}); expected numbers in every feature column")
+    X = frame.to_numpy(dtype=np.float64)
+    if not np.isfinite(X).all():
+        raise DataError(f"{path}: some feature values are infinite; expected finite numbers")
+    too_large = np.abs(X).max(axis=0, initial=0.0) > LARGEST_VALUE
+    if too_large.any():
+        position = int(np.argmax(too_large))
+        column = frame.columns[position]
+        name = repr(column) if isinstance(column, str) else position + 1
+        raise DataError(f"{path}: column {name} holds values as large as "
+                        f"{np.abs(X[:, int(np.argmax(too_large))]).max():g}; expected values "
+                        f"within +-{LARGEST_VALUE:.3g} (float32's range), which standardising "
+                        f"keeps finite")
+    return X
 
 
 def table_to_arrays(frame, target, path):
     """Features (n_rows, n_features) float64, class indices (n_rows,) and class names
-    from a DataFrame whose column target holds the class of each row."""
-    import pandas as pd
-
+    from a DataFrame whose column target holds the class of each row (class names have
+    spaces stripped at both ends, as column names do)."""
     if target not in frame.columns:
         raise DataError(f"{path}: no column {target!r}; the columns are "
                         f"{', '.join(map(str, frame.columns))} (the first row must name them)")
@@ -306,15 +417,9 @@ def table_to_arrays(frame, target, path):
         first = int(np.flatnonzero(missing)[0])
         raise DataError(f"{path}: {int(missing.sum())} rows have missing values "
                         f"(the first is data row {first + 1}); expected every cell filled")
-    for column in features.columns:
-        if not pd.api.types.is_numeric_dtype(features[column]):
-            bad = features[column][pd.to_numeric(features[column], errors="coerce").isna()]
-            raise DataError(f"{path}: column {column!r} is not numeric (it holds "
-                            f"{str(bad.iloc[0])!r}); expected numbers in every feature column")
-    X = features.to_numpy(dtype=np.float64)
-    if not np.isfinite(X).all():
-        raise DataError(f"{path}: some feature values are infinite; expected finite numbers")
-    class_names, y = np.unique(frame[target].astype(str).to_numpy(), return_inverse=True)
+    X = feature_values(features, path)
+    labels = frame[target].astype(str).str.strip().to_numpy()
+    class_names, y = np.unique(labels, return_inverse=True)
     if len(class_names) < 2:
         raise DataError(f"{path}: column {target!r} has a single class "
                         f"({class_names[0]}); expected at least two")
@@ -338,9 +443,12 @@ def stratified_split(y, validation_split, rng, test_fraction=TEST_FRACTION):
     return tuple(rng.permutation(np.concatenate(part)) for part in parts)
 
 
-def table_dataset(name, X, y, class_names, validation_split, rng, dtype, path, feature_names):
+def table_dataset(data, source, X, y, class_names, rng, dtype):
     """A Dataset from a table's arrays: a stratified split, then features
-    standardised with the mean and standard deviation of the training rows alone."""
+    standardised with the mean and standard deviation of the training rows alone.
+    data is the table's DataSource (its path, split and feature names); source,
+    its path as the user wrote it."""
+    path, validation_split = source, data.validation_split
     counts = np.bincount(y, minlength=len(class_names))
     if counts.min() < 3:
         scarce = class_names[int(counts.argmin())]
@@ -361,39 +469,51 @@ def table_dataset(name, X, y, class_names, validation_split, rng, dtype, path, f
     def standardised(rows):
         return ((X[rows] - mean) / scale).astype(dtype)
 
-    return Dataset(name=name, X_train=standardised(train), y_train=y[train],
+    return Dataset(data=data, X_train=standardised(train), y_train=y[train],
                    X_val=standardised(val), y_val=y[val],
                    X_test=standardised(test), y_test=y[test],
-                   class_names=class_names, source=str(path),
-                   feature_mean=mean, feature_scale=scale, feature_names=feature_names)
+                   class_names=class_names, source=str(source),
+                   feature_mean=mean, feature_scale=scale, feature_names=data.feature_names)
 
 
-def load_iris(path, validation_split, rng, dtype=np.float32):
+def table_source(kind, title, path, content, n_rows, validation_split, seed, header,
+                 feature_names, target=None):
+    """The DataSource of a table read from path (its bytes, content)."""
+    return DataSource(kind=kind, title=title, path=os.path.realpath(path), size=len(content),
+                      sha256=fingerprint(content), rows=n_rows, split_seed=seed,
+                      validation_split=validation_split, test_fraction=TEST_FRACTION,
+                      header=header, feature_names=feature_names, target=target)
+
+
+def load_iris(path, validation_split, rng, dtype=np.float32, seed=None):
     """The UCI iris.data file (no header; four measurements, then the class) as a Dataset."""
-    frame = read_table(path, header=None)
+    _, frame, content = read_table(path, has_header=lambda first_row: False)
     if frame.shape[1] != len(IRIS_COLUMNS):
         raise DataError(f"{path}: {frame.shape[1]} columns; expected {len(IRIS_COLUMNS)} "
                         f"(four measurements, then the class)")
     frame.columns = IRIS_COLUMNS
     X, y, class_names = table_to_arrays(frame, "class", path)
-    return table_dataset("iris", X, y, class_names, validation_split, rng, np.dtype(dtype), path,
-                         IRIS_COLUMNS[:-1])
+    data = table_source("iris", DATASETS["iris"].title, path, content, len(frame),
+                        validation_split, seed, None, IRIS_COLUMNS[:-1])
+    return table_dataset(data, path, X, y, class_names, rng, np.dtype(dtype))
 
 
-def csv_dataset_name(path):
-    """A CSV file's name without its folder and .csv: where its results go."""
+def csv_title(path):
+    """A CSV file's name without its folder and .csv: its title in messages and plots."""
     name = os.path.basename(str(path))
     return name[:-4] if name.lower().endswith(".csv") else name
 
 
-def load_csv(path, target, validation_split, rng, dtype=np.float32):
+def load_csv(path, target, validation_split, rng, dtype=np.float32, seed=None):
     """A CSV file with a header row, numeric feature columns and the class in column target."""
-    frame = read_table(path, header=0)
-    frame.columns = [str(column) for column in frame.columns]
+    header, frame, content = read_table(path, has_header=lambda first_row: True)
+    frame.columns = normalised_names(header, path)
+    target = target.strip()
     X, y, class_names = table_to_arrays(frame, target, path)
     feature_names = [column for column in frame.columns if column != target]
-    return table_dataset(csv_dataset_name(path), X, y, class_names, validation_split, rng,
-                         np.dtype(dtype), path, feature_names)
+    data = table_source(CSV, csv_title(path), path, content, len(frame), validation_split, seed,
+                        header, feature_names, target)
+    return table_dataset(data, path, X, y, class_names, rng, np.dtype(dtype))
 
 
 def read_feature_rows(path, feature_names):
@@ -403,18 +523,22 @@ def read_feature_rows(path, feature_names):
     columns are taken in the model's order, whatever their order in the file
     (others, such as a class column, are ignored), and a missing one is refused,
     never replaced by the column in its place. Without a header, the file must
-    have exactly one column per feature, in the model's order.
+    have exactly one column per feature, in the model's order. The first row is
+    a header when none of its cells is a number, or when it names every feature
+    (a model trained on columns named 1, 2, ...); otherwise it is data.
     """
     import pandas as pd
 
-    frame = read_table(path, header=None)
-    first_row_is_header = all(pd.isna(pd.to_numeric(frame.iloc[0], errors="coerce")))
-    if first_row_is_header:
-        frame.columns = [str(name).strip() for name in frame.iloc[0]]
-        frame = frame.iloc[1:]
-        if frame.columns.duplicated().any():
-            raise DataError(f"{path}: its header names a column twice; expected each of the "
-                            f"model's features once ({', '.join(feature_names)})")
+    feature_names = [name.strip() for name in feature_names]
+
+    def has_header(first_row):
+        cells = [cell.strip() for cell in first_row]
+        no_numbers = pd.to_numeric(pd.Series(cells), errors="coerce").isna().all()
+        return no_numbers or set(feature_names) <= set(cells)
+
+    header, frame, _ = read_table(path, has_header)
+    if header is not None:
+        frame.columns = normalised_names(header, path)
         missing = [name for name in feature_names if name not in frame.columns]
         if missing:
             raise DataError(f"{path}: its header has no column {missing[0]!r}"
@@ -428,13 +552,7 @@ def read_feature_rows(path, feature_names):
         raise DataError(f"{path}: a header and no rows; expected rows of features to predict")
     if frame.isna().any().any():
         raise DataError(f"{path}: some rows have missing values; expected every cell filled")
-    try:
-        X = frame.to_numpy(dtype=np.float64)
-    except ValueError:
-        raise DataError(f"{path}: some feature values are not numbers") from None
-    if not np.isfinite(X).all():
-        raise DataError(f"{path}: some feature values are infinite; expected finite numbers")
-    return X
+    return feature_values(frame, path)
 
 
 def did_you_mean(name, candidates):
@@ -466,10 +584,17 @@ def read_images(path):
     return images
 
 
+def image_features(path, dtype):
+    """The images of an npz file to predict on as features, scaled as training scales them:
+    0-255 pixels divided by 255, 0-1 floats as they are (see pixel_scale)."""
+    images = read_images(path)
+    return images_to_features(images, np.dtype(dtype), pixel_scale(images))
+
+
 class DatasetEntry(NamedTuple):
     """What the program knows about a named data set before reading it."""
     title: str                # in messages and plot titles
-    load: Callable            # (path or None, validation_split, rng, dtype) -> Dataset
+    load: Callable            # (path or None, validation_split, rng, dtype, seed=) -> Dataset
     default_path: str         # the --<name>_path default; None: the loader finds it
     path_help: str            # what the --<name>_path flag takes
     batch_size: int           # default --batch_size
@@ -501,24 +626,27 @@ DATASETS = {
 SMALL_TABLE_ROWS = 1000
 
 
-def load_dataset(name, data_file, target, validation_split, rng, dtype):
-    """The data set called name: a key of DATASETS read from data_file (None: where its loader
-    looks by default), or else a CSV file data_file whose class column is target."""
-    if name in DATASETS:
-        return DATASETS[name].load(data_file, validation_split, rng, dtype)
-    return load_csv(data_file, target, validation_split, rng, dtype)
+def load_dataset(kind, data_file, target, validation_split, seed, dtype):
+    """The data set of kind ("mnist", "iris": a key of DATASETS, read from data_file, None:
+    where its loader looks by default; or "csv", the CSV file data_file whose class column is
+    target), split with a generator seeded with seed, as its DataSource records."""
+    rng = np.random.default_rng(seed)
+    return load_with(kind, data_file, target, validation_split, rng, dtype, seed)
 
 
-def dataset_title(dataset):
-    """How messages and plots name a loaded Dataset: its registry title, or a CSV's name."""
-    entry = DATASETS.get(dataset.name)
-    return entry.title if entry else dataset.name
+def load_with(kind, data_file, target, validation_split, rng, dtype, seed):
+    """load_dataset with the generator given (a run goes on drawing from it: weights, batches)."""
+    if kind in DATASETS:
+        return DATASETS[kind].load(data_file, validation_split, rng, dtype, seed=seed)
+    if kind != CSV:
+        raise ValueError(f"unknown kind of data set {kind!r}")
+    return load_csv(data_file, target, validation_split, rng, dtype, seed=seed)
 
 
 def training_defaults(dataset):
     """The DatasetEntry whose defaults (batch size, schedule, regularisation) a loaded Dataset
-    trains with where the flags leave them unset: its own, or for a CSV Iris's or MNIST's."""
-    entry = DATASETS.get(dataset.name)
-    if entry is None:
-        entry = DATASETS["iris" if len(dataset.X_train) < SMALL_TABLE_ROWS else "mnist"]
-    return entry
+    trains with where the flags leave them unset: its own, or for a CSV Iris's or MNIST's,
+    chosen by its number of rows (never by its file's name)."""
+    if dataset.kind != CSV:
+        return DATASETS[dataset.kind]
+    return DATASETS["iris" if len(dataset.X_train) < SMALL_TABLE_ROWS else "mnist"]

@@ -16,6 +16,7 @@ from HiddenLayer import ACTIVATIONS
 from mlp.datasets import DATASETS
 from mlp.errors import EXIT_USAGE, DataError
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
+from mlp.run_record import first_given
 # Besides the optimizer's own buffers, training keeps the weights and their gradients.
 MODEL_COPIES = 2
 # predict_proba evaluates this many rows at a time; the memory estimate counts their activations.
@@ -296,6 +297,7 @@ def parse_args(argv=None):
         with_images = ", ".join(name for name, entry in DATASETS.items() if entry.augment_pixels)
         parser.error(f"argument --augment: {', '.join(args.datasets)} has no images to move; "
                      f"expected a data set of images ({with_images})")
+    args.given_flags = set(flags_given(tokens))  # a reuse reads a run's recorded file unless given
     idle = idle_flag(args, flags_given(tokens))
     if idle:
         parser.error(idle)
@@ -358,69 +360,22 @@ def idle_flag(args, given):
     return None
 
 
-# --------------------------------------------------------- a run's settings
-
-# The settings of a run, each with the flag that sets it: saved in every checkpoint, and
-# compared with the flags of a --resume. "data_file" is the data set's path flag.
-SETTING_FLAGS = {
-    "hidden_layers": "--hidden_layers", "activation": "--activation",
-    "learning_rate": "--learning_rate", "lr_schedule": "--lr_schedule", "epochs": "--epochs",
-    "batch_size": "--batch_size", "optimizer": "--optimizer", "seed": "--seed",
-    "dtype": "--dtype", "validation_split": "--validation_split", "patience": "--patience",
-    "weight_decay": "--weight_decay", "dropout": "--dropout", "augment": "--augment",
-    "augment_pixels": "--augment_pixels", "threads": "--threads",
-    "target": "--target", "data_file": None,
-}
-
-
-def data_file_flag(name):
-    """The flag that names a data set's file: --<name>_path, or --csv."""
-    return "--csv" if name == "csv" else f"--{name}_path"
-
-
-def run_settings(name, args, defaults):
-    """The settings a run of data set name trains with: the flags, and where a flag is unset,
-    the defaults (a DatasetEntry, or anything with its batch_size, schedule, weight_decay
-    and dropout)."""
-    settings = {"hidden_layers": args.hidden_layers, "activation": args.activation,
-                "learning_rate": args.learning_rate,
-                "lr_schedule": args.lr_schedule or defaults.schedule, "epochs": args.epochs,
-                "batch_size": args.batch_size or defaults.batch_size, "optimizer": args.optimizer,
-                "weight_decay": first_given(args.weight_decay, defaults.weight_decay),
-                "dropout": first_given(args.dropout, defaults.dropout),
-                "augment": bool(args.augment and defaults.augment_pixels),
-                "augment_pixels": (first_given(args.augment_pixels, defaults.augment_pixels)
-                                   if args.augment and defaults.augment_pixels else None),
-                "seed": args.seed, "dtype": args.dtype, "validation_split": args.validation_split,
-                "patience": args.patience, "threads": args.threads,
-                "data_file": getattr(args, data_file_flag(name)[2:])}
-    if name == "csv":
-        settings["target"] = args.target
-    return settings
-
+# --------------------------------------------------------- a run's settings, in words
 
 def regularisation_text(settings):
-    """", weight decay 0.05, dropout 0.1" for a run's settings; "" when both are off."""
-    parts = [f"{label} {settings[key]:g}" for key, label in
+    """", weight decay 0.05, dropout 0.1" for a run's RunSettings; "" when both are off."""
+    parts = [f"{label} {getattr(settings, key):g}" for key, label in
              (("weight_decay", "weight decay"), ("dropout", "dropout"),
-              ("augment_pixels", "augmented by shifts up to")) if settings.get(key)]
+              ("augment_pixels", "augmented by shifts up to")) if getattr(settings, key)]
     return "".join(", " + part for part in parts)
 
 
 def settings_text(network, settings):
-    """How a network was trained, in one line: the run's header and the plots' titles say it."""
-    return (f"network {network} {settings['activation']}, {settings['optimizer']}, learning rate "
-            f"{settings['learning_rate']:g} ({settings['lr_schedule']}), batch "
-            f"{settings['batch_size']}{regularisation_text(settings)}")
-
-
-def first_given(value, default):
-    return default if value is None else value
-
-
-def settings_flags(name):
-    """SETTING_FLAGS with the data set's own path flag filled in."""
-    return dict(SETTING_FLAGS, data_file=data_file_flag(name))
+    """How a network was trained (a RunSettings), in one line: the run's header and the plots'
+    titles say it."""
+    return (f"network {network} {settings.activation}, {settings.optimizer}, learning rate "
+            f"{settings.learning_rate:g} ({settings.lr_schedule}), batch "
+            f"{settings.batch_size}{regularisation_text(settings)}")
 
 
 # ------------------------------------------------- checks before any training

@@ -131,6 +131,8 @@ def check_options(options, n_features):
     for key in ("dataset", "target", "source"):
         if options.get(key) is not None and not isinstance(options[key], str):
             raise ValueError(f"its {key} is {options[key]!r}; expected a text")
+    if options.get("data") is not None and not isinstance(options["data"], dict):
+        raise ValueError(f"its data record is {options['data']!r}; expected a JSON object")
     names, shape = options.get("feature_names"), options.get("image_shape")
     if names is not None and (not isinstance(names, list) or len(names) != n_features
                               or not all(isinstance(name, str) for name in names)):

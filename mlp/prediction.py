@@ -1,16 +1,20 @@
 """Using a saved model: --evaluate on the test split it was trained with, --predict on new rows."""
 
+import csv
+import io
 import os
+import sys
 
 import numpy as np
 
-from mlp.datasets import (DATASETS, dataset_title, images_to_features, load_dataset,
-                          read_feature_rows, read_images)
+from mlp.datasets import DATASETS, image_features, load_dataset, read_feature_rows
 from mlp.errors import DataError
 from mlp.metrics import assess
 from mlp.model_file import load_model
 from mlp.outputs import PREDICTIONS
 from mlp.records import save_text
+from mlp.run_record import (CSV, UNVERIFIED, DataSource, check_loaded, data_file_flag,
+                            data_file_to_reuse)
 
 
 def use_saved_model(args):
@@ -23,17 +27,43 @@ def use_saved_model(args):
     return 0
 
 
+def trained_kind(options):
+    """The kind of data set a saved model was trained on ("mnist", "iris", "csv"). Models saved
+    before kinds were recorded named a CSV after its file, and recorded its class column."""
+    data = options.get("data")
+    if isinstance(data, dict) and data.get("kind") in (*DATASETS, CSV):
+        return data["kind"]
+    return CSV if options.get("target") is not None or options.get("dataset") not in DATASETS \
+        else options["dataset"]
+
+
 def load_training_data(model, details, args):
-    """The data set the saved model was trained on, split as it was then (same seed and split)."""
+    """The data set the saved model was trained on, split as it was then (same seed and split).
+
+    It reads the file the model records, or the one the data set's flag names;
+    either way the file must hold the very bytes the model was trained on.
+    """
     options = details["options"]
-    rng = np.random.default_rng(options.get("seed", 0))
-    validation_split = options.get("validation_split", 0.1)
-    name = options.get("dataset")
-    data_file = getattr(args, f"{name}_path") if name in DATASETS else args.csv or options.get("source")
-    if name not in DATASETS and not (data_file and options.get("target")):
-        raise DataError(f"{args.model}: the model does not record the CSV file and class column "
-                        f"it was trained on; expected a model.npz that Main.py wrote")
-    return load_dataset(name, data_file, options.get("target"), validation_split, rng, model.dtype)
+    kind = trained_kind(options)
+    flag = data_file_flag(kind)
+    given = getattr(args, flag[2:]) if flag in args.given_flags else None
+    recorded = DataSource.from_record(options.get("data"))
+    whose = f"the model {args.model}"
+    if recorded is not None:
+        data_file = data_file_to_reuse(recorded, given, flag, whose)
+    else:
+        data_file = given or (getattr(args, flag[2:]) if kind != CSV else options.get("source"))
+        if kind == CSV and not (data_file and options.get("target")):
+            raise DataError(f"{args.model}: the model does not record the CSV file and class "
+                            f"column it was trained on; expected a model.npz that Main.py wrote")
+        print(UNVERIFIED.format(whose=whose, path=data_file or "the default file"),
+              file=sys.stderr, flush=True)
+    dataset = load_dataset(kind, data_file, options.get("target"),
+                           options.get("validation_split", 0.1), options.get("seed", 0),
+                           model.dtype)
+    if recorded is not None:
+        check_loaded(recorded, dataset.data, whose)
+    return dataset
 
 
 def evaluate_saved_model(model, details, args):
@@ -43,7 +73,7 @@ def evaluate_saved_model(model, details, args):
         raise DataError(f"{dataset.source}: its features or classes are not the ones "
                         f"{args.model} was trained on")
     assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
-    print(f"{dataset_title(dataset)}, model {args.model}: test loss {assessment['loss']:.4f}, "
+    print(f"{dataset.title}, model {args.model}: test loss {assessment['loss']:.4f}, "
           f"test accuracy {assessment['accuracy']:.4f} on {len(dataset.X_test)} test rows")
     print(f"  expected calibration error "
           f"{assessment['calibration']['expected_calibration_error']:.4f} (the gap between "
@@ -58,9 +88,8 @@ def evaluate_saved_model(model, details, args):
 def predict_with_saved_model(model, details, args):
     """Write OUTPUT_DIR/predictions.csv: each row's class and class probabilities."""
     options = details["options"]
-    if options.get("image_shape"):
-        images = read_images(args.predict)
-        X = images_to_features(images, model.dtype)
+    if options.get("image_shape") or trained_kind(options) == "mnist":
+        X = image_features(args.predict, model.dtype)
     else:
         features = read_feature_rows(args.predict, options.get("feature_names") or
                                      [f"feature_{i}" for i in range(model.n_features)])
@@ -71,13 +100,21 @@ def predict_with_saved_model(model, details, args):
     P = model.predict_proba(X)
     predicted = P.argmax(axis=1)
     classes = details["class_names"]
-    lines = ["row,predicted," + ",".join(f"probability_{name}" for name in classes)]
-    for row, (label, probabilities) in enumerate(zip(predicted, P)):
-        lines.append(f"{row},{classes[label]}," + ",".join(f"{p:.6g}" for p in probabilities))
     path = os.path.join(args.output_dir, PREDICTIONS)
     os.makedirs(args.output_dir, exist_ok=True)
-    save_text("\n".join(lines) + "\n", path)
+    save_text(predictions_csv(classes, predicted, P), path)
     counts = np.bincount(predicted, minlength=len(classes))
     print(f"{len(X)} rows of {args.predict} predicted with {args.model}: "
           + ", ".join(f"{name} {count}" for name, count in zip(classes, counts) if count)
           + f"; classes and probabilities in {path}")
+
+
+def predictions_csv(classes, predicted, P):
+    """predictions.csv's text: row, predicted class, each class's probability; class names
+    with commas, quotes or line breaks quoted as CSV quotes them."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["row", "predicted", *(f"probability_{name}" for name in classes)])
+    for row, (label, probabilities) in enumerate(zip(predicted, P)):
+        writer.writerow([row, classes[label], *(f"{p:.6g}" for p in probabilities)])
+    return text.getvalue()

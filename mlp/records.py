@@ -12,7 +12,6 @@ import textwrap
 import time
 
 from Model import COMPLETED, Callback, FitResult, plot_history
-from mlp.datasets import dataset_title
 from mlp.errors import DataError
 from mlp.flags import network_text, settings_text
 from mlp.model_file import save_model
@@ -140,7 +139,8 @@ def save_text(text, path):
 def save_history_plots(folder, title, network, run, result, status=None):
     """loss.png and accuracy.png: training and validation per epoch, the best epoch marked.
 
-    result is a Model.FitResult; status, when given, is said instead of its own.
+    run is the RunSettings; result a Model.FitResult; status, when given, is said
+    instead of its own.
     """
     status = status or result.status
     settings = settings_text(network, run)
@@ -174,11 +174,13 @@ def fit_result(flat):
 def metrics_record(dataset, run, result, train_seconds, status=None):
     """The metrics.json dict of a run: its settings, the data, the history; no test metrics yet.
 
-    result is a Model.FitResult; status, when given, is recorded instead of its own.
+    run is the RunSettings; result a Model.FitResult; status, when given, is
+    recorded instead of its own.
     """
     flat = flat_result(result)
-    network = network_text(dataset.n_features, run["hidden_layers"], dataset.n_classes)
-    metrics = dict(run, dataset=dataset.name, source=dataset.source, network=network,
+    network = network_text(dataset.n_features, run.hidden_layers, dataset.n_classes)
+    metrics = dict(run.record(), dataset=dataset.kind, data=dataset.data.record(),
+                   source=dataset.source, network=network,
                    classes=dataset.class_names, n_train=len(dataset.X_train),
                    n_val=len(dataset.X_val), n_test=len(dataset.X_test),
                    status=status or result.status,
@@ -240,9 +242,9 @@ class LiveRecords(Callback):
             save_json(metrics, os.path.join(self.folder, "metrics.json"))
             started = self.clock()
             if started >= self._next_plot:
-                network = network_text(self.dataset.n_features, self.run_settings["hidden_layers"],
+                network = network_text(self.dataset.n_features, self.run_settings.hidden_layers,
                                        self.dataset.n_classes)
-                save_history_plots(self.folder, dataset_title(self.dataset), network,
+                save_history_plots(self.folder, self.dataset.title, network,
                                    self.run_settings, run.result, status=COMPLETED)
                 finished = self.clock()
                 self._next_plot = finished + max(PLOT_INTERVAL, (finished - started) / PLOT_BUDGET)
@@ -252,19 +254,19 @@ class LiveRecords(Callback):
 def write_results(folder, dataset, run, model, assessment, result, train_seconds, extra=None):
     """Everything one data set's run leaves in folder: plots, metrics.json, model.npz.
 
-    run holds the settings of the run; assessment is mlp.metrics.assess on the
+    run is the RunSettings of the run; assessment is mlp.metrics.assess on the
     test set (None when training diverged); result is the FitResult of Model.fit;
     extra, more entries for metrics.json.
     """
     os.makedirs(folder, exist_ok=True)
-    title = dataset_title(dataset)
-    network = network_text(dataset.n_features, run["hidden_layers"], dataset.n_classes)
+    title = dataset.title
+    network = network_text(dataset.n_features, run.hidden_layers, dataset.n_classes)
     save_history_plots(folder, title, network, run, result)
     health = result.extras.get("layer_health", {})
     if health.get("gradient_norm"):
         save_figure(plot_layer_health(health,
                                       f"{title}: each layer's health per epoch ({network} "
-                                      f"{run['activation']})"),
+                                      f"{run.activation})"),
                     os.path.join(folder, "layer_health.png"))
     metrics = metrics_record(dataset, run, result, train_seconds)
     metrics.update(extra or {})
@@ -281,7 +283,8 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
                     os.path.join(folder, "confusion_matrix.png"))
         if dataset.image_shape is not None:
             write_image_plots(folder, title, dataset, model, assessment)
-        options = dict(run, dataset=dataset.name, source=dataset.source,
+        options = dict(run.record(), dataset=dataset.kind, data=dataset.data.record(),
+                       source=dataset.source,
                        feature_names=dataset.feature_names,
                        image_shape=list(dataset.image_shape) if dataset.image_shape else None)
         write_atomically(os.path.join(folder, "model.npz"),

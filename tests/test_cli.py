@@ -183,7 +183,7 @@ def test_mnist_comes_from_keras_when_the_cache_is_empty(tmp_path, monkeypatch):
     images = np.zeros((5, 28, 28), np.uint8)
     labels = np.arange(5, dtype=np.uint8)
     fake_keras(monkeypatch, lambda: ((images, labels), (images[:2], labels[:2])))
-    arrays, source = load_mnist_arrays()
+    arrays, source, _ = load_mnist_arrays()
     assert source == "keras.datasets.mnist" and arrays[0].shape == (5, 28, 28)
 
 
@@ -197,7 +197,7 @@ def test_mnist_cache_file_is_read_without_keras(tmp_path, monkeypatch, small_mni
         raise AssertionError("Keras must not be asked when the cache file is there")
 
     fake_keras(monkeypatch, no_download)
-    arrays, source = load_mnist_arrays()
+    arrays, source, _ = load_mnist_arrays()
     assert source == str(tmp_path / "datasets" / "mnist.npz") and len(arrays[0]) == 1000
 
 

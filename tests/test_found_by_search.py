@@ -10,7 +10,7 @@ import pytest
 from Model import Model
 from mlp import flags
 from mlp.checkpoint import read_checkpoint
-from mlp.datasets import DataError, load_csv, read_images, read_mnist_npz, split_images, table_dataset
+from mlp.datasets import DataError, load_csv, read_images, read_mnist_npz, split_images, table_dataset, table_source
 from mlp.model_file import load_model, save_model
 from helpers import assert_one_line_error, run_in_process
 
@@ -38,8 +38,9 @@ def test_iris_with_a_validation_split_that_leaves_no_training_rows(capsys, tmp_p
 def test_a_table_whose_smallest_classes_lose_their_training_rows():
     y = np.repeat([0, 1], [3, 3])
     with pytest.raises(DataError, match="leaves no training row of class 'a'"):
-        table_dataset("t", np.arange(6.0)[:, None], y, ["a", "b"], 0.9, np.random.default_rng(0),
-                      np.dtype(np.float32), "t.csv", ["x"])
+        table_dataset(table_source("csv", "t", "t.csv", b"", 6, 0.9, 0, ["x", "y"], ["x"]), "t.csv",
+                      np.arange(6.0)[:, None], y, ["a", "b"], np.random.default_rng(0),
+                      np.dtype(np.float32))
 
 
 def test_one_training_image_and_a_class_left_out_of_training():

@@ -18,7 +18,7 @@ from Model import COMPLETED, DIVERGED, Model, one_hot
 from mlp import flags
 from mlp.checkpoint import read_checkpoint
 from mlp.datasets import (DataError, load_csv, read_feature_rows, read_images, read_mnist_npz,
-                          split_images, table_dataset)
+                          split_images, table_dataset, table_source)
 from mlp.model_file import load_model, save_model
 from mlp.optimizers import optimizer_for
 
@@ -127,8 +127,8 @@ def test_a_table_split_has_rows_in_every_part_or_says_which_is_empty(counts, val
     X = rng.normal(size=(len(y), 2))
     names = [f"class{i}" for i in range(len(counts))]
     try:
-        dataset = table_dataset("t", X, y, names, validation_split, rng, np.dtype(np.float32),
-                                "t.csv", ["a", "b"])
+        data = table_source("csv", "t", "t.csv", b"", len(y), validation_split, 0, None, ["a", "b"])
+        dataset = table_dataset(data, "t.csv", X, y, names, rng, np.dtype(np.float32))
     except DataError as error:
         assert str(error).startswith("t.csv: ") and ("--validation_split" in str(error)
                                                      or "needs at least 3" in str(error))

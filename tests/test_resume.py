@@ -222,7 +222,8 @@ def test_another_data_file_contradicts_the_checkpoint(capsys, tmp_path, data):
     out = unfinished(tmp_path, data)
     other = make_mnist_like(tmp_path / "other.npz", n_train=600, n_test=100, seed=5)
     result = run_in_process(capsys, *RUN, "--mnist_path", other, "--output_dir", out, "--resume")
-    assert_one_line_error(result, "argument --mnist_path", str(other), str(data))
+    assert_one_line_error(result, f"{other}: not the data the run in", f"({data}, 550,502 bytes",
+                          "pass --mnist_path FILE")
 
 
 def test_a_fresh_run_does_not_overwrite_an_unfinished_one(capsys, tmp_path, data):
@@ -333,8 +334,10 @@ def test_no_progress_line_in_a_file_or_for_a_short_epoch():
 def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, monkeypatch):
     """Epochs of 1 s and redraws of 0.4 s: the first redraw after PLOT_INTERVAL, the next ones
     no sooner than 0.4 / PLOT_BUDGET = 20 s apart."""
-    from mlp.datasets import Dataset
+    from mlp.datasets import DATASETS, Dataset
+    from mlp.flags import parse_args
     from mlp.records import LiveRecords
+    from mlp.run_record import DataSource, RunSettings
 
     now = [0.0]
     drawn = []
@@ -345,8 +348,11 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
 
     monkeypatch.setattr(records, "save_history_plots", draw)
     X, y = np.zeros((4, 2), np.float32), np.zeros(4, np.int64)
-    dataset = Dataset("toy", X, y, X, y, X, y, ["a", "b"])
-    live = LiveRecords(str(tmp_path), dataset, {"hidden_layers": []}, clock=lambda: now[0])
+    data = DataSource(kind="csv", title="toy", path="toy.csv", size=0, sha256="", rows=4,
+                      split_seed=0, validation_split=0.1, test_fraction=0.2)
+    dataset = Dataset(data, X, y, X, y, X, y, ["a", "b"])
+    settings = RunSettings.from_flags("iris", parse_args(["--hidden_layers", "[]"]), DATASETS["iris"])
+    live = LiveRecords(str(tmp_path), dataset, settings, clock=lambda: now[0])
     result = FitResult()
     run = TrainingRun(None, None, None, epochs=100, batch_size=1, result=result)
     live.on_train_begin(run)

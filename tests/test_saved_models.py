@@ -80,7 +80,7 @@ def test_model_needs_something_to_do(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("text, reason", [
-    ("1.0,2.0,abc\n", "not numbers"),                      # a data row with a word is not a header
+    ("1.0,2.0,abc\n", "column 3 is not numeric"),          # a data row with a word is not a header
     ("width,height,depth\n", "a header and no rows"),
     ("width,height,depth\n1,,3\n", "missing values"),
     ("1,2\n", "2 columns; the model takes 3"),
