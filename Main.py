@@ -13,9 +13,21 @@ its callbacks, fit, finish. The network is Model.py (with HiddenLayer.py and
 OutputLayer.py); every other job it calls on lives in the package mlp/.
 """
 
-import functools
 import os
+import signal
 import sys
+
+
+def _interrupted_while_starting(signal_number, frame):
+    os.write(2, b"Main.py: error: interrupted while starting; nothing was written\n")
+    os._exit(130)
+
+
+if __name__ == "__main__":  # Ctrl-C while the libraries below load: one line, not a traceback
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import contextlib
+import functools
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -35,15 +47,19 @@ from mlp.gradient_check import report as gradient_check_report
 from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for
 from mlp.outputs import check_output_dir, check_predictions_path, check_run_folder
+from mlp.guarded import OutputLock, make_folder, remove, remove_stale_temporaries
 from mlp.prediction import use_saved_model
-from mlp.records import LiveRecords, output_lock, remove_stale_temporaries, write_results
+from mlp.records import LiveRecords, write_results
 from mlp.run_record import CSV, RunSettings, check_loaded, data_file_flag
-from mlp.signals import StopFlag
+from mlp.signals import EXIT_SIGNAL, StopFlag
 from mlp.threads import choose_threads, scratch_step
 
 
 def main(argv=None):
     """Run what the flags ask for; return the exit status."""
+    # The plots are drawn without a window (Agg): a backend chosen for other programs, valid
+    # or not, must not stop them.
+    os.environ.pop("MPLBACKEND", None)
     args = parse_args(argv)
     if args.explain:
         return explain()
@@ -55,22 +71,30 @@ def main(argv=None):
             if args.predict:
                 check_predictions_path(args.output_dir, args.predict, args.model)
             return use_saved_model(args)
-        check_network_fits(args)
-        folders = [(name, output_folder(name, args)) for name in args.datasets]
-        check_output_dir(args.output_dir)
-        for name, folder in folders:
-            check_run_folder(folder, getattr(args, data_file_flag(name)[2:]))
-        plans = checkpoint.plan_resume(args, folders)  # made once, before anything is written
-        runs = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
-        os.makedirs(args.output_dir, exist_ok=True)
-        with output_lock(args.output_dir), StopFlag() as stop_flag:
-            outcomes = train_all(runs, stop_flag)
+        # Checks before anything is written: the lock, the paths, the data; then the folder.
+        with OutputLock(args.output_dir) as lock:
+            check_network_fits(args)
+            folders = [(name, output_folder(name, args)) for name in args.datasets]
+            check_output_dir(args.output_dir)
+            for name, folder in folders:
+                check_run_folder(folder, getattr(args, data_file_flag(name)[2:]))
+            plans = checkpoint.plan_resume(args, folders)  # made once, before anything is written
+            runs = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
+            make_folder(args.output_dir)
+            lock.take()
+            with StopFlag() as stop_flag:
+                outcomes = train_all(runs, stop_flag)
     except UserError as error:
         print(f"Main.py: error: {error}", file=sys.stderr)
         return error.exit_status
     console.print_summary(outcomes)
     if stop_flag():
-        print("To continue from the last finished epoch, run the same command with --resume.")
+        if any(os.path.exists(os.path.join(outcome.folder, checkpoint.FILE_NAME))
+               for outcome in outcomes):
+            print("To continue from the last finished epoch, run the same command with --resume.")
+        else:
+            print("No epoch had finished, so there is nothing to resume: run the same command "
+                  "again to start afresh.")
         return stop_flag.exit_status
     return EXIT_FAILED if any(outcome.status == DIVERGED for outcome in outcomes) else 0
 
@@ -124,6 +148,10 @@ def prepare(kind, folder, args, plan):
     if resuming and plan.data is not None:
         check_loaded(plan.data, dataset.data, f"the run in {folder}")
     refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, args)
+    if args.augment and training_defaults(dataset).augment_pixels and dataset.image_shape is None:
+        raise UserError(f"argument --augment: {dataset.source} holds its images flat, "
+                        f"{dataset.n_features} pixels a row; expected images of (n, 28, 28) "
+                        f"to shift")
     settings = RunSettings.from_flags(kind, args, training_defaults(dataset),
                                       data_file=resumed_data_file_setting(kind, args, plan))
     problem = weight_decay_problem(settings.learning_rate, settings.weight_decay)
@@ -193,8 +221,8 @@ def train_one(run, stop_flag):
                          "layer_health_seconds": health.seconds,
                          "augment_seconds": augment[0].seconds if augment else 0.0,
                          **threads.record()})
-    if result.status in checkpoint.FINISHED and os.path.exists(saver.path):
-        os.remove(saver.path)  # nothing left to resume; metrics.json says it finished
+    if result.status in checkpoint.FINISHED:
+        remove(saver.path)  # nothing left to resume; metrics.json says it finished
     return console.Outcome(
         dataset.title, folder, result.status,
         test_loss=assessment["loss"] if assessment else None,
@@ -213,14 +241,37 @@ def resumed_data_file_setting(kind, args, plan):
 
 
 def run_from_command_line():
+    """main(), with every way a run can end turned into one line and an exit status: a fault
+    writing standard output or a file (1), memory running out (1), Ctrl-C outside training (130)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here, a KeyboardInterrupt
     try:
         status = main()
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when the command ran with standard output closed
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        status = say_and_exit_status("interrupted; nothing of an unfinished epoch was kept",
+                                     EXIT_SIGNAL[signal.SIGINT])
     except BrokenPipeError:
         # The reader went away (python Main.py ... | head): stop quietly, as cat would.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = 1
+        status = EXIT_FAILED
+    except OSError as error:  # standard output on a full or failing device
+        status = say_and_exit_status(f"{error.filename or 'standard output'}: could not be "
+                                     f"written ({error.strerror or error})", EXIT_FAILED)
+    except MemoryError:
+        status = say_and_exit_status("out of memory (the process's limit or the machine's); "
+                                     "expected smaller --hidden_layers or --batch_size",
+                                     EXIT_FAILED)
     sys.exit(status)
+
+
+def say_and_exit_status(message, status):
+    """Print Main.py's one error line on standard error, if it is there; return status."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(f"Main.py: error: {message}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more at exit
+    return status
 
 
 if __name__ == "__main__":

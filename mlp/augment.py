@@ -13,6 +13,7 @@ import numpy as np
 
 from Model import Callback
 from mlp.plots import plot_augmented
+from mlp.guarded import make_folder
 from mlp.records import save_figure
 
 
@@ -85,7 +86,7 @@ def save_examples(path, title, dataset, pixels, seed, count=8):
     The shifts are drawn from a generator of their own (seeded from --seed), so
     the picture takes nothing from the run's.
     """
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    make_folder(os.path.dirname(path))
     images = dataset.X_train[:count].reshape(count, *dataset.image_shape)
     rng = np.random.default_rng(seed)
     copies = []

@@ -6,6 +6,7 @@ restart (early stopping's best epoch) has state() -> (values, arrays),
 restore(values, arrays) and a name; the checkpoint saves and restores them.
 """
 
+import os
 import sys
 import time
 
@@ -29,7 +30,8 @@ class PrintProgress(Callback):
     def __init__(self, stream=None, clock=time.perf_counter):
         self.stream = stream or sys.stdout
         self.clock = clock
-        self.live = _isatty(self.stream)
+        # The in-place line needs a terminal that understands "erase the line" (not TERM=dumb).
+        self.live = _isatty(self.stream) and os.environ.get("TERM") != "dumb"
         self._shown = False
 
     def _start_epoch(self, run):

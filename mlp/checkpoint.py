@@ -19,8 +19,9 @@ import numpy as np
 
 from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS, read_npz_arrays
-from mlp.errors import CheckpointError, DataError
-from mlp.records import fit_result, flat_result, timed, write_atomically
+from mlp.errors import DataError
+from mlp.guarded import write_atomically
+from mlp.records import fit_result, flat_result, timed
 from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, data_file_flag,
                             data_file_to_reuse, settings_flags)
 
@@ -54,13 +55,9 @@ class Checkpoint(Callback):
         def write(stream):
             np.savez(stream, state=np.array(json.dumps(values)), **arrays)
 
-        try:
-            with timed(self):
-                write_atomically(self.path, write, durable=True)
-        except OSError as error:
-            raise CheckpointError(f"{self.path}: could not write the checkpoint after epoch "
-                                  f"{run.epoch} ({error.strerror or error}); the one of the "
-                                  f"epoch before is intact") from None
+        with timed(self):
+            write_atomically(self.path, write, durable=True,
+                             what=f"could not write the checkpoint after epoch {run.epoch}")
         return None
 
 

@@ -14,6 +14,8 @@ class DataError(UserError):
     """A data, model or checkpoint file that cannot be used; the message names it and says why."""
 
 
-class CheckpointError(UserError):
-    """The checkpoint could not be written (a full disk, a folder gone read-only)."""
+class RunFailed(UserError):
+    """A run that could not go on: a file could not be written (a full disk, a file or folder
+    gone read-only), or standard output went away. The message names what and why."""
     exit_status = EXIT_FAILED
+

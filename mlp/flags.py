@@ -284,6 +284,8 @@ def parse_args(argv=None):
         parser.error(f"argument --datasets: unknown data set {', '.join(map(repr, unknown))}; "
                      f"expected any of {', '.join(DATASETS)}")
     args.datasets = list(dict.fromkeys(names))
+    if not args.output_dir.strip():
+        parser.error("argument --output_dir: empty; expected a folder (it is created if missing)")
     if (args.csv is None) != (args.target is None):
         parser.error("argument --csv: --csv FILE and --target COLUMN go together")
     if args.csv is not None:
@@ -395,6 +397,30 @@ def estimated_training_bytes(n_features, hidden_layers, n_classes, dtype_size, o
 
 
 def available_memory_bytes():
+    """The memory this process can still take: the machine's (MemAvailable from /proc/meminfo,
+    or the physical memory size where there is none), or less under a limit on the process's
+    address space (ulimit -v)."""
+    machine = machine_memory_bytes()
+    room = address_space_room()
+    return room if machine is None else machine if room is None else min(machine, room)
+
+
+def address_space_room():
+    """How many more bytes of address space the process may map under ulimit -v, or None."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return None
+        with open("/proc/self/statm") as stream:
+            used = int(stream.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (ImportError, OSError, ValueError, IndexError):
+        return None
+    return max(0, limit - used)
+
+
+def machine_memory_bytes():
     """MemAvailable from /proc/meminfo, or the physical memory size where there is none."""
     try:
         with open("/proc/meminfo") as stream:

@@ -5,13 +5,13 @@ import os
 import tempfile
 
 from mlp.errors import DataError
+from mlp.guarded import LOCK
 
 # What a training run may write into its data set's folder.
 RUN_FILES = ("metrics.json", "history.csv", "model.npz", "checkpoint.npz", "loss.png",
              "accuracy.png", "confusion_matrix.png", "calibration.png", "layer_health.png",
              "misclassified.png", "hidden_weights.png", "augmented.png")
 PREDICTIONS = "predictions.csv"
-LOCK = ".lock"          # in --output_dir: held while a run writes there (records.output_lock)
 
 
 def same_file(path, other):

@@ -12,7 +12,7 @@ from mlp.errors import DataError
 from mlp.metrics import assess
 from mlp.model_file import load_model
 from mlp.outputs import PREDICTIONS
-from mlp.records import save_text
+from mlp.guarded import make_folder, save_text
 from mlp.run_record import (CSV, UNVERIFIED, DataSource, check_loaded, data_file_flag,
                             data_file_to_reuse)
 
@@ -101,7 +101,7 @@ def predict_with_saved_model(model, details, args):
     predicted = P.argmax(axis=1)
     classes = details["class_names"]
     path = os.path.join(args.output_dir, PREDICTIONS)
-    os.makedirs(args.output_dir, exist_ok=True)
+    make_folder(args.output_dir)
     save_text(predictions_csv(classes, predicted, P), path)
     counts = np.bincount(predicted, minlength=len(classes))
     print(f"{len(X)} rows of {args.predict} predicted with {args.model}: "

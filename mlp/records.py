@@ -7,15 +7,13 @@ metrics.json, history.csv and the plots up to date after each epoch.
 import contextlib
 import json
 import os
-import tempfile
 import textwrap
 import time
 
 from Model import COMPLETED, Callback, FitResult, plot_history
-from mlp.errors import DataError
 from mlp.flags import network_text, settings_text
+from mlp.guarded import append_text, make_folder, save_text, write_atomically
 from mlp.model_file import save_model
-from mlp.outputs import LOCK
 from mlp.plots import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
                        plot_layer_health, plot_misclassified)
 
@@ -29,85 +27,6 @@ PLOT_BUDGET = 0.02
 TITLE_WIDTH = 70
 
 
-def write_atomically(path, write, durable=False):
-    """Call write(file_object) on a temporary file beside path, then rename it to path.
-
-    A run killed part-way leaves the old file or the new one, never half of one.
-    durable: also flush the file and the rename to the disk (fsync) before
-    returning, so that not even a power cut loses it.
-    """
-    folder = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path), suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            if durable:
-                stream.flush()
-                os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it private (0600)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    if durable:
-        sync_folder(folder)
-
-
-def sync_folder(folder):
-    """fsync a folder, so that a rename in it is on the disk (a no-op where folders cannot be opened)."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
-def remove_stale_temporaries(folder):
-    """Delete the half-written temporary files a killed run left in folder."""
-    if os.path.isdir(folder):
-        for name in os.listdir(folder):
-            if name.startswith(".") and name.endswith(".tmp"):
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(folder, name))
-
-
-@contextlib.contextmanager
-def output_lock(folder):
-    """Hold folder/.lock for the with block, so that two runs never write into one folder.
-
-    The lock is the kernel's (flock): a run that dies, even by SIGKILL, lets
-    go of it, so it never stays stuck. Raises DataError when another run holds it.
-    """
-    try:
-        import fcntl
-    except ImportError:  # not on this system (Windows): run without the guard
-        yield
-        return
-    path = os.path.join(folder, LOCK)
-    with open(path, "a+", encoding="utf-8") as stream:
-        try:
-            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            stream.seek(0)
-            holder = stream.read().strip() or "unknown"
-            raise DataError(f"argument --output_dir: another run (process {holder}) is writing "
-                            f"to {folder}; wait for it to end or choose another --output_dir") from None
-        stream.seek(0)
-        stream.truncate()
-        stream.write(str(os.getpid()))
-        stream.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
-
-
 @contextlib.contextmanager
 def timed(owner):
     """Add the seconds the with block takes to owner.seconds."""
@@ -118,22 +37,12 @@ def timed(owner):
         owner.seconds += time.perf_counter() - started
 
 
-def current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_figure(figure, path):
     write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=120))
 
 
 def save_json(data, path):
     save_text(json.dumps(data, indent=2) + "\n", path)
-
-
-def save_text(text, path):
-    write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
 
 
 def save_history_plots(folder, title, network, run, result, status=None):
@@ -229,14 +138,13 @@ class LiveRecords(Callback):
         import matplotlib.figure  # noqa: F401  (loaded here for the plots at the end anyway; not counted)
 
         with timed(self):
-            os.makedirs(self.folder, exist_ok=True)
+            make_folder(self.folder)
             save_text(history_csv(run.result), self.path)
         self._next_plot = self.clock() + PLOT_INTERVAL
 
     def on_epoch_end(self, run, logs):
         with timed(self):
-            with open(self.path, "a", encoding="utf-8") as stream:
-                stream.write(history_row(run.result, len(run.result.learning_rates) - 1))
+            append_text(self.path, history_row(run.result, len(run.result.learning_rates) - 1))
             metrics = metrics_record(self.dataset, self.run_settings, run.result,
                                      sum(run.result.epoch_seconds), status="running")
             save_json(metrics, os.path.join(self.folder, "metrics.json"))
@@ -258,7 +166,7 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
     test set (None when training diverged); result is the FitResult of Model.fit;
     extra, more entries for metrics.json.
     """
-    os.makedirs(folder, exist_ok=True)
+    make_folder(folder)
     title = dataset.title
     network = network_text(dataset.n_features, run.hidden_layers, dataset.n_classes)
     save_history_plots(folder, title, network, run, result)

@@ -67,6 +67,13 @@ def blas_threads():
     return max(counts, default=1)
 
 
+def effective_count(requested):
+    """The thread count the BLAS really runs when asked for requested (it caps it at its own
+    maximum, 64 for a common OpenBLAS build)."""
+    with threadpool_limits(limits=requested, user_api="blas"):
+        return min(requested, blas_threads()) if threadpool_info() else requested
+
+
 def exported_count(name):
     """The thread count an environment variable asks for ("4", or OpenMP's nested "4,2"), or,
     where it says none that can be read, the count the BLAS took from it."""
@@ -108,7 +115,9 @@ def choose_threads(requested, saved, make_step):
     resumed (saved), else the one the user's environment sets, else the fastest measured with
     training steps from make_step() (a callable that builds one scratch step)."""
     if requested:
-        return ThreadChoice(requested, "--threads")
+        effective = effective_count(requested)
+        return ThreadChoice(effective, "--threads" if effective == requested else
+                            f"--threads {requested}: the most this BLAS runs")
     if saved:
         return ThreadChoice(saved, "checkpoint")
     exported = [name for name in ENVIRONMENT if os.environ.get(name)]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from Model import DIVERGED
-from mlp import flags, records
+from mlp import flags, guarded, records
 from helpers import MAIN, assert_one_line_error, make_mnist_like, png_size, run_in_process, run_main
 
 
@@ -283,9 +283,9 @@ def test_files_are_replaced_atomically(tmp_path):
         raise RuntimeError("killed mid-write")
 
     with pytest.raises(RuntimeError):
-        records.write_atomically(str(target), write_half_then_fail)
+        guarded.write_atomically(str(target), write_half_then_fail)
     assert target.read_text() == "the old, complete file\n"
     assert os.listdir(tmp_path) == ["metrics.json"]
-    records.write_atomically(str(target), lambda stream: stream.write(b"new\n"))
+    guarded.write_atomically(str(target), lambda stream: stream.write(b"new\n"))
     assert target.read_text() == "new\n" and os.listdir(tmp_path) == ["metrics.json"]
-    assert target.stat().st_mode & 0o777 == 0o666 & ~records.current_umask()
+    assert target.stat().st_mode & 0o777 == 0o666 & ~guarded.current_umask()

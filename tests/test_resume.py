@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from Model import FitResult, TrainingRun
-from mlp import checkpoint, records
+from mlp import checkpoint, guarded, records
 from mlp.callbacks import PrintProgress
-from mlp.records import HISTORY_COLUMNS, output_lock
+from mlp.guarded import output_lock
+from mlp.records import HISTORY_COLUMNS
 from helpers import MAIN, assert_one_line_error, kill_at, make_mnist_like, run_in_process, run_main
 
 RUN = ("--datasets", "mnist", "--epochs", "5", "--hidden_layers", "[16]", "--batch_size", "16")
@@ -256,18 +257,18 @@ def test_bad_patience(capsys, tmp_path, value):
 
 def test_a_full_disk_while_writing_the_checkpoint(capsys, tmp_path, data, monkeypatch):
     """The third checkpoint fails part-way as on a full disk: one line, exit 1, the second intact."""
-    real = records.write_atomically
+    real = guarded.write_atomically
     calls = []
 
-    def fill_the_disk(path, write, durable=False):
+    def fill_the_disk(path, write, durable=False, what="could not be written"):
         if str(path).endswith("checkpoint.npz"):
             calls.append(path)
             if len(calls) == 3:
                 def half_then_full(stream):
                     stream.write(b"PK\x03\x04 half a checkpoint")
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-                return real(path, half_then_full, durable)
-        return real(path, write, durable)
+                return real(path, half_then_full, durable, what)
+        return real(path, write, durable, what)
 
     monkeypatch.setattr(checkpoint, "write_atomically", fill_the_disk)
     result = run_in_process(capsys, *RUN, "--mnist_path", data, "--output_dir", tmp_path)
@@ -290,7 +291,7 @@ def test_two_runs_into_one_folder(capsys, tmp_path, data):
 
 
 def test_a_dead_runs_lock_is_not_stuck(capsys, tmp_path, data):
-    holder = ("import os, signal, sys; sys.path.insert(0, %r); from mlp.records import output_lock\n"
+    holder = ("import os, signal, sys; sys.path.insert(0, %r); from mlp.guarded import output_lock\n"
               "with output_lock(%r):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
               % (os.path.dirname(MAIN), str(tmp_path)))
     assert subprocess.run([sys.executable, "-c", holder]).returncode == -signal.SIGKILL

@@ -1,0 +1,198 @@
+"""The one way the project writes a file or a folder, and holds its lock.
+
+Every write goes through here: a file is written to a temporary file beside it and renamed
+into place (fsync'd where asked), so that a failure or a kill leaves the old file or the new
+one, never half of one. An OSError on the way (a full disk, a read-only file or folder, a
+permission, an I/O error) becomes a RunFailed whose one line names the file and what went
+wrong: Main.py prints it and exits with 1, and every file finished before is intact.
+"""
+
+import contextlib
+import os
+import tempfile
+
+from mlp.errors import DataError, RunFailed
+
+LOCK = ".lock"          # in --output_dir: held while a run writes there (output_lock)
+
+
+def failed(path, error, what="could not be written"):
+    """The RunFailed for an OSError met while writing path."""
+    return RunFailed(f"{path}: {what} ({error.strerror or error}); every file finished before "
+                     f"it is intact")
+
+
+def write_atomically(path, write, durable=False, what="could not be written"):
+    """Call write(file_object) on a temporary file beside path, then rename it to path.
+
+    A run killed part-way leaves the old file or the new one, never half of one.
+    durable: also flush the file and the rename to the disk (fsync) before
+    returning, so that not even a power cut loses it. An OSError is raised as
+    RunFailed(path: what (reason)).
+    """
+    folder = os.path.dirname(path) or "."
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path),
+                                             suffix=".tmp")
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it private (0600)
+        os.replace(temporary, path)
+    except BaseException as error:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+        if isinstance(error, OSError):
+            raise failed(path, error, what) from None
+        raise
+    if durable:
+        sync_folder(folder)
+
+
+def save_text(text, path):
+    write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
+
+
+def append_text(path, text):
+    """Add text at the end of the file at path (a line of history.csv)."""
+    try:
+        with open(path, "a", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as error:
+        raise failed(path, error) from None
+
+
+def make_folder(path):
+    """Create the folder path and those above it, as needed."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise failed(path, error, "could not be created") from None
+
+
+def sync_folder(folder):
+    """fsync a folder, so that a rename in it is on the disk (a no-op where folders cannot be opened)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def remove_stale_temporaries(folder):
+    """Delete the half-written temporary files a killed run left in folder."""
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.startswith(".") and name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(folder, name))
+
+
+def remove(path):
+    """Delete the file at path if it is there (a finished run's checkpoint)."""
+    try:
+        if os.path.exists(path):
+            os.remove(path)
+    except OSError as error:
+        raise failed(path, error, "could not be removed") from None
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class OutputLock:
+    """folder/.lock, held while a run writes into folder, so that two runs never share one.
+
+    The lock is the kernel's (flock): a run that dies, even by SIGKILL, lets go
+    of it. take() acquires it, creating the file; a lock file this run created
+    is removed on release, so a refused or finished command leaves none behind.
+    Raises DataError when another run holds it.
+    """
+
+    def __init__(self, folder):
+        self.path = os.path.join(folder, LOCK)
+        self.folder = folder
+        self.stream = None
+        self.created = False
+
+    def take(self):
+        try:
+            import fcntl
+        except ImportError:  # not on this system (Windows): run without the guard
+            return
+        if self.stream is not None:
+            return
+        if os.path.lexists(self.path) and not os.path.isfile(self.path):
+            raise DataError(f"argument --output_dir: {self.path}, the lock that keeps two runs "
+                            f"out of one folder, is not a file; remove it or choose another "
+                            f"--output_dir")
+        self.created = not os.path.lexists(self.path)
+        try:
+            stream = open(self.path, "a+", encoding="utf-8")
+        except OSError as error:
+            raise DataError(f"argument --output_dir: cannot write to {self.folder} "
+                            f"({error.strerror or error})") from None
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # A run that ended in between may have removed the file this one opened.
+            if os.fstat(stream.fileno()).st_ino != os.stat(self.path).st_ino:
+                raise BlockingIOError
+        except OSError:
+            stream.seek(0)
+            holder = stream.read().strip() or "unknown"
+            stream.close()
+            raise DataError(f"argument --output_dir: another run (process {holder}) is writing "
+                            f"to {self.folder}; wait for it to end or choose another "
+                            f"--output_dir") from None
+        self.stream = stream
+        try:
+            stream.seek(0)
+            stream.truncate()
+            stream.write(str(os.getpid()))
+            stream.flush()
+        except OSError as error:
+            self.release()
+            raise failed(self.path, error) from None
+
+    def release(self):
+        if self.stream is None:
+            return
+        import fcntl
+
+        if self.created:  # removed while still held: no other run can take a stale file
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
+        fcntl.flock(self.stream.fileno(), fcntl.LOCK_UN)
+        self.stream.close()
+        self.stream = None
+
+    def __enter__(self):
+        if os.path.isdir(self.folder):
+            self.take()
+        return self
+
+    def __exit__(self, *exception):
+        self.release()
+
+
+@contextlib.contextmanager
+def output_lock(folder):
+    """Hold folder/.lock for the with block (the folder must exist)."""
+    lock = OutputLock(folder)
+    lock.take()
+    try:
+        yield
+    finally:
+        lock.release()
