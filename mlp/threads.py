@@ -2,7 +2,7 @@
 
 numpy's BLAS starts one thread per core, but the products of a small network
 on a small batch are too small for many threads to share: on 16 cores the
-documented network trains faster on 4 threads than on 16 (issue 20's table).
+documented network trains faster on 4 threads than on 16 (docs/speed.md).
 So before training, a few dozen real batches are timed at 1, 2, 4, ... threads
 on a scratch copy of the network, and the fastest count trains. The trial's
 batches are not training steps: the run's model, optimizer and generator are
