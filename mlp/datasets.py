@@ -86,25 +86,13 @@ def keras_cache_file():
     return os.path.join(keras_home, "datasets", "mnist.npz")
 
 
-def check_readable_file(path, expected="a file"):
-    """Raise DataError unless path names a file this process can open; expected says what it should be."""
-    if not os.path.exists(path):
-        raise DataError(f"{path}: no such file; expected {expected}")
-    if os.path.isdir(path):
-        raise DataError(f"{path}: is a folder; expected {expected}")
-    if not os.access(path, os.R_OK):
-        raise DataError(f"{path}: not readable (permission denied); expected {expected}")
-
-
 @contextlib.contextmanager
-def open_npz(path, content=None):
-    """The npz archive at path (or in content, its bytes already read), read without pickle,
-    its file closed however reading ends.
+def open_npz(content):
+    """The npz archive held in content (a file's bytes), read without pickle.
 
-    (np.load given a name leaves the file open when the archive is damaged, and
-    returns a bare array for a .npy file: both are handled here.)
+    (np.load returns a bare array for a .npy file: it is refused here.)
     """
-    with (io.BytesIO(content) if content is not None else open(path, "rb")) as stream:
+    with io.BytesIO(content) as stream:
         archive = np.load(stream, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise ValueError("a single .npy array, not an npz archive of named arrays")
@@ -118,9 +106,9 @@ def read_npz_arrays(path, expected, refusal):
     expected says what the file should be, for a missing file; a file that
     cannot be read as an npz raises DataError(refusal + the error's name).
     """
-    check_readable_file(path, expected)
+    content = file_bytes(path, expected)
     try:
-        with open_npz(path) as archive:
+        with open_npz(content) as archive:
             return {key: archive[key] for key in archive.files}
     except NPZ_READ_ERRORS as error:
         raise DataError(f"{refusal} ({npz_error_text(error)})") from None
@@ -141,7 +129,7 @@ def read_mnist_npz(path, content=None):
     if content is None:
         content = file_bytes(path, "an npz file in the layout of Keras's mnist.npz")
     try:
-        with open_npz(path, content) as archive:
+        with open_npz(content) as archive:
             missing = [key for key in MNIST_KEYS if key not in archive.files]
             if missing:
                 raise DataError(f"{path}: missing arrays {', '.join(missing)}; an MNIST npz "
@@ -563,9 +551,9 @@ def did_you_mean(name, candidates):
 
 def read_images(path):
     """The images of an npz file to predict on: x_test of an MNIST-layout file, else its only array."""
-    check_readable_file(path, "an npz file of images")
+    content = file_bytes(path, "an npz file of images")
     try:
-        with open_npz(path) as archive:
+        with open_npz(content) as archive:
             if "x_test" in archive.files:
                 images = archive["x_test"]
             elif len(archive.files) == 1:
