@@ -265,13 +265,40 @@ def joined_hidden_layers(argv):
     return joined
 
 
+# What a word processor makes of "--" (the assignment's own command is written with them): en
+# dash, em dash, minus sign.
+TYPESET_DASHES = "\u2013\u2014\u2212"
+
+
+def plain_dashes(tokens):
+    """tokens with a flag typed with typeset dashes (-learning_rate, --epochs with an en or em
+    dash or a minus sign) read as --learning_rate, and one line on standard error saying so."""
+    fixed, changed = [], []
+    for token in tokens:
+        match = re.match(f"[-{TYPESET_DASHES}]{{1,2}}(?=[A-Za-z])", token)
+        if match and any(dash in match.group() for dash in TYPESET_DASHES):
+            changed.append(token)
+            token = "--" + token[match.end():]
+        fixed.append(token)
+    if changed:
+        names = ", ".join(sorted({f"U+{ord(c):04X}" for t in changed for c in t[:2]
+                                  if c in TYPESET_DASHES}))
+        print(f"Main.py: note: read {' '.join(changed)} as {' '.join(fixed_flags(changed))}: "
+              f"typographic dashes ({names}), as a word processor writes --", file=sys.stderr)
+    return fixed
+
+
+def fixed_flags(tokens):
+    return ["--" + token.lstrip("-" + TYPESET_DASHES) for token in tokens]
+
+
 def parse_args(argv=None):
     """The parsed flags, with hidden_layers a list of ints and datasets a list of names.
 
     A bad value ends the program with one line naming the flag and exit status 2.
     """
     parser = build_parser()
-    tokens = joined_hidden_layers(sys.argv[1:] if argv is None else list(argv))
+    tokens = joined_hidden_layers(plain_dashes(sys.argv[1:] if argv is None else list(argv)))
     args = parser.parse_args(tokens)
     try:
         args.hidden_layers = parse_hidden_layers(" ".join(args.hidden_layers))

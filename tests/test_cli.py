@@ -270,3 +270,17 @@ def test_help_imports_neither_tensorflow_nor_matplotlib():
              "print('HEAVY', heavy)\n")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr
+
+
+def test_the_assignments_command_pasted_with_typographic_dashes(capsys):
+    from mlp.flags import parse_args
+
+    pasted = parse_args(["\u2013learning_rate", "0.001", "\u2013epochs", "30", "\u2014hidden_layers",
+                         "[256,", "64]", "\u2212seed", "3"])
+    note = capsys.readouterr().err
+    typed = parse_args(["--learning_rate", "0.001", "--epochs", "30", "--hidden_layers", "[256,",
+                        "64]", "--seed", "3"])
+    assert vars(pasted) == vars(typed) and typed.hidden_layers == [256, 64]
+    assert note == ("Main.py: note: read \u2013learning_rate \u2013epochs \u2014hidden_layers "
+                    "\u2212seed as --learning_rate --epochs --hidden_layers --seed: typographic "
+                    "dashes (U+2013, U+2014, U+2212), as a word processor writes --\n")
