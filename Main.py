@@ -249,7 +249,7 @@ def run_from_command_line():
         if sys.stdout is not None:  # None when the command ran with standard output closed
             sys.stdout.flush()
     except KeyboardInterrupt:
-        status = say_and_exit_status("interrupted; nothing of an unfinished epoch was kept",
+        status = say_and_exit_status("interrupted; every file finished before is kept",
                                      EXIT_SIGNAL[signal.SIGINT])
     except BrokenPipeError:
         # The reader went away (python Main.py ... | head): stop quietly, as cat would.

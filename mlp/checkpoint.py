@@ -20,7 +20,7 @@ import numpy as np
 from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS, read_npz_arrays
 from mlp.errors import DataError
-from mlp.guarded import write_atomically
+from mlp.guarded import read_text_or_none, write_atomically
 from mlp.records import fit_result, flat_result, timed
 from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, data_file_flag,
                             data_file_to_reuse, settings_flags)
@@ -310,8 +310,7 @@ def _progress(path):
 def _metrics(folder):
     """A folder's metrics.json as a dict; {} when there is none or it cannot be read."""
     try:
-        with open(os.path.join(folder, "metrics.json"), encoding="utf-8") as stream:
-            metrics = json.load(stream)
-    except (OSError, ValueError):
+        metrics = json.loads(read_text_or_none(os.path.join(folder, "metrics.json")) or "{}")
+    except ValueError:
         return {}
     return metrics if isinstance(metrics, dict) else {}

@@ -22,7 +22,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from mlp.errors import DataError
-from mlp.run_record import CSV, DataSource, file_bytes, fingerprint
+from mlp.guarded import read_bytes
+from mlp.run_record import CSV, DataSource, fingerprint
 
 # The project's top folder, where the shipped iris.data lies.
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,7 +107,7 @@ def read_npz_arrays(path, expected, refusal):
     expected says what the file should be, for a missing file; a file that
     cannot be read as an npz raises DataError(refusal + the error's name).
     """
-    content = file_bytes(path, expected)
+    content = read_bytes(path, expected)
     try:
         with open_npz(content) as archive:
             return {key: archive[key] for key in archive.files}
@@ -127,7 +128,7 @@ def read_mnist_npz(path, content=None):
     """(x_train, y_train, x_test, y_test) from an npz file in the layout of Keras's mnist.npz
     (content: the file's bytes, when they have been read already)."""
     if content is None:
-        content = file_bytes(path, "an npz file in the layout of Keras's mnist.npz")
+        content = read_bytes(path, "an npz file in the layout of Keras's mnist.npz")
     try:
         with open_npz(content) as archive:
             missing = [key for key in MNIST_KEYS if key not in archive.files]
@@ -226,11 +227,11 @@ def load_mnist_arrays(mnist_path=None):
     downloads into that cache (with TensorFlow, or Keras on its jax backend).
     """
     if mnist_path:
-        content = file_bytes(mnist_path, "an npz file in the layout of Keras's mnist.npz")
+        content = read_bytes(mnist_path, "an npz file in the layout of Keras's mnist.npz")
         return read_mnist_npz(mnist_path, content), mnist_path, content
     cache_file = keras_cache_file()
     if os.path.exists(cache_file):
-        content = file_bytes(cache_file, "an npz file in the layout of Keras's mnist.npz")
+        content = read_bytes(cache_file, "an npz file in the layout of Keras's mnist.npz")
         return read_mnist_npz(cache_file, content), cache_file, content
     backend = keras_backend_for_download()
     if backend:
@@ -245,7 +246,7 @@ def load_mnist_arrays(mnist_path=None):
             f"{cache_file}: MNIST is not there and Keras could not download it ({reason}); "
             f"pass --mnist_path FILE or put mnist.npz in $KERAS_HOME/datasets/") from None
     if os.path.isfile(cache_file):  # where the download landed: record that file
-        content = file_bytes(cache_file, "the mnist.npz Keras downloaded")
+        content = read_bytes(cache_file, "the mnist.npz Keras downloaded")
         return read_mnist_npz(cache_file, content), cache_file, content
     return (x_train, y_train, x_test, y_test), "keras.datasets.mnist", None
 
@@ -323,7 +324,7 @@ def read_table(path, has_header):
     """
     import pandas as pd
 
-    content = file_bytes(path, "a CSV file")
+    content = read_bytes(path, "a CSV file")
     try:
         first = pd.read_csv(io.BytesIO(content), header=None, nrows=1, dtype=str,
                             skipinitialspace=True, keep_default_na=False)
@@ -337,7 +338,7 @@ def read_table(path, has_header):
                 raise
             frame = pd.DataFrame(columns=range(len(first_row)))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            ValueError, OSError, IndexError) as error:
+            ValueError, IndexError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DataError(f"{path}: not a readable CSV file ({reason})") from None
     if header and frame.shape[1] != len(first_row):
@@ -551,7 +552,7 @@ def did_you_mean(name, candidates):
 
 def read_images(path):
     """The images of an npz file to predict on: x_test of an MNIST-layout file, else its only array."""
-    content = file_bytes(path, "an npz file of images")
+    content = read_bytes(path, "an npz file of images")
     try:
         with open_npz(content) as archive:
             if "x_test" in archive.files:

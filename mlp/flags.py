@@ -6,7 +6,6 @@ expected, with exit status 2, before any data is read.
 
 import argparse
 import math
-import os
 import re
 import sys
 
@@ -16,6 +15,7 @@ from HiddenLayer import ACTIVATIONS
 from mlp.datasets import DATASETS
 from mlp.errors import EXIT_USAGE, DataError
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
+from mlp.guarded import available_memory_bytes
 from mlp.run_record import first_given
 # Besides the optimizer's own buffers, training keeps the weights and their gradients.
 MODEL_COPIES = 2
@@ -372,13 +372,21 @@ def idle_flag(args, given):
     """The message refusing the first flag given that would do nothing in the chosen mode, or
     None. A mode is --explain, --gradient_check, --model or training; --augment_pixels acts
     only with --augment, --output_dir with --model only for --predict, the data files with
-    --model only for --evaluate."""
+    --model only for --evaluate; in training, a data set's file flag only when that data set
+    is trained, and --datasets not with --csv (which trains on the CSV alone). A saved model's
+    data set is known once it is read: mlp.prediction refuses another data set's flag then."""
     mode = ("explain" if args.explain else "gradient_check" if args.gradient_check
             else "model" if args.model else None)
     for flag in given:
         if mode is None:
             if flag == "--augment_pixels" and not args.augment:
                 return "argument --augment_pixels: does nothing without --augment"
+            if flag == "--datasets" and args.csv is not None:
+                return "argument --datasets: does nothing with --csv, which trains on the CSV alone"
+            kind = flag[2:-len("_path")] if flag.endswith("_path") else None
+            if kind in DATASETS and kind not in args.datasets:
+                return (f"argument {flag}: does nothing: {kind} is not among the data sets "
+                        f"trained ({', '.join(args.datasets)})")
         elif flag not in MODE_FLAGS[mode]:
             return f"argument {flag}: does nothing with {MODE_WORDS[mode]}"
         elif mode == "model" and flag == "--output_dir" and not args.predict:
@@ -421,45 +429,6 @@ def estimated_training_bytes(n_features, hidden_layers, n_classes, dtype_size, o
     copies = MODEL_COPIES + OPTIMIZERS[optimizer].buffers
     activations = EVALUATION_CHUNK * sum(widths[1:]) * 2
     return (copies * n_parameters + activations) * dtype_size, n_parameters
-
-
-def available_memory_bytes():
-    """The memory this process can still take: the machine's (MemAvailable from /proc/meminfo,
-    or the physical memory size where there is none), or less under a limit on the process's
-    address space (ulimit -v)."""
-    machine = machine_memory_bytes()
-    room = address_space_room()
-    return room if machine is None else machine if room is None else min(machine, room)
-
-
-def address_space_room():
-    """How many more bytes of address space the process may map under ulimit -v, or None."""
-    try:
-        import resource
-
-        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
-        if limit == resource.RLIM_INFINITY:
-            return None
-        with open("/proc/self/statm") as stream:
-            used = int(stream.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (ImportError, OSError, ValueError, IndexError):
-        return None
-    return max(0, limit - used)
-
-
-def machine_memory_bytes():
-    """MemAvailable from /proc/meminfo, or the physical memory size where there is none."""
-    try:
-        with open("/proc/meminfo") as stream:
-            for line in stream:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def network_text(n_features, hidden_layers, n_classes):

@@ -1,4 +1,5 @@
-"""The one way the project writes a file or a folder, and holds its lock.
+"""The one module that touches the file system: every file and folder the project writes, the
+lock, and every file it reads; the only place an OSError is caught.
 
 Every write goes through here: a file is written to a temporary file beside it and renamed
 into place (fsync'd where asked), so that a failure or a kill leaves the old file or the new
@@ -15,6 +16,78 @@ from mlp.errors import DataError, RunFailed
 
 LOCK = ".lock"          # in --output_dir: held while a run writes there (output_lock)
 
+
+# ------------------------------------------------------------------ reading
+
+def read_bytes(path, expected):
+    """The bytes of the file at path; DataError naming it, and expected, when it cannot be read."""
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file; expected {expected}")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a folder; expected {expected}")
+    try:
+        with open(path, "rb") as stream:
+            return stream.read()
+    except PermissionError:
+        raise DataError(f"{path}: not readable (permission denied); expected {expected}") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror or error}); expected "
+                        f"{expected}") from None
+
+
+def read_text_or_none(path):
+    """The text of the file at path, or None when there is none or it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def cannot_write_in(folder):
+    """Why this process cannot create a file in folder (an existing folder), or None."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
+def available_memory_bytes():
+    """The memory this process can still take: the machine's (MemAvailable from /proc/meminfo,
+    or the physical memory size where there is none), or less under a limit on the process's
+    address space (ulimit -v)."""
+    machine = machine_memory_bytes()
+    room = address_space_room()
+    return room if machine is None else machine if room is None else min(machine, room)
+
+
+def address_space_room():
+    """How many more bytes of address space the process may map under ulimit -v, or None."""
+    try:
+        import resource
+    except ImportError:  # not on this system (Windows)
+        return None
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    statm = read_text_or_none("/proc/self/statm")
+    if limit == resource.RLIM_INFINITY or not statm:
+        return None
+    return max(0, limit - int(statm.split()[0]) * os.sysconf("SC_PAGE_SIZE"))
+
+
+def machine_memory_bytes():
+    """MemAvailable from /proc/meminfo, or the physical memory size where there is none."""
+    for line in (read_text_or_none("/proc/meminfo") or "").splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+# ------------------------------------------------------------------ writing
 
 def failed(path, error, what="could not be written"):
     """The RunFailed for an OSError met while writing path."""

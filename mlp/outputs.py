@@ -2,10 +2,9 @@
 creates nothing and changes nothing of the user's."""
 
 import os
-import tempfile
 
 from mlp.errors import DataError
-from mlp.guarded import LOCK
+from mlp.guarded import LOCK, cannot_write_in
 
 # What a training run may write into its data set's folder.
 RUN_FILES = ("metrics.json", "history.csv", "model.npz", "checkpoint.npz", "loss.png",
@@ -32,12 +31,9 @@ def check_writable_folder(path, flag="--output_dir"):
         where = "is a file" if existing == path else f"is under {existing}, which is a file"
         raise DataError(f"argument {flag}: {path} {where}; expected a folder (it is created "
                         f"if missing)")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise DataError(f"argument {flag}: cannot write to {path} "
-                        f"({error.strerror or error})") from None
+    reason = cannot_write_in(existing)
+    if reason:
+        raise DataError(f"argument {flag}: cannot write to {path} ({reason})")
 
 
 def check_output_dir(path):

@@ -46,6 +46,11 @@ def load_training_data(model, details, args):
     options = details["options"]
     kind = trained_kind(options)
     flag = data_file_flag(kind)
+    others = sorted(args.given_flags & {data_file_flag(other) for other in (*DATASETS, CSV)}
+                    - {flag, "--target"})
+    if others:
+        raise DataError(f"argument {others[0]}: does nothing: the model {args.model} was trained "
+                        f"on {kind} (its data file flag is {flag})")
     given = getattr(args, flag[2:]) if flag in args.given_flags else None
     recorded = DataSource.from_record(options.get("data"))
     whose = f"the model {args.model}"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from mlp.errors import DataError
+from mlp.guarded import read_bytes
 
 # The kinds of data set: the named ones of mlp.datasets.DATASETS, and a user's CSV.
 CSV = "csv"
@@ -68,37 +69,9 @@ class DataSource:
         return source
 
 
-def file_bytes(path, expected):
-    """The bytes of the file at path; DataError naming it, and expected, when it cannot be read."""
-    if not os.path.exists(path):
-        raise DataError(f"{path}: no such file; expected {expected}")
-    if os.path.isdir(path):
-        raise DataError(f"{path}: is a folder; expected {expected}")
-    try:
-        with open(path, "rb") as stream:
-            return stream.read()
-    except PermissionError:
-        raise DataError(f"{path}: not readable (permission denied); expected {expected}") from None
-    except OSError as error:
-        raise DataError(f"{path}: cannot be read ({error.strerror or error}); expected "
-                        f"{expected}") from None
-
-
 def fingerprint(content):
     """The sha256 of a file's bytes, as hex."""
     return hashlib.sha256(content).hexdigest()
-
-
-def identity_of(path):
-    """(resolved path, size, sha256) of the file at path, or None when there is none."""
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path, "rb") as stream:
-            content = stream.read()
-    except OSError:
-        return None
-    return os.path.realpath(path), len(content), fingerprint(content)
 
 
 def data_file_to_reuse(recorded, given_path, flag, whose):
@@ -110,16 +83,15 @@ def data_file_to_reuse(recorded, given_path, flag, whose):
     how to point to the right one, unless the file holds the very bytes recorded.
     """
     path = given_path or recorded.path
-    identity = identity_of(path)
     was = (f"the data {whose} was trained on ({recorded.path}, {recorded.size:,} bytes, "
            f"sha256 {recorded.sha256[:12]})")
-    if identity is None:
-        where = "no such file" if not os.path.lexists(path) else "not a readable file"
-        raise DataError(f"{path}: {where}; expected {was}; pass {flag} FILE naming a copy of it")
-    _, size, digest = identity
-    if digest != recorded.sha256:
-        differs = (f"{size:,} bytes, not {recorded.size:,}" if size != recorded.size
-                   else f"the same size but other bytes (sha256 {digest[:12]})")
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file; expected {was}; pass {flag} FILE naming a copy "
+                        f"of it")
+    content = read_bytes(path, was)
+    if fingerprint(content) != recorded.sha256:
+        differs = (f"{len(content):,} bytes, not {recorded.size:,}" if len(content) != recorded.size
+                   else f"the same size but other bytes (sha256 {fingerprint(content)[:12]})")
         raise DataError(f"{path}: not {was}: {differs}; pass {flag} FILE naming that file")
     return path
 

@@ -284,3 +284,18 @@ def test_the_assignments_command_pasted_with_typographic_dashes(capsys):
     assert note == ("Main.py: note: read \u2013learning_rate \u2013epochs \u2014hidden_layers "
                     "\u2212seed as --learning_rate --epochs --hidden_layers --seed: typographic "
                     "dashes (U+2013, U+2014, U+2212), as a word processor writes --\n")
+
+
+def test_a_flag_that_does_nothing_is_refused_in_every_mode(capsys, tmp_path):
+    from helpers import FIXTURES, assert_one_line_error
+
+    assert_one_line_error(run_in_process(capsys, "--datasets", "iris", "--mnist_path", "x.npz"),
+                          "argument --mnist_path: does nothing: mnist is not among the data sets")
+    assert_one_line_error(run_in_process(capsys, "--csv", "a.csv", "--target", "y", "--datasets",
+                                         "mnist"), "argument --datasets: does nothing with --csv")
+    model = os.path.join(FIXTURES, "iris_model_v2.npz")
+    assert_one_line_error(run_in_process(capsys, "--model", model, "--evaluate", "--mnist_path",
+                                         "x.npz"), "argument --mnist_path: does nothing: the model")
+    assert_one_line_error(run_in_process(capsys, "--model", model, "--predict", "rows.csv",
+                                         "--mnist_path", "x.npz", "--output_dir", tmp_path),
+                          "argument --mnist_path: does nothing with --model without --evaluate")
