@@ -36,6 +36,16 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from Model import DIVERGED, Model, one_hot
+
+try:
+    import mlp  # noqa: F401  (the package beside this file: everything but the network)
+except ModuleNotFoundError as missing:
+    if missing.name != "mlp":
+        raise
+    print(f"Main.py: error: the folder mlp/ is not beside {os.path.abspath(__file__)}; Main.py "
+          f"needs it (and iris.data) as well as the three network files: copy the whole "
+          f"project folder", file=sys.stderr)
+    sys.exit(2)
 from mlp import checkpoint, console
 from mlp.augment import Augment, save_examples
 from mlp.callbacks import EarlyStopping, LayerHealth, PrintProgress, StopOnRequest, health_sentence

@@ -313,7 +313,7 @@ def load_mnist(mnist_path, validation_split, rng, dtype=np.float32, seed=None):
         image_shape=tuple(x_train.shape[1:]) if x_train.ndim == 3 else None)
 
 
-def read_table(path, has_header):
+def read_table(path, has_header, expected="a CSV file"):
     """(the first row's cells as text, the other rows as a DataFrame, the file's bytes) of a CSV
     file, any failure raised as DataError. has_header(first_row) says whether the first row is
     a header: when it is not, it stays in the DataFrame as data and the first value is None.
@@ -324,7 +324,7 @@ def read_table(path, has_header):
     """
     import pandas as pd
 
-    content = read_bytes(path, "a CSV file")
+    content = read_bytes(path, expected)
     try:
         first = pd.read_csv(io.BytesIO(content), header=None, nrows=1, dtype=str,
                             skipinitialspace=True, keep_default_na=False)
@@ -476,7 +476,9 @@ def table_source(kind, title, path, content, n_rows, validation_split, seed, hea
 
 def load_iris(path, validation_split, rng, dtype=np.float32, seed=None):
     """The UCI iris.data file (no header; four measurements, then the class) as a Dataset."""
-    _, frame, content = read_table(path, has_header=lambda first_row: False)
+    _, frame, content = read_table(path, has_header=lambda first_row: False,
+                                   expected="the UCI iris.data file (the project ships one "
+                                            "beside Main.py)")
     if frame.shape[1] != len(IRIS_COLUMNS):
         raise DataError(f"{path}: {frame.shape[1]} columns; expected {len(IRIS_COLUMNS)} "
                         f"(four measurements, then the class)")
