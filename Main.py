@@ -57,7 +57,7 @@ from mlp.gradient_check import report as gradient_check_report
 from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for
 from mlp.outputs import check_output_dir, check_predictions_path, check_run_folder
-from mlp.guarded import OutputLock, make_folder, remove, remove_stale_temporaries
+from mlp.guarded import OutputLock, make_folder, remove, remove_stale_temporaries, set_aside
 from mlp.prediction import use_saved_model
 from mlp.records import LiveRecords, write_results
 from mlp.run_record import CSV, RunSettings, check_loaded, data_file_flag
@@ -92,6 +92,8 @@ def main(argv=None):
             runs = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
             make_folder(args.output_dir)
             lock.take()
+            for run in runs:
+                keep_earlier_run(run)
             with StopFlag() as stop_flag:
                 outcomes = train_all(runs, stop_flag)
     except UserError as error:
@@ -143,6 +145,7 @@ class PreparedRun:
     dataset: Optional[Dataset] = None
     rng: Optional[np.random.Generator] = None
     settings: Optional[RunSettings] = None
+    moved_to: Optional[str] = None    # where an earlier run's files in folder went
 
 
 def prepare(kind, folder, args, plan):
@@ -168,6 +171,15 @@ def prepare(kind, folder, args, plan):
     if problem:
         raise UserError(problem)
     return PreparedRun(kind, folder, plan, dataset.title, dataset, rng, settings)
+
+
+def keep_earlier_run(run):
+    """A fresh run never writes over a finished one: a folder that holds one (its metrics.json)
+    is renamed to the first free <folder>.1, .2, ... first, and the run says where it went."""
+    if run.plan == "fresh" and os.path.isfile(os.path.join(run.folder, "metrics.json")):
+        run.moved_to = set_aside(run.folder)
+        print(f"{run.title}: the earlier run's files in {run.folder} were moved to "
+              f"{run.moved_to}", flush=True)
 
 
 def train_one(run, stop_flag):
@@ -234,7 +246,7 @@ def train_one(run, stop_flag):
     if result.status in checkpoint.FINISHED:
         remove(saver.path)  # nothing left to resume; metrics.json says it finished
     return console.Outcome(
-        dataset.title, folder, result.status,
+        dataset.title, folder, result.status, moved_to=run.moved_to,
         test_loss=assessment["loss"] if assessment else None,
         test_accuracy=assessment["accuracy"] if assessment else None,
         calibration_error=(assessment["calibration"]["expected_calibration_error"]

@@ -20,6 +20,7 @@ class Outcome:
     calibration_error: Optional[float] = None
     health: str = ""
     earlier: bool = False       # it ended in an earlier command; its files are kept
+    moved_to: Optional[str] = None  # where the files of an earlier run in folder went
 
 
 def print_header(dataset, settings, threads):
@@ -87,5 +88,7 @@ def print_summary(outcomes):
             print(f"  {outcome.title}: test loss {outcome.test_loss:.4f}, test accuracy "
                   f"{outcome.test_accuracy:.4f}, calibration error "
                   f"{outcome.calibration_error:.4f}{note}; files in {outcome.folder}")
+        if outcome.moved_to:
+            print(f"    the earlier run's files were moved to {outcome.moved_to}")
         if outcome.health:
             print(f"    {outcome.health}")

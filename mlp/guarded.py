@@ -179,6 +179,18 @@ def remove(path):
         raise failed(path, error, "could not be removed") from None
 
 
+def set_aside(folder):
+    """Rename folder to the first free folder.1, folder.2, ... beside it; return the new name."""
+    number = 1
+    while os.path.lexists(f"{folder}.{number}"):
+        number += 1
+    try:
+        os.rename(folder, f"{folder}.{number}")
+    except OSError as error:
+        raise failed(folder, error, "could not be moved aside") from None
+    return f"{folder}.{number}"
+
+
 def current_umask():
     mask = os.umask(0)
     os.umask(mask)

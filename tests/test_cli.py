@@ -299,3 +299,21 @@ def test_a_flag_that_does_nothing_is_refused_in_every_mode(capsys, tmp_path):
     assert_one_line_error(run_in_process(capsys, "--model", model, "--predict", "rows.csv",
                                          "--mnist_path", "x.npz", "--output_dir", tmp_path),
                           "argument --mnist_path: does nothing with --model without --evaluate")
+
+
+def test_a_new_run_never_writes_over_a_finished_one(capsys, tmp_path):
+    flags = ["--datasets", "iris", "--hidden_layers", "[4]", "--output_dir", tmp_path]
+    assert run_in_process(capsys, *flags, "--epochs", "2").returncode == 0
+    first = (tmp_path / "iris" / "metrics.json").read_bytes()
+    for number in (1, 2):
+        result = run_in_process(capsys, *flags, "--epochs", "1")
+        assert result.returncode == 0
+        assert (f"Iris: the earlier run's files in {tmp_path / 'iris'} were moved to "
+                f"{tmp_path / 'iris'}.{number}\n") in result.stdout
+        assert f"    the earlier run's files were moved to {tmp_path / 'iris'}.{number}" in result.stdout
+    assert (tmp_path / "iris.1" / "metrics.json").read_bytes() == first
+    assert sorted(os.listdir(tmp_path)) == ["iris", "iris.1", "iris.2"]
+    # --resume of the finished run keeps it where it is.
+    result = run_in_process(capsys, *flags, "--epochs", "1", "--resume")
+    assert result.returncode == 0 and "moved" not in result.stdout
+    assert sorted(os.listdir(tmp_path)) == ["iris", "iris.1", "iris.2"]
