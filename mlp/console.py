@@ -2,11 +2,16 @@
 
 import math
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Optional
 
 from Model import COMPLETED
 from mlp.flags import network_text, settings_text
+
+
+# Console lines longer than this are wrapped (a terminal is often 100 or 120 columns wide).
+WIDTH = 100
 
 
 @dataclass
@@ -28,9 +33,16 @@ def print_header(dataset, settings, threads):
     (threads says how many BLAS threads, and why)."""
     network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
     scale = " (pixels already 0 to 1, used as they are)" if dataset.data.pixel_scale == 1 else ""
-    print(f"{dataset.title}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
-          f"validation, {len(dataset.X_test)} test rows from {dataset.source}{scale}; "
-          f"{settings_text(network, settings)}; {threads}", flush=True)
+    print(wrapped(f"{dataset.title}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
+                  f"validation, {len(dataset.X_test)} test rows from {dataset.source}{scale}; "
+                  f"{settings_text(network, settings)}; {threads}", "  "), flush=True)
+
+
+def wrapped(text, indent):
+    """text broken at spaces into lines of at most WIDTH characters, the later ones indented
+    (a word longer than that, such as a long path, stays whole)."""
+    return textwrap.fill(text, WIDTH, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
 
 
 def network_table(model):
@@ -91,4 +103,4 @@ def print_summary(outcomes):
         if outcome.moved_to:
             print(f"    the earlier run's files were moved to {outcome.moved_to}")
         if outcome.health:
-            print(f"    {outcome.health}")
+            print(wrapped(f"    {outcome.health}", "    "))

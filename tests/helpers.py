@@ -113,3 +113,9 @@ def make_csv(path, n_per_class=80, seed=0):
             lines.append(",".join(f"{v:.4f}" for v in row) + f",{name}")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def words(text):
+    """text with every run of spaces and line breaks made one space: printed lines are wrapped
+    at 100 columns, so a phrase may span two."""
+    return " ".join(text.split())

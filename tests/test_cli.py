@@ -13,7 +13,7 @@ from HiddenLayer import ACTIVATIONS
 from mlp import flags
 from mlp.datasets import DATASETS, keras_cache_file
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
-from helpers import MAIN, png_size, run_in_process, run_main
+from helpers import MAIN, png_size, run_in_process, run_main, words
 
 METRICS_FIELDS = ("dataset", "hidden_layers", "learning_rate", "epochs", "batch_size",
                   "optimizer", "seed", "history", "test_loss", "test_accuracy",
@@ -139,7 +139,7 @@ def test_the_activation_is_in_metrics_and_titles(capsys, tmp_path, small_mnist):
                             "--mnist_path", small_mnist, "--output_dir", tmp_path,
                             "--activation", "relu")
     assert result.returncode == 0, result.stderr
-    assert "network 784-16-10 relu, adam" in result.stdout
+    assert "network 784-16-10 relu, adam" in words(result.stdout)
     assert read_metrics(tmp_path / "mnist")["activation"] == "relu"
 
 

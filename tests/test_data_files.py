@@ -13,7 +13,7 @@ import pytest
 
 from mlp.datasets import load_dataset, read_feature_rows
 from mlp.errors import DataError
-from helpers import ROOT, assert_one_line_error, make_csv, make_mnist_like, run_in_process
+from helpers import ROOT, assert_one_line_error, make_csv, make_mnist_like, run_in_process, words
 
 SMALL = ["--epochs", "2", "--hidden_layers", "[8]"]
 
@@ -194,7 +194,7 @@ def test_mnist_pixels_already_scaled_to_0_1_are_not_scaled_again(tmp_path, capsy
                                 "--batch_size", "16", "--output_dir", tmp_path / name)
         assert result.returncode == 0, result.stderr
         accuracies.append(read_metrics(tmp_path / name / "mnist")["test_accuracy"])
-    assert "(pixels already 0 to 1, used as they are)" in result.stdout
+    assert "(pixels already 0 to 1, used as they are)" in words(result.stdout)
     # The same images on either scale train alike (divided by 255 twice, they would not learn).
     assert accuracies[1] == pytest.approx(accuracies[0], abs=0.05) and accuracies[0] > 0.5
     out = tmp_path / "floats"

@@ -10,7 +10,7 @@ import pytest
 from Model import Model, one_hot
 from mlp import threads
 from mlp.optimizers import optimizer_for
-from helpers import kill_at, make_mnist_like, run_main
+from helpers import kill_at, make_mnist_like, run_main, words
 
 SMALL = ("--datasets", "mnist", "--epochs", "3", "--hidden_layers", "[16]")
 
@@ -93,7 +93,7 @@ def test_the_count_is_recorded_and_a_resumed_run_keeps_its_checkpoints(tmp_path)
     result = run_main(*SMALL, "--mnist_path", data, "--output_dir", tmp_path, "--resume",
                       env={"OPENBLAS_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
-    assert "BLAS threads 2 (checkpoint)" in result.stdout
+    assert "BLAS threads 2 (checkpoint)" in words(result.stdout)
     metrics = json.loads((tmp_path / "mnist" / "metrics.json").read_text())
     assert metrics["blas_threads"] == 2 and metrics["threads"] is None
     assert metrics["blas_threads_source"] == "checkpoint"
