@@ -247,11 +247,18 @@ def train_one(run, stop_flag):
         remove(saver.path)  # nothing left to resume; metrics.json says it finished
     return console.Outcome(
         dataset.title, folder, result.status, moved_to=run.moved_to,
+        best_epoch=kept_epoch(result),
         test_loss=assessment["loss"] if assessment else None,
         test_accuracy=assessment["accuracy"] if assessment else None,
         calibration_error=(assessment["calibration"]["expected_calibration_error"]
                            if assessment else None),
         health=health_sentence(result.extras["layer_health"], model))
+
+
+def kept_epoch(result):
+    """With --patience, the earlier epoch whose weights the run kept; None if it kept the last."""
+    best = result.extras.get("best_epoch")
+    return best if best and best != len(result.learning_rates) else None
 
 
 def resumed_data_file_setting(kind, args, plan):

@@ -26,6 +26,7 @@ class Outcome:
     health: str = ""
     earlier: bool = False       # it ended in an earlier command; its files are kept
     moved_to: Optional[str] = None  # where the files of an earlier run in folder went
+    best_epoch: Optional[int] = None  # with --patience: the epoch whose weights were kept
 
 
 def print_header(dataset, settings, threads):
@@ -96,7 +97,10 @@ def print_summary(outcomes):
         elif outcome.test_accuracy is None:
             print(f"  {outcome.title}: {outcome.status}, no test metrics; files in {outcome.folder}")
         else:
-            note = "" if outcome.status == COMPLETED else f" ({outcome.status})"
+            notes = [] if outcome.status == COMPLETED else [outcome.status.replace("_", " ")]
+            if outcome.best_epoch:
+                notes.append(f"kept epoch {outcome.best_epoch}'s weights, the best on validation")
+            note = f" ({'; '.join(notes)})" if notes else ""
             print(f"  {outcome.title}: test loss {outcome.test_loss:.4f}, test accuracy "
                   f"{outcome.test_accuracy:.4f}, calibration error "
                   f"{outcome.calibration_error:.4f}{note}; files in {outcome.folder}")

@@ -17,6 +17,7 @@ from mlp.errors import EXIT_USAGE, DataError
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
 from mlp.guarded import available_memory_bytes
 from mlp.run_record import first_given
+from mlp.threads import TIE_MARGIN
 # Besides the optimizer's own buffers, training keeps the weights and their gradients.
 MODEL_COPIES = 2
 # predict_proba evaluates this many rows at a time; the memory estimate counts their activations.
@@ -177,10 +178,10 @@ def build_parser():
                         help=f"the largest shift --augment makes (default: {images})")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads of numpy's BLAS for the matrix products; the same seed "
-                             "gives the same numbers at the same count (default: the fastest "
-                             "of 1, 2, 4, ... up to the cores, timed on a few batches before "
-                             "training; a count exported in OMP_NUM_THREADS or "
-                             "OPENBLAS_NUM_THREADS is kept)")
+                             "gives the same numbers at the same count (default: the fewest "
+                             f"of 1, 2, 4, ... up to the cores within {TIE_MARGIN * 100:.0f}%% of the "
+                             "fastest, timed on a few batches before training; a count exported "
+                             "in OMP_NUM_THREADS or OPENBLAS_NUM_THREADS is kept)")
     parser.add_argument("--patience", type=positive_int, default=None,
                         help="stop when the validation loss has not improved for this many "
                              "epochs, and keep the weights of the best epoch (default: off)")

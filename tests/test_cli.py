@@ -317,3 +317,12 @@ def test_a_new_run_never_writes_over_a_finished_one(capsys, tmp_path):
     result = run_in_process(capsys, *flags, "--epochs", "1", "--resume")
     assert result.returncode == 0 and "moved" not in result.stdout
     assert sorted(os.listdir(tmp_path)) == ["iris", "iris.1", "iris.2"]
+
+
+def test_the_summary_says_which_epoch_patience_kept(capsys, tmp_path):
+    result = run_in_process(capsys, "--datasets", "iris", "--patience", "2", "--output_dir",
+                            tmp_path)
+    metrics = read_metrics(tmp_path / "iris")
+    assert metrics["status"] == "stopped_early"
+    assert (f"(stopped early; kept epoch {metrics['best_epoch']}'s weights, the best on "
+            f"validation); files in") in result.stdout
