@@ -57,7 +57,8 @@ from mlp.gradient_check import report as gradient_check_report
 from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for
 from mlp.outputs import check_output_dir, check_predictions_path, check_run_folder
-from mlp.guarded import OutputLock, make_folder, remove, remove_stale_temporaries, set_aside
+from mlp.guarded import (OutputLock, make_folder, remove, remove_stale_temporaries, say,
+                         set_aside)
 from mlp.prediction import use_saved_model
 from mlp.records import LiveRecords, write_results
 from mlp.run_record import CSV, RunSettings, check_loaded, data_file_flag
@@ -66,47 +67,52 @@ from mlp.threads import choose_threads, scratch_step
 
 
 def main(argv=None):
-    """Run what the flags ask for; return the exit status."""
+    """Run what the flags ask for; return the exit status. A user's mistake (a flag or a file)
+    or a failed run ends in one line naming it."""
     # The plots are drawn without a window (Agg): a backend chosen for other programs, valid
     # or not, must not stop them.
     os.environ.pop("MPLBACKEND", None)
-    args = parse_args(argv)
+    try:
+        return run_command(parse_args(argv))
+    except UserError as error:
+        say(f"Main.py: error: {error}", error=True)
+        return error.exit_status
+
+
+def run_command(args):
+    """Do what the parsed flags ask for; return the exit status."""
     if args.explain:
         return explain()
     if args.gradient_check:
         return gradient_check_report(args.hidden_layers, args.activation, args.seed,
                                      args.dropout or 0.0)
-    try:
-        if args.model:
-            if args.predict:
-                check_predictions_path(args.output_dir, args.predict, args.model)
-            return use_saved_model(args)
-        # Checks before anything is written: the lock, the paths, the data; then the folder.
-        with OutputLock(args.output_dir) as lock:
-            check_network_fits(args)
-            folders = [(name, output_folder(name, args)) for name in args.datasets]
-            check_output_dir(args.output_dir)
-            for name, folder in folders:
-                check_run_folder(folder, getattr(args, data_file_flag(name)[2:]))
-            plans = checkpoint.plan_resume(args, folders)  # made once, before anything is written
-            runs = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
-            make_folder(args.output_dir)
-            lock.take()
-            for run in runs:
-                keep_earlier_run(run)
-            with StopFlag() as stop_flag:
-                outcomes = train_all(runs, stop_flag)
-    except UserError as error:
-        print(f"Main.py: error: {error}", file=sys.stderr)
-        return error.exit_status
+    if args.model:
+        if args.predict:
+            check_predictions_path(args.output_dir, args.predict, args.model)
+        return use_saved_model(args)
+    # Checks before anything is written: the lock, the paths, the data; then the folder.
+    with OutputLock(args.output_dir) as lock:
+        check_network_fits(args)
+        folders = [(name, output_folder(name, args)) for name in args.datasets]
+        check_output_dir(args.output_dir)
+        for name, folder in folders:
+            check_run_folder(folder, getattr(args, data_file_flag(name)[2:]))
+        plans = checkpoint.plan_resume(args, folders)  # made once, before anything is written
+        runs = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
+        make_folder(args.output_dir)
+        lock.take()
+        for run in runs:
+            keep_earlier_run(run)
+        with StopFlag() as stop_flag:
+            outcomes = train_all(runs, stop_flag)
     console.print_summary(outcomes)
     if stop_flag():
         if any(os.path.exists(os.path.join(outcome.folder, checkpoint.FILE_NAME))
                for outcome in outcomes):
-            print("To continue from the last finished epoch, run the same command with --resume.")
+            say("To continue from the last finished epoch, run the same command with --resume.")
         else:
-            print("No epoch had finished, so there is nothing to resume: run the same command "
-                  "again to start afresh.")
+            say("No epoch had finished, so there is nothing to resume: run the same command "
+                "again to start afresh.")
         return stop_flag.exit_status
     return EXIT_FAILED if any(outcome.status == DIVERGED for outcome in outcomes) else 0
 
@@ -160,7 +166,10 @@ def prepare(kind, folder, args, plan):
                         np.dtype(args.dtype), args.seed)
     if resuming and plan.data is not None:
         check_loaded(plan.data, dataset.data, f"the run in {folder}")
-    refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, args)
+    entry = DATASETS.get(kind)
+    if entry is None or (dataset.n_features, dataset.n_classes) != (entry.n_features, entry.n_classes):
+        # the shape check_network_fits could not know before the file was read
+        refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, args)
     if args.augment and training_defaults(dataset).augment_pixels and dataset.image_shape is None:
         raise UserError(f"argument --augment: {dataset.source} holds its images flat, "
                         f"{dataset.n_features} pixels a row; expected images of (n, 28, 28) "
@@ -178,8 +187,8 @@ def keep_earlier_run(run):
     is renamed to the first free <folder>.1, .2, ... first, and the run says where it went."""
     if run.plan == "fresh" and os.path.isfile(os.path.join(run.folder, "metrics.json")):
         run.moved_to = set_aside(run.folder)
-        print(f"{run.title}: the earlier run's files in {run.folder} were moved to "
-              f"{run.moved_to}", flush=True)
+        say(f"{run.title}: the earlier run's files in {run.folder} were moved to "
+            f"{run.moved_to}")
 
 
 def train_one(run, stop_flag):
@@ -216,8 +225,8 @@ def train_one(run, stop_flag):
     resume_from = None
     if resuming:
         resume_from = checkpoint.restore(saver.path, plan, model, optimizer, rng, stateful)
-        print(f"{dataset.title}: resuming after epoch {resume_from['epoch']} from "
-              f"{saver.path}", flush=True)
+        say(f"{dataset.title}: resuming after epoch {resume_from['epoch']} from "
+            f"{saver.path}")
     remove_stale_temporaries(folder)
     if augment:
         save_examples(os.path.join(folder, "augmented.png"), dataset.title, dataset,
@@ -296,8 +305,7 @@ def run_from_command_line():
 
 def say_and_exit_status(message, status):
     """Print Main.py's one error line on standard error, if it is there; return status."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        print(f"Main.py: error: {message}", file=sys.stderr, flush=True)
+    say(f"Main.py: error: {message}", error=True)
     with contextlib.suppress(OSError, ValueError, AttributeError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more at exit
     return status

@@ -14,6 +14,7 @@ import numpy as np
 
 from HiddenLayer import ACTIVATIONS
 from Model import INTERRUPTED, STOPPED_EARLY, Callback
+from mlp.guarded import say
 
 
 class PrintProgress(Callback):
@@ -56,29 +57,27 @@ class PrintProgress(Callback):
             self._next_update = now + self.REFRESH
             left = (now - self._started) / self._batches * (run.n_batches - self._batches)
             width = len(str(run.epochs))
-            self.stream.write(f"\r  epoch {run.epoch:{width}d}/{run.epochs}  batch "
-                              f"{self._batches}/{run.n_batches}  loss {self._loss_sum / self._batches:.4f}"
-                              f"  {left:.0f} s left \x1b[K")
-            self.stream.flush()
+            say(f"\r  epoch {run.epoch:{width}d}/{run.epochs}  batch {self._batches}/"
+                f"{run.n_batches}  loss {self._loss_sum / self._batches:.4f}  {left:.0f} s left "
+                f"\x1b[K", end="", stream=self.stream)
             self._shown = True
         return None
 
     def on_epoch_end(self, run, logs):
         if self._shown:
-            self.stream.write("\r\x1b[K")
+            say("\r\x1b[K", end="", stream=self.stream)
             self._shown = False
         self._start_epoch(run)
         self._epoch = run.epoch + 1
         width = len(str(run.epochs))
-        print(f"  epoch {run.epoch:{width}d}/{run.epochs}  loss {logs['train_loss']:.4f}  "
-              f"accuracy {logs['train_accuracy']:.4f}  val_loss {logs['val_loss']:.4f}  "
-              f"val_accuracy {logs['val_accuracy']:.4f}  lr {logs['learning_rate']:.2e}  "
-              f"{logs['seconds']:.3g} s", file=self.stream, flush=True)
+        say(f"  epoch {run.epoch:{width}d}/{run.epochs}  loss {logs['train_loss']:.4f}  "
+            f"accuracy {logs['train_accuracy']:.4f}  val_loss {logs['val_loss']:.4f}  "
+            f"val_accuracy {logs['val_accuracy']:.4f}  lr {logs['learning_rate']:.2e}  "
+            f"{logs['seconds']:.3g} s", stream=self.stream)
 
     def on_train_end(self, run):
         if self._shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+            say("\r\x1b[K", end="", stream=self.stream)
             self._shown = False
 
 
@@ -232,17 +231,25 @@ def saturation(model, X):
     return shares + [None]
 
 
+def weights_per_layer(model):
+    return [layer.weights.size for layer in model.layers]
+
+
+def gradient_rms(norms, weights_per_layer):
+    """Each layer's weight-gradient norm as a root mean square per weight (norm / sqrt(count)):
+    layers of different sizes compared on one footing, in the sentence and in the plot."""
+    return [norm / np.sqrt(count) for norm, count in zip(norms, weights_per_layer)]
+
+
 def health_sentence(health, model):
     """One sentence that reads the layer health for the summary: how fast each layer learned in
     the first epoch (before a decaying learning rate shrinks every step), and how saturated the
     hidden layers were at the end."""
     if not health["gradient_norm"]:
         return ""
-    norms = health["gradient_norm"][0]
-    sizes = [layer.weights.size for layer in model.layers]
-    per_weight = [norm / np.sqrt(size) for norm, size in zip(norms, sizes)]
+    per_weight = gradient_rms(health["gradient_norm"][0], weights_per_layer(model))
     parts = []
-    if len(norms) > 1 and per_weight[0] > 0 and per_weight[-1] > 0:
+    if len(per_weight) > 1 and per_weight[0] > 0 and per_weight[-1] > 0:
         ratio = per_weight[-1] / per_weight[0]
         comparison = (f"{ratio:.3g} times smaller" if ratio >= 1 else f"{1 / ratio:.3g} times larger")
         parts.append(f"the first hidden layer's weights got gradients {comparison} than the output "

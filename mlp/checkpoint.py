@@ -11,7 +11,6 @@ stopped: the same batches in the same order, the same numbers bit for bit.
 
 import json
 import os
-import sys
 from types import SimpleNamespace
 from typing import NamedTuple, Optional
 
@@ -20,7 +19,7 @@ import numpy as np
 from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS, read_npz_arrays
 from mlp.errors import DataError
-from mlp.guarded import read_text_or_none, write_atomically
+from mlp.guarded import read_text_or_none, write_atomically, say
 from mlp.records import fit_result, flat_result, timed
 from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, data_file_flag,
                             data_file_to_reuse, settings_flags)
@@ -238,8 +237,7 @@ def plan_resume(args, names_and_folders):
                                                f"the run in {folder}")
             else:
                 data_file = getattr(args, data_file_flag(name)[2:])
-                print(UNVERIFIED.format(whose=path, path=data_file or "the default file"),
-                      file=sys.stderr, flush=True)
+                say(UNVERIFIED.format(whose=path, path=data_file or "the default file"), error=True)
             plans[name] = Resume(values, arrays, data_file, data)
         else:
             metrics = _metrics(folder)

@@ -1,13 +1,13 @@
 """What a training run prints: its header, the network before training, and the summary."""
 
 import math
-import sys
 import textwrap
 from dataclasses import dataclass
 from typing import Optional
 
 from Model import COMPLETED
 from mlp.flags import network_text, settings_text
+from mlp.guarded import say
 
 
 # Console lines longer than this are wrapped (a terminal is often 100 or 120 columns wide).
@@ -34,9 +34,9 @@ def print_header(dataset, settings, threads):
     (threads says how many BLAS threads, and why)."""
     network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
     scale = " (pixels already 0 to 1, used as they are)" if dataset.data.pixel_scale == 1 else ""
-    print(wrapped(f"{dataset.title}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
+    say(wrapped(f"{dataset.title}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
                   f"validation, {len(dataset.X_test)} test rows from {dataset.source}{scale}; "
-                  f"{settings_text(network, settings)}; {threads}", "  "), flush=True)
+                  f"{settings_text(network, settings)}; {threads}", "  "))
 
 
 def wrapped(text, indent):
@@ -62,25 +62,24 @@ def look_before_training(model, X_val, Y_val):
     """Print the layers and their parameter counts, and the untrained network's validation loss
     beside ln(number of classes), the loss of guessing uniformly (CS231n's first sanity check)."""
     for line in network_table(model):
-        print(line)
+        say(line)
     loss = model.loss_function.value(model.predict_proba(X_val), Y_val)
     expected = math.log(model.n_classes)
     verdict = ("as expected of an untrained network" if abs(loss - expected) <= 0.5 * expected
                else "far from it: check how the data is scaled and the weights initialised")
-    print(f"  untrained validation loss {loss:.3f}; ln({model.n_classes}) = {expected:.3f}: {verdict}",
-          flush=True)
+    say(f"  untrained validation loss {loss:.3f}; ln({model.n_classes}) = {expected:.3f}: {verdict}")
 
 
 def print_diverged(title, epoch, learning_rate):
-    print(f"{title}: training diverged in epoch {epoch} (the loss blew up or stopped being "
-          f"finite); stopped and kept the {epoch - 1} finished epochs; try a smaller "
-          f"--learning_rate than {learning_rate:g}", file=sys.stderr, flush=True)
+    say(f"{title}: training diverged in epoch {epoch} (the loss blew up or stopped being "
+        f"finite); stopped and kept the {epoch - 1} finished epochs; try a smaller "
+        f"--learning_rate than {learning_rate:g}", error=True)
 
 
 def finished_before(title, folder, status):
     """Say how a data set's run ended in an earlier command, and return its Outcome."""
     outcome = Outcome(title, folder, status, earlier=True)
-    print(f"{title}: {ended_before(outcome)}", flush=True)
+    say(f"{title}: {ended_before(outcome)}")
     return outcome
 
 
@@ -90,21 +89,21 @@ def ended_before(outcome):
 
 
 def print_summary(outcomes):
-    print("\nSummary")
+    say("\nSummary")
     for outcome in outcomes:
         if outcome.earlier:
-            print(f"  {outcome.title}: {ended_before(outcome)}")
+            say(f"  {outcome.title}: {ended_before(outcome)}")
         elif outcome.test_accuracy is None:
-            print(f"  {outcome.title}: {outcome.status}, no test metrics; files in {outcome.folder}")
+            say(f"  {outcome.title}: {outcome.status}, no test metrics; files in {outcome.folder}")
         else:
             notes = [] if outcome.status == COMPLETED else [outcome.status.replace("_", " ")]
             if outcome.best_epoch:
                 notes.append(f"kept epoch {outcome.best_epoch}'s weights, the best on validation")
             note = f" ({'; '.join(notes)})" if notes else ""
-            print(f"  {outcome.title}: test loss {outcome.test_loss:.4f}, test accuracy "
-                  f"{outcome.test_accuracy:.4f}, calibration error "
-                  f"{outcome.calibration_error:.4f}{note}; files in {outcome.folder}")
+            say(f"  {outcome.title}: test loss {outcome.test_loss:.4f}, test accuracy "
+                f"{outcome.test_accuracy:.4f}, calibration error "
+                f"{outcome.calibration_error:.4f}{note}; files in {outcome.folder}")
         if outcome.moved_to:
-            print(f"    the earlier run's files were moved to {outcome.moved_to}")
+            say(f"    the earlier run's files were moved to {outcome.moved_to}")
         if outcome.health:
-            print(wrapped(f"    {outcome.health}", "    "))
+            say(wrapped(f"    {outcome.health}", "    "))

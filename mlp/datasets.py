@@ -34,8 +34,9 @@ TEST_FRACTION = 0.2
 # The largest feature value a table may hold: float32's, so that standardising, and a model
 # saved in float32, stay finite.
 LARGEST_VALUE = float(np.finfo(np.float32).max)
-# What np.load and reading an array out of the archive raise for a file that is not a good npz.
-NPZ_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+# What np.load and reading an array out of the archive raise for bytes that are not a good npz
+# (the file itself was read by guarded.read_bytes; no OSError can come from parsing memory).
+NPZ_READ_ERRORS = (ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass

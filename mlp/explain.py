@@ -12,6 +12,7 @@ import numpy as np
 
 from HiddenLayer import HiddenLayer, sigmoid
 from mlp.gradient_check import numerical_gradient
+from mlp.guarded import say
 
 # The assignment's network, each unit's weights bias first, as it writes them.
 HIDDEN_ROWS = np.array([[0.01, 0.02, 0.03], [0.03, 0.01, 0.02], [0.02, 0.03, 0.01]])
@@ -80,36 +81,36 @@ def numbers(values, width=11):
 
 
 def show_forward(layer):
-    print("1. Forward pass, z = W x + b, a = sigmoid(z), prediction = v0 + v . a")
-    print(f"   {'x':<8}{'z (scores)':<32}  {'a = sigmoid(z)':<32}  {'prediction':>10}  assignment")
+    say("1. Forward pass, z = W x + b, a = sigmoid(z), prediction = v0 + v . a")
+    say(f"   {'x':<8}{'z (scores)':<32}  {'a = sigmoid(z)':<32}  {'prediction':>10}  assignment")
     A = layer.forward(SAMPLES)
     Z = SAMPLES @ layer.weights + layer.bias
     for x, z, a, prediction, printed in zip(SAMPLES, Z, A, linear_output(A, OUTPUT_WEIGHTS),
                                             PRINTED_PREDICTIONS):
-        print(f"   {str(x.astype(int).tolist()):<8}{numbers(z, 10)}  {numbers(a, 10)}  "
-              f"{prediction:>#10.6g}  {marked(prediction, printed)}")
-    print("   The assignment rounds every activation to 0.52 before going on.")
+        say(f"   {str(x.astype(int).tolist()):<8}{numbers(z, 10)}  {numbers(a, 10)}  "
+            f"{prediction:>#10.6g}  {marked(prediction, printed)}")
+    say("   The assignment rounds every activation to 0.52 before going on.")
 
 
 def show_backward(layer):
     x, y = SAMPLES[:1], np.array([TARGET])
     prediction, grad_prediction, grad_v, grad_rows = squared_loss_gradients(layer, x, y, OUTPUT_WEIGHTS)
     numeric_v, numeric_rows = numeric_squared_loss_gradients(x, y)
-    print(f"\n2. Backward pass for x = [1, 2], y = {TARGET:g}, L = (y - prediction)^2")
-    print(f"   {'quantity':<38}{'exact':>13}{'finite difference':>19}   assignment")
-    print(f"   {'dL/dprediction = -2 (y - prediction)':<38}{grad_prediction[0]:>#13.6g}")
+    say(f"\n2. Backward pass for x = [1, 2], y = {TARGET:g}, L = (y - prediction)^2")
+    say(f"   {'quantity':<38}{'exact':>13}{'finite difference':>19}   assignment")
+    say(f"   {'dL/dprediction = -2 (y - prediction)':<38}{grad_prediction[0]:>#13.6g}")
     for j in range(4):
         what = "dL/dv0 = dL/dprediction" if j == 0 else f"dL/dv{j} = dL/dprediction * a{j}"
-        print(f"   {what:<38}{grad_v[j]:>#13.6g}{numeric_v[j]:>#19.6g}   "
-              f"{marked(grad_v[j], PRINTED_GRAD_V[j])}")
-    print("   dL/dW, one row per hidden unit j (bias, w_j1, w_j2):")
-    print("     dL/dw_ji = dL/dprediction * v_j * a_j (1 - a_j) * x_i  (x_0 = 1 for the bias)")
+        say(f"   {what:<38}{grad_v[j]:>#13.6g}{numeric_v[j]:>#19.6g}   "
+            f"{marked(grad_v[j], PRINTED_GRAD_V[j])}")
+    say("   dL/dW, one row per hidden unit j (bias, w_j1, w_j2):")
+    say("     dL/dw_ji = dL/dprediction * v_j * a_j (1 - a_j) * x_i  (x_0 = 1 for the bias)")
     for j in range(3):
-        print(f"   unit {j + 1} exact        {numbers(grad_rows[j])}")
-        print(f"   unit {j + 1} finite diff. {numbers(numeric_rows[j])}")
-    print("   (* the assignment's number differs from the exact one by more than its rounding:"
-          "\n    with every a rounded to 0.52, all its dL/dv_j read -8.262. One line of its"
-          "\n    derivation also writes 0 where it means the third activation a3.)")
+        say(f"   unit {j + 1} exact        {numbers(grad_rows[j])}")
+        say(f"   unit {j + 1} finite diff. {numbers(numeric_rows[j])}")
+    say("   (* the assignment's number differs from the exact one by more than its rounding:"
+        "\n    with every a rounded to 0.52, all its dL/dv_j read -8.262. One line of its"
+        "\n    derivation also writes 0 where it means the third activation a3.)")
 
 
 def show_batch(layer):
@@ -120,18 +121,18 @@ def show_batch(layer):
     summed_v = sum(s[2] for s in single)
     summed_rows = sum(s[3] for s in single)
     numeric_v, numeric_rows = numeric_squared_loss_gradients(SAMPLES, y)
-    print(f"\n3. The batch form over the three samples, L = sum_i (y_i - prediction_i)^2, y_i = {TARGET:g}:")
-    print("   the layer's vectorised backward on the 3 x 2 batch at once, the sum of the three")
-    print("   single-sample gradients, and the finite difference")
-    print(f"   dL/dv        batch   {numbers(grad_v)}")
-    print(f"                summed  {numbers(summed_v)}")
-    print(f"                f.d.    {numbers(numeric_v)}")
+    say(f"\n3. The batch form over the three samples, L = sum_i (y_i - prediction_i)^2, y_i = {TARGET:g}:")
+    say("   the layer's vectorised backward on the 3 x 2 batch at once, the sum of the three")
+    say("   single-sample gradients, and the finite difference")
+    say(f"   dL/dv        batch   {numbers(grad_v)}")
+    say(f"                summed  {numbers(summed_v)}")
+    say(f"                f.d.    {numbers(numeric_v)}")
     for j in range(3):
-        print(f"   dL/dW unit {j + 1} batch   {numbers(grad_rows[j])}")
-        print(f"                summed  {numbers(summed_rows[j])}")
-        print(f"                f.d.    {numbers(numeric_rows[j])}")
+        say(f"   dL/dW unit {j + 1} batch   {numbers(grad_rows[j])}")
+        say(f"                summed  {numbers(summed_rows[j])}")
+        say(f"                f.d.    {numbers(numeric_rows[j])}")
     difference = max(np.abs(grad_v - summed_v).max(), np.abs(grad_rows - summed_rows).max())
-    print(f"   largest difference between batch and summed: {difference:.1e}")
+    say(f"   largest difference between batch and summed: {difference:.1e}")
 
 
 def show_sigmoid_output(layer):
@@ -143,11 +144,11 @@ def show_sigmoid_output(layer):
     v = OUTPUT_WEIGHTS.copy()
     numeric = numerical_gradient(
         lambda: 0.5 * float(np.sum((sigmoid(Z_with_bias @ v) - y) ** 2)), v)
-    print("\n4. A sigmoid output unit, E = 1/2 sum_i (prediction_i - y_i)^2 over the three samples:")
-    print("   dE/dv = sum_i (prediction_i - y_i) prediction_i (1 - prediction_i) z_i,  z_i = [1, a_i]")
-    print(f"   predictions  {numbers(prediction)}")
-    print(f"   dE/dv exact  {numbers(grad_v)}")
-    print(f"   finite diff. {numbers(numeric)}")
+    say("\n4. A sigmoid output unit, E = 1/2 sum_i (prediction_i - y_i)^2 over the three samples:")
+    say("   dE/dv = sum_i (prediction_i - y_i) prediction_i (1 - prediction_i) z_i,  z_i = [1, a_i]")
+    say(f"   predictions  {numbers(prediction)}")
+    say(f"   dE/dv exact  {numbers(grad_v)}")
+    say(f"   finite diff. {numbers(numeric)}")
 
 
 def show_chain_rule():
@@ -162,22 +163,22 @@ def show_chain_rule():
         return np.array([t * t + 2 * t * t, 3 * t + 4 * t ** 4])
 
     numeric = (composed(x + step) - composed(x - step)) / (2 * step)
-    print("\n5. The chain rule: F(x, y) = [x^2 + 2y, 3x + 4y^2], G(x) = [x, x^2], D(F o G)(2)")
-    print(f"   DF(G(2)) G'(2)        {numbers(through)}")
-    print(f"   d/dx [3x^2, 3x + 4x^4] {numbers(direct)}")
-    print(f"   finite difference     {numbers(numeric)}")
-    print(f"   assignment            {marked(through[0], PRINTED_CHAIN_RULE[0])}   "
-          f"{marked(through[1], PRINTED_CHAIN_RULE[1])}")
-    print("   (* it prints 121 for the second entry; 3 + 16 * 2^3 = 131.)")
+    say("\n5. The chain rule: F(x, y) = [x^2 + 2y, 3x + 4y^2], G(x) = [x, x^2], D(F o G)(2)")
+    say(f"   DF(G(2)) G'(2)        {numbers(through)}")
+    say(f"   d/dx [3x^2, 3x + 4x^4] {numbers(direct)}")
+    say(f"   finite difference     {numbers(numeric)}")
+    say(f"   assignment            {marked(through[0], PRINTED_CHAIN_RULE[0])}   "
+        f"{marked(through[1], PRINTED_CHAIN_RULE[1])}")
+    say("   (* it prints 121 for the second entry; 3 + 16 * 2^3 = 131.)")
 
 
 def explain():
     """Print the worked example; returns the exit status, 0."""
-    print("The assignment's written part, computed by this project's HiddenLayer\n"
-          "Network: inputs x1, x2 -> three sigmoid hidden units -> one linear output unit\n"
-          "  hidden weights, bias first: unit 1 [0.01, 0.02, 0.03], unit 2 [0.03, 0.01, 0.02], "
-          "unit 3 [0.02, 0.03, 0.01]\n"
-          "  output weights v, bias first: [0.01, 0.02, 0.03, 0.04]\n")
+    say("The assignment's written part, computed by this project's HiddenLayer\n"
+        "Network: inputs x1, x2 -> three sigmoid hidden units -> one linear output unit\n"
+        "  hidden weights, bias first: unit 1 [0.01, 0.02, 0.03], unit 2 [0.03, 0.01, 0.02], "
+        "unit 3 [0.02, 0.03, 0.01]\n"
+        "  output weights v, bias first: [0.01, 0.02, 0.03, 0.04]\n")
     layer = assignment_layer()
     show_forward(layer)
     show_backward(layer)

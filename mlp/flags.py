@@ -13,10 +13,9 @@ import numpy as np
 
 from HiddenLayer import ACTIVATIONS
 from mlp.datasets import DATASETS
-from mlp.errors import EXIT_USAGE, DataError
+from mlp.errors import DataError, UserError
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
-from mlp.guarded import available_memory_bytes
-from mlp.run_record import first_given
+from mlp.guarded import available_memory_bytes, say
 from mlp.threads import TIE_MARGIN
 # Besides the optimizer's own buffers, training keeps the weights and their gradients.
 MODEL_COPIES = 2
@@ -112,10 +111,15 @@ class DefaultOnceFormatter(argparse.HelpFormatter):
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse, but a bad flag costs one line (no usage block) and exit status 2."""
+    """argparse, but a bad flag is a UserError like every other mistake: one line (no usage
+    block) and exit status 2."""
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise UserError(f"{message} (see {self.prog} --help)")
+
+    def _print_message(self, message, file=None):  # --help: through the one way out
+        if message:
+            say(message, error=file is sys.stderr, end="")
 
 
 def build_parser():
@@ -284,8 +288,8 @@ def plain_dashes(tokens):
     if changed:
         names = ", ".join(sorted({f"U+{ord(c):04X}" for t in changed for c in t[:2]
                                   if c in TYPESET_DASHES}))
-        print(f"Main.py: note: read {' '.join(changed)} as {' '.join(fixed_flags(changed))}: "
-              f"typographic dashes ({names}), as a word processor writes --", file=sys.stderr)
+        say(f"Main.py: note: read {' '.join(changed)} as {' '.join(fixed_flags(changed))}: "
+            f"typographic dashes ({names}), as a word processor writes --", error=True)
     return fixed
 
 
@@ -296,7 +300,7 @@ def fixed_flags(tokens):
 def parse_args(argv=None):
     """The parsed flags, with hidden_layers a list of ints and datasets a list of names.
 
-    A bad value ends the program with one line naming the flag and exit status 2.
+    A bad value raises UserError, whose one line names the flag (Main.py exits with 2).
     """
     parser = build_parser()
     tokens = joined_hidden_layers(plain_dashes(sys.argv[1:] if argv is None else list(argv)))
@@ -331,11 +335,6 @@ def parse_args(argv=None):
     idle = idle_flag(args, flags_given(tokens))
     if idle:
         parser.error(idle)
-    for name in args.datasets:  # a CSV's default is known once it is read: Main checks it then
-        decay = first_given(args.weight_decay, DATASETS[name].weight_decay if name in DATASETS else None)
-        problem = decay is not None and weight_decay_problem(args.learning_rate, decay)
-        if problem:
-            parser.error(problem)
     return args
 
 
@@ -466,4 +465,4 @@ def check_network_fits(args):
             message = network_too_large(entry.title, entry.n_features, entry.n_classes, args,
                                         available)
             if message:
-                build_parser().error(f"argument --hidden_layers: {message}")
+                raise UserError(f"argument --hidden_layers: {message}")

@@ -11,6 +11,7 @@ import numpy as np
 
 from Model import Model, one_hot
 from mlp.flags import network_text
+from mlp.guarded import say
 
 STEP = 1e-5
 TOLERANCE = 1e-6
@@ -126,13 +127,13 @@ def report(hidden_sizes, activation, seed, dropout=0.0, n_features=5, n_classes=
     widths = [n_features, *hidden_sizes, n_classes]
     network = network_text(n_features, hidden_sizes, n_classes)
     with_dropout = f" with dropout {dropout:g} (masks held fixed)" if dropout else ""
-    print(f"Gradient check of a {network} {activation} network{with_dropout} in float64 on "
-          f"{n_samples} random rows: backward pass against central finite differences")
+    say(f"Gradient check of a {network} {activation} network{with_dropout} in float64 on "
+        f"{n_samples} random rows: backward pass against central finite differences")
     errors = check_model(model, X, Y, dropout_seed=seed)
     for (name, error), n_in, n_out in zip(errors, widths, widths[1:]):
         verdict = "ok" if error < TOLERANCE else "FAILED"
-        print(f"  {name:<16} ({n_in:>3} -> {n_out:<3})  largest relative error {error:.2e}  {verdict}")
+        say(f"  {name:<16} ({n_in:>3} -> {n_out:<3})  largest relative error {error:.2e}  {verdict}")
     passed = all(error < TOLERANCE for _, error in errors)
-    print("All layers agree with finite differences." if passed else
-          f"Some layers differ from finite differences by more than {TOLERANCE:g}.")
+    say("All layers agree with finite differences." if passed else
+        f"Some layers differ from finite differences by more than {TOLERANCE:g}.")
     return 0 if passed else 1

@@ -1,20 +1,43 @@
-"""The one module that touches the file system: every file and folder the project writes, the
-lock, and every file it reads; the only place an OSError is caught.
+"""The one way out: every file and folder the project writes, the lock, every file it reads,
+and every line it prints pass through here; the only place an OSError is caught.
 
 Every write goes through here: a file is written to a temporary file beside it and renamed
 into place (fsync'd where asked), so that a failure or a kill leaves the old file or the new
 one, never half of one. An OSError on the way (a full disk, a read-only file or folder, a
 permission, an I/O error) becomes a RunFailed whose one line names the file and what went
-wrong: Main.py prints it and exits with 1, and every file finished before is intact.
+wrong: Main.py prints it and exits with 1, and every file finished before is intact. A line
+that cannot be printed (standard output on a full device, or a reader that went away) ends the
+run the same way; standard output closed before the run started is skipped, as the files are
+the run's result.
 """
 
 import contextlib
 import os
+import sys
 import tempfile
 
 from mlp.errors import DataError, RunFailed
 
 LOCK = ".lock"          # in --output_dir: held while a run writes there (output_lock)
+
+
+# ------------------------------------------------------------------ printing
+
+def say(text="", error=False, end="\n", stream=None):
+    """Print text and flush it at once: on standard output, on standard error when error, or
+    on stream. A failure to print on standard error is ignored (there is nowhere left to say
+    anything); on standard output it becomes a RunFailed."""
+    stream = stream or (sys.stderr if error else sys.stdout)
+    if stream is None:  # the command ran with the stream closed (>&-)
+        return
+    try:
+        stream.write(text + end)
+        stream.flush()
+    except (OSError, ValueError) as problem:  # ValueError: the stream was closed meanwhile
+        if not error:
+            reason = problem.strerror if isinstance(problem, OSError) else "it was closed"
+            raise RunFailed(f"standard output: could not be written ({reason or problem}); "
+                            f"every file finished before is intact") from None
 
 
 # ------------------------------------------------------------------ reading

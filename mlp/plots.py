@@ -7,6 +7,7 @@ global state); mlp.records saves them.
 import numpy as np
 
 from Model import new_figure
+from mlp.callbacks import gradient_rms
 
 
 def plot_confusion_matrix(counts, class_names, title):
@@ -34,68 +35,112 @@ def plot_calibration(calibration_table, title):
     """A reliability diagram: each confidence bin's accuracy against its mean confidence.
 
     A perfectly calibrated model's bars reach the diagonal; bars below it mean
-    overconfidence. The number of test rows in each bin is written above its bar.
+    overconfidence. The number of test rows in each bin is written above its bar; a bin
+    no row fell in has no bar.
     """
     bins = calibration_table["bins"]
     n_bins = len(bins["count"])
     width = 1.0 / n_bins
     lower = [upper - width for upper in bins["upper"]]
-    accuracy = [a if a is not None else 0.0 for a in bins["accuracy"]]
+    filled = [(left, accuracy, count) for left, accuracy, count
+              in zip(lower, bins["accuracy"], bins["count"]) if count]
     figure = new_figure(6, 5.2)
     axes = figure.subplots()
-    axes.bar(lower, accuracy, width=width, align="edge", edgecolor="black", linewidth=0.5,
+    axes.bar([left for left, _, _ in filled], [accuracy for _, accuracy, _ in filled],
+             width=width, align="edge", edgecolor="black", linewidth=0.5,
              label="accuracy of the bin's rows")
     axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
-    for left, value, count in zip(lower, accuracy, bins["count"]):
-        if count:
-            axes.text(left + width / 2, value + 0.01, str(count), ha="center", va="bottom",
-                      fontsize=7, rotation=90)
+    for left, accuracy, count in filled:
+        axes.text(left + width / 2, accuracy + 0.01, str(count), ha="center", va="bottom",
+                  fontsize=7, rotation=90)
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.15)
     axes.set_xlabel("confidence (probability of the predicted class)")
     axes.set_ylabel("accuracy")
     axes.set_title(f"{title}\nexpected calibration error "
-                   f"{calibration_table['expected_calibration_error']:.4f} ({n_bins} bins; "
-                   f"test rows per bin above the bars)", fontsize=10)
+                   f"{calibration_table['expected_calibration_error']:.4f} over {n_bins} bins\n"
+                   f"above each bar, its test rows; an empty bin has no bar", fontsize=10)
     axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
     return figure
 
 
-def plot_layer_health(health, title):
-    """A Figure of each layer's health per epoch: gradient norm, update-to-weight ratio (both
-    on log scales, the ratio with CS231n's 1e-3 drawn) and the share of saturated activations."""
+def plot_layer_health(health, title, weights_per_layer, learning_rates):
+    """A Figure of each layer's health per epoch, in the measures the summary's sentence reads:
+    the root mean square of the weight gradient per weight, a step's update relative to the
+    weights (both on log scales), and the share of saturated activations.
+
+    weights_per_layer is each layer's number of weights; learning_rates, each epoch's rate. The
+    update ratio's reference is CS231n's rule of thumb, 1e-3 at the starting rate, scaled by
+    the schedule: a rate that decays to 0 takes healthy updates down with it.
+    """
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-    figure = new_figure(13, 4.2)
+    epochs = np.arange(1, len(health["gradient_norm"]) + 1)
+    series = {"gradient_rms": [gradient_rms(norms, weights_per_layer)
+                               for norms in health["gradient_norm"]],
+              "update_ratio": health["update_ratio"], "saturation": health["saturation"]}
+    measures = (("gradient_rms", "gradient per weight", "root mean square of dL/dW", True),
+                ("update_ratio", "update per step", "|update| / |weights|", True),
+                ("saturation", "saturated activations", "share of a layer's activations", False))
+    layers = health["layers"]
+    many = len(layers) > LEGEND_LAYERS  # then colours by depth, on a colour bar, not a legend
+    colours = _depth_colours(len(layers)) if many else [None] * len(layers)
+    figure = new_figure(14, 4.4)
     panels = figure.subplots(1, 3)
-    epochs = range(1, len(health["gradient_norm"]) + 1)
-    measures = (("gradient_norm", "norm of the weight gradient", True),
-                ("update_ratio", "|update| / |weights| per step", True),
-                ("saturation", "share of activations saturated", False))
-    for axes, (key, label, log) in zip(panels, measures):
-        for index, name in enumerate(health["layers"]):
-            values = [epoch[index] for epoch in health[key]]
-            # A log scale cannot show a line with no positive value (matplotlib would warn).
-            if all(value is not None for value in values) and (not log or max(values) > 0):
-                axes.plot(epochs, values, marker="o" if len(values) <= 30 else None, markersize=3,
-                          label=name)
-        if log:
+    for axes, (key, label, unit, log) in zip(panels, measures):
+        for index, name in enumerate(layers):
+            values = [epoch[index] for epoch in series[key]]
+            if any(value is None for value in values):  # a measure the layer does not have
+                continue
+            if log:  # a log scale has no 0: such an epoch is left a gap, and an all-0 line out
+                values = [value if value > 0 else np.nan for value in values]
+                if np.isnan(values).all():
+                    continue
+            axes.plot(epochs, values, marker="o" if len(values) <= 30 and not many else None,
+                          markersize=3, color=colours[index], label=None if many else name)
+        if log and axes.lines:
             axes.set_yscale("log")
-        else:
+        elif not log:
             axes.set_ylim(0, max([0.05] + [1.1 * value for line in axes.lines
                                            for value in line.get_ydata()]))
             axes.yaxis.set_major_formatter(PercentFormatter(1.0))
         if key == "update_ratio":
-            axes.axhline(1e-3, color="grey", linestyle="--", linewidth=1, label="1e-3 (rule of thumb)")
+            start = learning_rates[0] or 1.0
+            axes.plot(epochs, [1e-3 * rate / start for rate in learning_rates[:len(epochs)]],
+                      color="grey", linestyle="--", linewidth=1,
+                      label="1e-3 x learning rate / starting rate\n(rule of thumb, with the schedule)")
         axes.set_xlabel("epoch")
+        axes.set_ylabel(unit)
         axes.set_title(label, fontsize=10)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
-        if axes.lines:
+        if any(line.get_label()[:1] != "_" for line in axes.lines):
             axes.legend(fontsize=8)
+    if many:
+        _depth_colour_bar(figure, panels, len(layers))
     figure.suptitle(title)
     return figure
+
+
+# Up to this many layers, each gets a line with a name in the legend; beyond, colours by depth.
+LEGEND_LAYERS = 8
+
+
+def _depth_colours(n_layers):
+    from matplotlib import colormaps
+
+    return [colormaps["viridis"](index / max(n_layers - 1, 1)) for index in range(n_layers)]
+
+
+def _depth_colour_bar(figure, panels, n_layers):
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    mappable = ScalarMappable(Normalize(1, n_layers), colormaps["viridis"])
+    figure.colorbar(mappable, ax=list(panels), shrink=0.9,
+                    label=f"layer: 1 = first hidden, {n_layers} = output")
 
 
 def plot_augmented(images, copies, title):
@@ -116,7 +161,7 @@ def plot_misclassified(images, true_labels, probabilities, class_names, title, c
     """A Figure of the test images the model got most confidently wrong.
 
     images is (n, height, width); probabilities (n, n_classes). Each panel says
-    the true class and the predicted one with its probability.
+    the true class, and the predicted one with the probability the model gave it.
     """
     predicted = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predicted != true_labels)
@@ -130,9 +175,9 @@ def plot_misclassified(images, true_labels, probabilities, class_names, title, c
         axes.axis("off")
     for axes, index in zip(grid.ravel(), chosen):
         axes.imshow(images[index], cmap="gray_r")
-        axes.set_title(f"true {class_names[true_labels[index]]}\n"
-                       f"said {class_names[predicted[index]]} {probabilities[index, predicted[index]]:.2f}",
-                       fontsize=8)
+        axes.set_title(f"true {class_names[true_labels[index]]}\npredicted "
+                       f"{class_names[predicted[index]]} "
+                       f"({probabilities[index, predicted[index]]:.0%})", fontsize=8)
     figure.suptitle(title)
     return figure
 
@@ -141,7 +186,9 @@ def plot_hidden_weights(weights, image_shape, title, count=64):
     """A Figure of the incoming weights of the first count units, each drawn as an image.
 
     weights is (n_pixels, n_units); red is a positive weight, blue a negative
-    one, each unit on its own symmetric colour scale.
+    one, on one symmetric colour scale for every unit (its limit the 99th percentile of
+    the weights' sizes, so that a few large weights do not wash out the rest), shown on a
+    colour bar.
     """
     units = weights[:, :count]
     columns = int(np.ceil(np.sqrt(units.shape[1])))
@@ -150,9 +197,10 @@ def plot_hidden_weights(weights, image_shape, title, count=64):
     grid = figure.subplots(rows, columns, squeeze=False)
     for axes in grid.ravel():
         axes.axis("off")
+    limit = float(np.percentile(np.abs(units), 99)) or 1.0
     for unit, axes in enumerate(grid.ravel()[:units.shape[1]]):
-        picture = units[:, unit].reshape(image_shape)
-        limit = float(np.abs(picture).max()) or 1.0
-        axes.imshow(picture, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        image = axes.imshow(units[:, unit].reshape(image_shape), cmap="RdBu_r", vmin=-limit,
+                            vmax=limit)
+    figure.colorbar(image, ax=grid.ravel().tolist(), shrink=0.6, label="weight")
     figure.suptitle(title)
     return figure

@@ -3,7 +3,6 @@
 import csv
 import io
 import os
-import sys
 
 import numpy as np
 
@@ -12,7 +11,7 @@ from mlp.errors import DataError
 from mlp.metrics import assess
 from mlp.model_file import load_model
 from mlp.outputs import PREDICTIONS
-from mlp.guarded import make_folder, save_text
+from mlp.guarded import make_folder, save_text, say
 from mlp.run_record import (CSV, UNVERIFIED, DataSource, check_loaded, data_file_flag,
                             data_file_to_reuse)
 
@@ -61,8 +60,7 @@ def load_training_data(model, details, args):
         if kind == CSV and not (data_file and options.get("target")):
             raise DataError(f"{args.model}: the model does not record the CSV file and class "
                             f"column it was trained on; expected a model.npz that Main.py wrote")
-        print(UNVERIFIED.format(whose=whose, path=data_file or "the default file"),
-              file=sys.stderr, flush=True)
+        say(UNVERIFIED.format(whose=whose, path=data_file or "the default file"), error=True)
     dataset = load_dataset(kind, data_file, options.get("target"),
                            options.get("validation_split", 0.1), options.get("seed", 0),
                            model.dtype)
@@ -78,16 +76,16 @@ def evaluate_saved_model(model, details, args):
         raise DataError(f"{dataset.source}: its features or classes are not the ones "
                         f"{args.model} was trained on")
     assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
-    print(f"{dataset.title}, model {args.model}: test loss {assessment['loss']:.4f}, "
-          f"test accuracy {assessment['accuracy']:.4f} on {len(dataset.X_test)} test rows")
-    print(f"  expected calibration error "
-          f"{assessment['calibration']['expected_calibration_error']:.4f} (the gap between "
-          f"confidence and accuracy, {len(assessment['calibration']['bins']['count'])} bins)")
+    say(f"{dataset.title}, model {args.model}: test loss {assessment['loss']:.4f}, "
+        f"test accuracy {assessment['accuracy']:.4f} on {len(dataset.X_test)} test rows")
+    say(f"  expected calibration error "
+        f"{assessment['calibration']['expected_calibration_error']:.4f} (the gap between "
+        f"confidence and accuracy, {len(assessment['calibration']['bins']['count'])} bins)")
     width = max(len("class"), *(len(name) for name in dataset.class_names))
-    print(f"  {'class':<{width}}  precision  recall  f1      support")
+    say(f"  {'class':<{width}}  precision  recall  f1      support")
     for name, scores in assessment["per_class"].items():
-        print(f"  {name:<{width}}  {scores['precision']:.4f}     {scores['recall']:.4f}  "
-              f"{scores['f1']:.4f}  {scores['support']}")
+        say(f"  {name:<{width}}  {scores['precision']:.4f}     {scores['recall']:.4f}  "
+            f"{scores['f1']:.4f}  {scores['support']}")
 
 
 def predict_with_saved_model(model, details, args):
@@ -109,9 +107,9 @@ def predict_with_saved_model(model, details, args):
     make_folder(args.output_dir)
     save_text(predictions_csv(classes, predicted, P), path)
     counts = np.bincount(predicted, minlength=len(classes))
-    print(f"{len(X)} rows of {args.predict} predicted with {args.model}: "
-          + ", ".join(f"{name} {count}" for name, count in zip(classes, counts) if count)
-          + f"; classes and probabilities in {path}")
+    say(f"{len(X)} rows of {args.predict} predicted with {args.model}: "
+        + ", ".join(f"{name} {count}" for name, count in zip(classes, counts) if count)
+        + f"; classes and probabilities in {path}")
 
 
 def predictions_csv(classes, predicted, P):

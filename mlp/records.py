@@ -11,6 +11,7 @@ import textwrap
 import time
 
 from Model import COMPLETED, Callback, FitResult, plot_history
+from mlp.callbacks import weights_per_layer
 from mlp.flags import network_text, settings_text
 from mlp.guarded import append_text, make_folder, save_text, write_atomically
 from mlp.model_file import save_model
@@ -172,9 +173,9 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
     save_history_plots(folder, title, network, run, result)
     health = result.extras.get("layer_health", {})
     if health.get("gradient_norm"):
-        save_figure(plot_layer_health(health,
-                                      f"{title}: each layer's health per epoch ({network} "
-                                      f"{run.activation})"),
+        save_figure(plot_layer_health(health, f"{title}: each layer's health per epoch "
+                                              f"({network} {run.activation})",
+                                      weights_per_layer(model), result.learning_rates),
                     os.path.join(folder, "layer_health.png"))
     metrics = metrics_record(dataset, run, result, train_seconds)
     metrics.update(extra or {})

@@ -2,7 +2,8 @@
 
 import os
 import signal
-import sys
+
+from mlp.guarded import say
 
 # The exit status of a run stopped by each signal, as a shell reports a process it killed.
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -30,11 +31,11 @@ class StopFlag:
 
     def _handle(self, signal_number, frame):
         if self.signal_number is not None and signal_number == signal.SIGINT:
-            print("\nSecond interrupt: quitting now.", file=sys.stderr, flush=True)
+            say("\nSecond interrupt: quitting now.", error=True)
             os._exit(EXIT_SIGNAL[signal.SIGINT])
         self.signal_number = signal_number
-        print(f"\n{signal.Signals(signal_number).name}: stopping after this batch "
-              f"(press Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+        say(f"\n{signal.Signals(signal_number).name}: stopping after this batch "
+            f"(press Ctrl-C again to quit at once)", error=True)
 
     def __call__(self):
         return self.signal_number is not None

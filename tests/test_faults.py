@@ -1,9 +1,11 @@
 """Faults a run cannot prevent: a write that fails (full disk, read-only file or folder, no
 permission, an I/O error) or standard output that goes away. Each ends in one line and exit
 status 1, every file finished before is intact, and --resume then ends where an uninterrupted
-run does. A Hypothesis search makes the Nth write of a short run fail with each errno."""
+run does. Hypothesis searches make the Nth write, and the Nth printed line, of a short run fail
+with each errno."""
 
 import errno
+import io
 import json
 import os
 import shutil
@@ -70,6 +72,20 @@ def intact(folder):
     assert not [name for name in os.listdir(folder) if name.endswith(".tmp")]
 
 
+def nothing_lost_and_resume_completes(capsys, out):
+    """After a fault: every file left in out reads whole, and once the fault is gone --resume
+    (or a new run, when no epoch was kept) ends with the numbers of a run that never failed."""
+    folder = os.path.join(out, "iris")
+    if os.path.isdir(folder):
+        intact(folder)
+    resumed = run_in_process(capsys, *FLAGS, "--output_dir", out, "--resume")
+    if resumed.returncode == 2 and "nothing to resume" in resumed.stderr:
+        resumed = run_in_process(capsys, *FLAGS, "--output_dir", out)
+    assert resumed.returncode == 0, resumed.stderr
+    with open(os.path.join(folder, "metrics.json")) as stream:
+        assert json.load(stream)["history"] == reference_history(capsys)
+
+
 @settings(max_examples=6, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(nth=st.integers(1, 60), code=st.sampled_from(ERRNOS))
 def test_the_nth_write_fails(capsys, monkeypatch, nth, code):
@@ -87,17 +103,42 @@ def test_the_nth_write_fails(capsys, monkeypatch, nth, code):
         assert "Traceback" not in result.stderr
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("Main.py: error: ") and os.strerror(code) in line, line
-        folder = os.path.join(out, "iris")
-        if os.path.isdir(folder):
-            intact(folder)
-        # Once the disk has room again: --resume (or a new run, when nothing was kept) completes
-        # with the numbers of a run that never failed.
-        resumed = run_in_process(capsys, *FLAGS, "--output_dir", out, "--resume")
-        if resumed.returncode == 2 and "nothing to resume" in resumed.stderr:
-            resumed = run_in_process(capsys, *FLAGS, "--output_dir", out)
-        assert resumed.returncode == 0, resumed.stderr
-        with open(os.path.join(folder, "metrics.json")) as stream:
-            assert json.load(stream)["history"] == reference_history(capsys)
+        nothing_lost_and_resume_completes(capsys, out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+class FailingOutput(io.StringIO):
+    """Stands in for standard output: the Nth line printed raises OSError(code), as a pipe
+    whose reader went away (EPIPE) or a terminal on a failing device would."""
+
+    def __init__(self, nth, code):
+        super().__init__()
+        self.nth, self.code, self.count = nth, code, 0
+
+    def write(self, text):
+        self.count += 1
+        if self.count >= self.nth:  # once gone, it stays gone
+            raise OSError(self.code, os.strerror(self.code))
+        return super().write(text)
+
+
+@settings(max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(nth=st.integers(1, 16), code=st.sampled_from([errno.EPIPE, errno.ENOSPC, errno.EIO]))
+def test_the_nth_print_fails(capsys, monkeypatch, nth, code):
+    out = tempfile.mkdtemp(prefix="faults-print-")
+    try:
+        failing = FailingOutput(nth, code)
+        with monkeypatch.context() as patch:
+            patch.setattr(sys, "stdout", failing)
+            result = run_in_process(capsys, *FLAGS, "--output_dir", out)
+        if failing.count < nth:  # the run printed fewer lines: nothing failed
+            assert result.returncode == 0
+            return
+        assert result.returncode == 1, (result.returncode, result.stderr)
+        assert result.stderr == (f"Main.py: error: standard output: could not be written "
+                                 f"({os.strerror(code)}); every file finished before is intact\n")
+        nothing_lost_and_resume_completes(capsys, out)
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -127,7 +168,7 @@ def test_standard_output_closed_or_full(tmp_path):
                           text=True)
     assert full.returncode == 1
     assert full.stderr == ("Main.py: error: standard output: could not be written (No space "
-                           "left on device)\n")
+                           "left on device); every file finished before is intact\n")
 
 
 # ------------------------------------------------- odd environments and states, one line each

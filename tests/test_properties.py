@@ -16,6 +16,7 @@ from hypothesis import assume, given, strategies as st
 
 from Model import COMPLETED, DIVERGED, Model, one_hot
 from mlp import flags
+from mlp.errors import UserError
 from mlp.checkpoint import read_checkpoint
 from mlp.datasets import (DataError, load_csv, read_feature_rows, read_images, read_mnist_npz,
                           split_images, table_dataset, table_source)
@@ -53,13 +54,13 @@ def read_generated(tmp_path_factory, name, data, read, *args):
 
 
 def parse(argv):
-    """(args or None, exit status or None, the lines written to stderr) of flags.parse_args."""
+    """(args or None, exit status or None, the error lines Main.py prints) of flags.parse_args."""
     errors = io.StringIO()
     with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
         try:
             return flags.parse_args(argv), None, []
-        except SystemExit as exit_:
-            return None, exit_.code, errors.getvalue().strip().splitlines()
+        except UserError as error:  # Main.py prints it as one line and exits with its status
+            return None, error.exit_status, f"Main.py: error: {error}".splitlines()
 
 
 # ------------------------------------------------------------------ flags

@@ -1,0 +1,111 @@
+"""The pictures a run saves say what its printed lines say: the same numbers, read out of the
+figures themselves (captured as the run saves them), for one run of images."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from mlp import records
+from helpers import make_mnist_like, run_in_process, words
+
+
+@pytest.fixture(scope="module")
+def pictured_run(tmp_path_factory):
+    """One short run on MNIST-like images; its printed output, metrics.json and every figure
+    it saved, by file name."""
+    folder = tmp_path_factory.mktemp("pictured")
+    data = make_mnist_like(folder / "mnist.npz", n_train=600, n_test=200, label_noise=0.2)
+    figures = {}
+    save_figure = records.save_figure
+
+    def keep(figure, path):
+        figures[path.rsplit("/", 1)[-1]] = figure
+        save_figure(figure, path)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(records, "save_figure", keep)
+        capsys = _Capture()
+        result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", data, "--epochs",
+                                "4", "--hidden_layers", "[32,", "16]", "--batch_size", "16",
+                                "--lr_schedule", "cosine", "--output_dir", folder / "out")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((folder / "out" / "mnist" / "metrics.json").read_text())
+    return words(result.stdout), metrics, figures
+
+
+class _Capture:
+    """What run_in_process needs of capsys, for a module-scoped fixture: Main's output, read
+    from a redirected standard output and error."""
+
+    def __init__(self):
+        import contextlib
+        import io
+        self.out, self.err = io.StringIO(), io.StringIO()
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(contextlib.redirect_stdout(self.out))
+        self._stack.enter_context(contextlib.redirect_stderr(self.err))
+
+    def readouterr(self):
+        from types import SimpleNamespace
+        printed = SimpleNamespace(out=self.out.getvalue(), err=self.err.getvalue())
+        self.out.truncate(0), self.out.seek(0), self.err.truncate(0), self.err.seek(0)
+        return printed
+
+
+def lines_by_label(axes):
+    return {line.get_label(): np.asarray(line.get_ydata(), float) for line in axes.lines}
+
+
+def test_the_layer_health_picture_plots_what_the_sentence_reads(pictured_run):
+    printed, metrics, figures = pictured_run
+    gradient, update, saturated = figures["layer_health.png"].axes[:3]
+    # The sentence compares root mean squares per weight in the first epoch: so does the plot.
+    ratio = float(re.search(r"got gradients ([\d.]+) times smaller", printed).group(1))
+    lines = lines_by_label(gradient)
+    assert lines["output"][0] / lines["hidden 1"][0] == pytest.approx(ratio, rel=5e-3)
+    assert gradient.get_ylabel() == "root mean square of dL/dW"
+    # The update ratios' first-epoch range, and the reference line following the schedule.
+    low, high = map(float, re.search(r"weights by ([\d.e+-]+) to ([\d.e+-]+) of their size",
+                                     printed).groups())
+    lines = lines_by_label(update)
+    reference = lines.pop(next(label for label in lines if label.startswith("1e-3")))
+    firsts = [values[0] for values in lines.values()]
+    assert min(firsts) == pytest.approx(low, rel=0.05) and max(firsts) == pytest.approx(high, rel=0.05)
+    rates = np.asarray(metrics["learning_rates"])
+    np.testing.assert_allclose(reference, 1e-3 * rates / rates[0], rtol=1e-6)
+    assert reference[-1] < reference[0] / 2  # the cosine schedule takes the reference down
+    # The saturation panel's last epoch holds the sentence's "up to".
+    share = float(re.search(r"up to ([\d.]+)% of a hidden layer's", printed).group(1)) / 100
+    last = max(values[-1] for values in lines_by_label(saturated).values())
+    assert last == pytest.approx(share, abs=5e-4)
+    assert all(axes.get_ylabel() for axes in (gradient, update, saturated))
+
+
+def test_the_calibration_and_confusion_pictures_say_the_summary_numbers(pictured_run):
+    printed, metrics, figures = pictured_run
+    accuracy, error = map(float, re.search(r"test accuracy ([\d.]+), calibration error ([\d.]+)",
+                                           printed).groups())
+    title = figures["calibration.png"].axes[0].get_title()
+    assert f"expected calibration error {error:.4f}" in title
+    bars = figures["calibration.png"].axes[0].patches
+    counts = metrics["calibration"]["count"]
+    assert len(bars) == sum(1 for count in counts if count)  # no bar for an empty bin
+    heights = sorted(bar.get_height() for bar in bars)
+    expected = sorted(value for value, count in zip(metrics["calibration"]["accuracy"], counts)
+                      if count)
+    np.testing.assert_allclose(heights, expected)
+    title = figures["confusion_matrix.png"].axes[0].get_title()
+    assert f"accuracy {accuracy:.2%}" in title
+    assert figures["hidden_weights.png"].axes[-1].get_ylabel() == "weight"  # its colour bar
+
+
+def test_the_misclassified_captions_give_the_predicted_probability(pictured_run):
+    _, metrics, figures = pictured_run
+    captions = [axes.get_title() for axes in figures["misclassified.png"].axes if axes.get_title()]
+    assert captions, "no misclassified image shown"
+    for caption in captions:
+        assert re.fullmatch(r"true \d\npredicted \d \(\d{1,3}%\)", caption), caption
+    wrong = sum(sum(row) - row[i] for i, row in enumerate(metrics["confusion_matrix"]))
+    assert len(captions) == min(24, wrong)
