@@ -4,7 +4,9 @@ One step of the documented network (784-256-64-10, sigmoid, softmax, Adam,
 float32) split into its parts: the matrix products (forward and backward), the
 elementwise work (activations, their derivatives, the loss gradient), and the
 optimizer's update. Each part is timed alone over many repetitions, at 1, 2,
-4, ... threads, for batches of 32, 128 and 1024 rows. Then the largest
+4, ... threads taking turns block by block (the median of each count's blocks), for
+batches of 32, 128 and 1024 rows. The parts are the step's own operations, so they add
+up to about the whole step (the rest is Python's overhead between them). Then the largest
 elementwise job (the first hidden layer's sigmoid) is also timed split across
 a pool of Python threads (numpy's ufuncs release the GIL), to see whether
 spreading it pays on this machine.
@@ -30,16 +32,27 @@ from mlp.optimizers import optimizer_for  # noqa: E402
 from mlp.threads import candidate_counts, usable_cores  # noqa: E402
 
 
+BLOCKS = 7
+
+
+def timed_in_turns(function, repeat, counts):
+    """{count: median seconds of one call} over BLOCKS blocks of repeat calls, the thread counts
+    taking turns block by block, so that a neighbour busy for a while slows every count alike."""
+    blocks = {count: [] for count in counts}
+    for _ in range(BLOCKS):
+        for count in counts:
+            with threadpool_limits(limits=count, user_api="blas"):
+                function()
+                started = time.perf_counter()
+                for _ in range(repeat):
+                    function()
+                blocks[count].append((time.perf_counter() - started) / repeat)
+    return {count: statistics.median(values) for count, values in blocks.items()}
+
+
 def timed(function, repeat):
-    """Median seconds of one call over 5 blocks of repeat calls."""
-    function()
-    blocks = []
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(repeat):
-            function()
-        blocks.append((time.perf_counter() - started) / repeat)
-    return statistics.median(blocks)
+    """Median seconds of one call over BLOCKS blocks of repeat calls."""
+    return timed_in_turns(function, repeat, [None])[None]
 
 
 def parts(batch_size, rng):
@@ -53,13 +66,14 @@ def parts(batch_size, rng):
     model.backward(Y)
     grads = [np.ones((batch_size, layer.n_outputs), np.float32) for layer in layers]
 
-    def products():
+    def products():  # the step's own: the first layer passes no gradient back to the images
         A = X
         for layer in layers:
             A = A @ layer.weights
-        for layer, grad in zip(layers, grads):
+        for index, (layer, grad) in enumerate(zip(layers, grads)):
             layer.inputs.T @ grad
-            grad @ layer.weights.T
+            if index:
+                grad @ layer.weights.T
 
     def elementwise():
         for layer in model.hidden_layers:
@@ -87,10 +101,7 @@ def main():
         step_parts = parts(batch_size, rng)
         repeat = max(20, 20000 // batch_size)
         for name, function in step_parts.items():
-            row = []
-            for count in counts:
-                with threadpool_limits(limits=count, user_api="blas"):
-                    row.append(timed(function, repeat) * 1e3)
+            row = [seconds * 1e3 for seconds in timed_in_turns(function, repeat, counts).values()]
             report[f"{batch_size}/{name}"] = dict(zip(counts, row))
             print(f"| {batch_size} | {name} | " + " | ".join(f"{ms:.3f}" for ms in row) + " |")
     print("\nThe first hidden layer's sigmoid, one thread against a pool of Python threads:")

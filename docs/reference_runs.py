@@ -136,6 +136,8 @@ def render(results):
         "iris_accuracies": ", ".join(f"{100 * run['test_accuracy']:.1f}" for run in iris)
                            + f"% (mean {100 * mean(r['test_accuracy'] for r in iris):.1f}%)",
         "wall_seconds": f"{documented['0']['wall_seconds']:.0f} s",
+        "machine": (f"a {results['machine']['cores']}-core {results['machine']['machine']} "
+                    f"machine, Python {results['machine']['python']}"),
         "augment": f"{percent(results['augment']['test_accuracy'])}, test loss "
                    f"{results['augment']['test_loss']:.4f}",
         "augment_cost": percent(results["augment"]["augment_seconds"]
@@ -164,6 +166,15 @@ def render(results):
             + ", ".join(f"{profile[f'{batch}/split sigmoid/{count}']:.3f} ms on {count} threads"
                         for count in counts[1:])
             for batch in (32, 128, 1024))
+    if "many_cores" in results:
+        many = results["many_cores"]
+        shown["many_cores_table"] = "\n".join(
+            [f"On {many['machine']}: {many['how']}.", "",
+             "| BLAS threads | " + " | ".join(map(str, many["counts"])) + " |",
+             "|---|" + "---|" * len(many["counts"])]
+            + [f"| {name} | " + " | ".join(f"{low:.2f}-{high:.2f}" if cell else ""
+                                           for cell in cells for low, high in [cell or (0, 0)])
+               + " |" for name, cells in many["rows"].items()])
     if "benchmark" in results:
         bench = results["benchmark"]
         rows = bench["results"]
@@ -278,6 +289,8 @@ def main():
         results["profile"] = profile()
         if args.skip_benchmark and "benchmark" in earlier:
             results["benchmark"] = earlier["benchmark"]
+        if "many_cores" in earlier:  # measured on a many-core machine; kept as it is
+            results["many_cores"] = earlier["many_cores"]
     with open(RESULTS, "w", encoding="utf-8") as stream:
         json.dump(results, stream, indent=2)
         stream.write("\n")
