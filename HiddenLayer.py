@@ -4,15 +4,14 @@ Dense is the affine part both layers share, Z = X @ W + b, with its backward
 pass; HiddenLayer puts an activation on top of it (OutputLayer, in its own
 file, puts the softmax). ACTIVATIONS is the table of activation functions:
 each entry is the function, its derivative written in terms of the function's
-output (as scikit-learn's DERIVATIVES are), the weight initialisation that
-suits it, and the limits near which a unit is saturated. A new activation is
-two functions and one entry; --activation, the gradient check, the layer
-health and model.npz take their names from here.
+output (as scikit-learn's DERIVATIVES are) and the weight initialisation that
+suits it. A new activation is two functions and one entry; --activation, the
+gradient check and model.npz take their names from here.
 
 This file needs numpy and nothing else.
 """
 
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -87,6 +86,8 @@ class Dense:
         Returns None instead of dL/dX when need_input_grad is False (the first
         layer: nothing needs the gradient with respect to the data).
         """
+        # Written into the arrays the layer holds (out=), which an optimizer may keep packed in
+        # one vector; self.grad_weights = self.inputs.T @ grad_Z trains the same, a little slower.
         np.matmul(self.inputs.T, grad_Z, out=self.grad_weights)
         np.sum(grad_Z, axis=0, out=self.grad_bias)
         if not need_input_grad:
@@ -109,9 +110,7 @@ def sigmoid(Z):
 
 def sigmoid_backward(grad_A, A):
     """dL/dZ = dL/dA * sigmoid'(Z), where sigmoid'(Z) = A * (1 - A)."""
-    grad_Z = grad_A * A
-    grad_Z *= 1 - A
-    return grad_Z
+    return grad_A * A * (1 - A)
 
 
 def tanh(Z):
@@ -121,15 +120,12 @@ def tanh(Z):
 
 def tanh_backward(grad_A, A):
     """dL/dZ = dL/dA * tanh'(Z), where tanh'(Z) = 1 - A^2."""
-    grad_Z = A * A
-    np.subtract(1, grad_Z, out=grad_Z)
-    grad_Z *= grad_A
-    return grad_Z
+    return grad_A * (1 - A * A)
 
 
 def relu(Z):
-    """max(Z, 0), elementwise (Z is overwritten: it is the layer's own scratch)."""
-    return np.maximum(Z, 0, out=Z)
+    """max(Z, 0), elementwise."""
+    return np.maximum(Z, 0)
 
 
 def relu_backward(grad_A, A):
@@ -144,28 +140,12 @@ class Activation(NamedTuple):
     function: Callable       # Z -> A
     derivative: Callable     # (dL/dA, A) -> dL/dZ
     initialise: Callable     # (n_inputs, n_units, rng, dtype) -> W
-    description: str
-    # A unit whose output is below saturated_below or above saturated_above is saturated:
-    # its derivative is nearly 0 and it barely learns. None: the activation never saturates.
-    saturated_below: Optional[float] = None
-    saturated_above: Optional[float] = None
-
-    def saturated(self, A):
-        """Boolean mask of the outputs A that lie beyond the saturation limits (None if none)."""
-        if self.saturated_below is None:
-            return None
-        return (A < self.saturated_below) | (A > self.saturated_above)
 
 
 ACTIVATIONS = {
-    "sigmoid": Activation(sigmoid, sigmoid_backward, glorot_uniform,
-                          "1 / (1 + e^-z), the assignment's (Glorot-uniform weights)",
-                          saturated_below=0.01, saturated_above=0.99),
-    "tanh": Activation(tanh, tanh_backward, glorot_uniform,
-                       "tanh(z), zero-centred (Glorot-uniform weights)",
-                       saturated_below=-0.98, saturated_above=0.98),
-    "relu": Activation(relu, relu_backward, he_uniform,
-                       "max(z, 0) (He-uniform weights)"),
+    "sigmoid": Activation(sigmoid, sigmoid_backward, glorot_uniform),
+    "tanh": Activation(tanh, tanh_backward, glorot_uniform),
+    "relu": Activation(relu, relu_backward, he_uniform),
 }
 
 
@@ -190,12 +170,12 @@ class HiddenLayer(Dense):
     """
 
     def __init__(self, n_inputs, n_units, rng, dtype=np.float32, activation="sigmoid", dropout=0.0):
-        self.activation = activation
-        self._activation = ACTIVATIONS[activation]
-        super().__init__(n_inputs, n_units, rng, dtype, self._activation.initialise)
+        self.activation = activation    # the name in ACTIVATIONS
+        self.f, self.f_backward, initialise = ACTIVATIONS[activation]
+        super().__init__(n_inputs, n_units, rng, dtype, initialise)
         self.dropout = dropout
-        self.activations = None
-        self.kept = None
+        self.A = None       # f(Z) of the last forward pass, which backward needs
+        self.mask = None    # the dropout mask of the last training forward pass, or None
 
     @property
     def n_units(self):
@@ -207,13 +187,12 @@ class HiddenLayer(Dense):
         training_rng is the generator dropout draws its masks from while
         training; None (evaluating) uses every unit.
         """
-        self.activations = self._activation.function(self.scores(X))
+        self.A = self.f(self.scores(X))
         if training_rng is None or not self.dropout:
-            self.kept = None
-            return self.activations
-        self.kept = dropout_mask(training_rng, self.activations.shape, self.dropout,
-                                 self.activations.dtype)
-        return self.activations * self.kept
+            self.mask = None
+            return self.A
+        self.mask = dropout_mask(training_rng, self.A.shape, self.dropout, self.A.dtype)
+        return self.A * self.mask
 
     def backward(self, grad_output, need_input_grad=True):
         """Back-propagate dL/d(output) (n_samples, n_units) through the layer.
@@ -226,6 +205,6 @@ class HiddenLayer(Dense):
         Stores dL/dW and dL/db and returns dL/dX (n_samples, n_inputs), or None
         when need_input_grad is False.
         """
-        grad_activations = grad_output if self.kept is None else grad_output * self.kept
-        grad_scores = self._activation.derivative(grad_activations, self.activations)
-        return self.backward_scores(grad_scores, need_input_grad)
+        grad_A = grad_output if self.mask is None else grad_output * self.mask
+        grad_Z = self.f_backward(grad_A, self.A)
+        return self.backward_scores(grad_Z, need_input_grad)

@@ -225,20 +225,20 @@ def train_one(run, stop_flag):
     resume_from = None
     if resuming:
         resume_from = checkpoint.restore(saver.path, plan, model, optimizer, rng, stateful)
-        say(f"{dataset.title}: resuming after epoch {resume_from['epoch']} from "
+        say(f"{dataset.title}: resuming after epoch {resume_from.epochs_finished} from "
             f"{saver.path}")
     remove_stale_temporaries(folder)
     if augment:
         save_examples(os.path.join(folder, "augmented.png"), dataset.title, dataset,
                       settings.augment_pixels, settings.seed)
 
-    # --- fit
+    # --- fit (a resumed run's time counts its earlier epochs too: fit appends to their list)
+    earlier_seconds = sum(resume_from.epoch_seconds) if resume_from else 0.0
     started = time.perf_counter()
     with threadpool_limits(limits=threads.count, user_api="blas"):
         result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, epochs=settings.epochs,
                            batch_size=settings.batch_size, rng=rng, optimizer=optimizer,
                            callbacks=callbacks, resume_from=resume_from)
-    earlier_seconds = sum(resume_from["result"].epoch_seconds) if resume_from else 0.0
 
     # --- finish: assess on the test set, write everything, say how it went
     train_seconds = time.perf_counter() - started + earlier_seconds
@@ -257,10 +257,9 @@ def train_one(run, stop_flag):
     return console.Outcome(
         dataset.title, folder, result.status, moved_to=run.moved_to,
         best_epoch=kept_epoch(result),
-        test_loss=assessment["loss"] if assessment else None,
-        test_accuracy=assessment["accuracy"] if assessment else None,
-        calibration_error=(assessment["calibration"]["expected_calibration_error"]
-                           if assessment else None),
+        test_loss=assessment.loss if assessment else None,
+        test_accuracy=assessment.accuracy if assessment else None,
+        calibration_error=assessment.calibration_error if assessment else None,
         health=health_sentence(result.extras["layer_health"], model))
 
 

@@ -11,7 +11,7 @@ written beside fit.
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -33,8 +33,14 @@ INTERRUPTED = "interrupted"
 
 # ----------------------------------------------------------------- the loss
 
+def cross_entropy(P, Y):
+    """The mean categorical cross-entropy -(1/n) sum(Y * log P) of probabilities P against
+    one-hot Y, both (n_samples, n_classes), as a Python float."""
+    return summed_cross_entropy(P, Y) / P.shape[0]
+
+
 def summed_cross_entropy(P, Y):
-    """-sum(Y * log P) over the samples, as a Python float; P and Y are (n_samples, n_classes).
+    """-sum(Y * log P) over the samples, as a Python float.
 
     Each probability is clipped below at the dtype's machine epsilon first (as
     scikit-learn does), so a confidently wrong prediction costs a large finite
@@ -54,22 +60,7 @@ def cross_entropy_gradient(P, Y):
     dL/dZ = (P - Y) / n. Computed this way it never divides by a probability
     that may be 0, which is why the loss, not the output layer, takes this step.
     """
-    grad_scores = P - Y
-    grad_scores *= 1.0 / Y.shape[0]
-    return grad_scores
-
-
-class Loss(NamedTuple):
-    """A loss as the pair training needs: its value and its gradient for the output layer."""
-    summed: Callable         # (P, Y) -> the loss summed over the samples, a float
-    gradient: Callable       # (P, Y) -> d(mean loss)/d(output layer's scores), like P
-
-    def value(self, P, Y):
-        """The mean loss over the samples (what is reported and differentiated)."""
-        return self.summed(P, Y) / P.shape[0]
-
-
-CROSS_ENTROPY = Loss(summed_cross_entropy, cross_entropy_gradient)
+    return (P - Y) * (1.0 / Y.shape[0])
 
 
 def one_hot(labels, n_classes, dtype=np.float32):
@@ -89,7 +80,8 @@ class FitResult:
     epoch_seconds and learning_rates one per finished epoch too. status is
     COMPLETED, DIVERGED (diverged_epoch says when), or the reason a callback
     gave to stop. extras is where callbacks leave what they measured
-    ("best_epoch", "layer_health").
+    ("best_epoch", "layer_health"). A FitResult saved after an epoch is also
+    what fit continues from (resume_from).
     """
     history: dict = field(default_factory=lambda: {key: [] for key in HISTORY_KEYS})
     epoch_seconds: list = field(default_factory=list)
@@ -97,6 +89,10 @@ class FitResult:
     status: str = COMPLETED
     diverged_epoch: Optional[int] = None
     extras: dict = field(default_factory=dict)
+
+    @property
+    def epochs_finished(self):
+        return len(self.history["train_loss"])
 
 
 @dataclass
@@ -109,7 +105,7 @@ class TrainingRun:
     batch_size: int
     result: FitResult = field(default_factory=FitResult)
     epoch: int = 0
-    stop_reason: str = None
+    stop_reason: Optional[str] = None
     n_batches: int = 0
     X_epoch: object = None
     Y_epoch: object = None
@@ -150,11 +146,6 @@ class Callback:
         pass
 
 
-def overrides(callback, hook):
-    """Whether callback defines hook itself, so the loop need not call a no-op every batch."""
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
-
-
 class GradientDescent:
     """The optimizer fit uses when it is given none: W <- W - learning_rate * dL/dW.
 
@@ -167,7 +158,8 @@ class GradientDescent:
         self.learning_rate = learning_rate
 
     def step(self):
-        self.model.parameter_vector -= self.learning_rate * self.model.gradient_vector
+        for parameter, gradient in zip(self.model.parameters(), self.model.gradients()):
+            parameter -= self.learning_rate * gradient
 
 
 # ---------------------------------------------------------------- the model
@@ -182,8 +174,6 @@ class Model:
     categorical cross-entropy. Weights are drawn from rng, a numpy Generator.
     """
 
-    loss_function = CROSS_ENTROPY
-
     def __init__(self, n_features, hidden_sizes, n_classes, rng, dtype=np.float32,
                  activation="sigmoid", dropout=0.0):
         self.dtype = np.dtype(dtype)
@@ -194,28 +184,6 @@ class Model:
         self.hidden_layers = [HiddenLayer(n_in, n_out, rng, self.dtype, activation, dropout)
                               for n_in, n_out in zip(widths, widths[1:])]
         self.output_layer = OutputLayer(widths[-1], n_classes, rng, self.dtype)
-        self.parameter_vector, self.gradient_vector = self._share_one_buffer()
-
-    def _share_one_buffer(self):
-        """Move every layer's parameters, and their gradients, into one contiguous vector each.
-
-        The layers keep working on their own arrays, which become views of the
-        vectors; an optimizer then updates the whole model in a handful of
-        array operations instead of a handful per layer.
-        """
-        names = ("weights", "bias")
-        arrays = [getattr(layer, name) for layer in self.layers for name in names]
-        parameter_vector = np.concatenate([a.ravel() for a in arrays])
-        gradient_vector = np.zeros_like(parameter_vector)
-        offset = 0
-        for layer in self.layers:
-            for name in names:
-                shape = getattr(layer, name).shape
-                size = int(np.prod(shape))
-                setattr(layer, name, parameter_vector[offset:offset + size].reshape(shape))
-                setattr(layer, "grad_" + name, gradient_vector[offset:offset + size].reshape(shape))
-                offset += size
-        return parameter_vector, gradient_vector
 
     @property
     def layers(self):
@@ -260,14 +228,13 @@ class Model:
         with respect to its input, which is the output of the layer below. The
         first layer skips that last product: nothing upstream of the data needs it.
         """
-        grad = self.loss_function.gradient(self.output_layer.probabilities, Y)
-        layers = self.layers
-        for position in range(len(layers) - 1, -1, -1):
-            grad = layers[position].backward(grad, need_input_grad=position > 0)
+        grad = cross_entropy_gradient(self.output_layer.probabilities, Y)
+        for position in range(len(self.layers) - 1, -1, -1):
+            grad = self.layers[position].backward(grad, need_input_grad=position > 0)
 
     def loss(self, X, Y, training_rng=None):
         """Mean loss of the model on X against one-hot Y."""
-        return self.loss_function.value(self.forward(X, training_rng), Y)
+        return cross_entropy(self.forward(X, training_rng), Y)
 
     def predict_proba(self, X, chunk_size=8192):
         """Class probabilities (n_samples, n_classes), computed chunk_size rows at a time."""
@@ -280,7 +247,7 @@ class Model:
         """(mean loss, accuracy) on inputs X against one-hot targets Y."""
         P = self.predict_proba(X)
         accuracy = float(np.mean(P.argmax(axis=1) == Y.argmax(axis=1)))
-        return self.loss_function.value(P, Y), accuracy
+        return cross_entropy(P, Y), accuracy
 
     def all_finite(self):
         """True when no weight or bias is NaN or infinite."""
@@ -301,32 +268,37 @@ class Model:
         An epoch whose loss or weights stop being finite, or whose loss is far
         worse than guessing, ends training as DIVERGED and is not in the history.
 
-        resume_from, {"epoch", "result", "stop_reason"} saved after that epoch,
-        continues a run whose model, optimizer, generator and callbacks were
-        restored to that moment, exactly as if it had never stopped.
+        resume_from, the FitResult saved after an epoch, continues a run whose
+        model, optimizer, generator and callbacks were restored to that moment,
+        exactly as if it had never stopped (a status other than COMPLETED: it
+        had been asked to stop then, and trains no further).
         """
         rng = np.random.default_rng(0) if rng is None else rng
         optimizer = optimizer or GradientDescent(self, learning_rate)
-        if resume_from is None:
-            result, first_epoch, stop = FitResult(), 1, None
-        else:
-            result = resume_from["result"]
-            first_epoch, stop = resume_from["epoch"] + 1, resume_from["stop_reason"]
+        result = resume_from or FitResult()
+        first_epoch = result.epochs_finished + 1
+        last_epoch = epochs if result.status == COMPLETED else result.epochs_finished
         run = TrainingRun(self, optimizer, rng, epochs, batch_size, result, first_epoch - 1,
                           n_batches=-(-len(X_train) // batch_size))
-        batch_hooks = [c.on_batch_end for c in callbacks if overrides(c, "on_batch_end")]
-        epoch_hooks = [c.on_epoch_begin for c in callbacks if overrides(c, "on_epoch_begin")]
-        shuffled = _ShuffleBuffers(X_train, Y_train)
+        # The shuffled copy of the training rows each epoch writes into, allocated once.
+        labels = Y_train.argmax(axis=1)
+        run.X_epoch, run.Y_epoch = np.empty_like(X_train), np.empty_like(Y_train)
+        run.labels_epoch = np.empty_like(labels)
         for callback in callbacks:
             callback.on_train_begin(run)
         # A diverging run overflows in its matrix products (whether numpy warns depends on
         # the BLAS); the checks below catch it and say so once, as DIVERGED.
         with np.errstate(over="ignore", invalid="ignore"):
-            for epoch in range(first_epoch, epochs + 1 if stop is None else first_epoch):
+            for epoch in range(first_epoch, last_epoch + 1):
                 run.epoch = epoch
                 started = time.perf_counter()
-                status, train_loss, train_accuracy = self._train_epoch(
-                    run, shuffled, epoch_hooks, batch_hooks)
+                order = rng.permutation(len(X_train))
+                for rows, into in ((X_train, run.X_epoch), (Y_train, run.Y_epoch),
+                                   (labels, run.labels_epoch)):
+                    np.take(rows, order, axis=0, out=into, mode="clip")  # clip: no temporary
+                for callback in callbacks:
+                    callback.on_epoch_begin(run)
+                status, train_loss, train_accuracy = self._train_epoch(run, callbacks)
                 if status == COMPLETED and self._diverged(train_loss):
                     status = DIVERGED
                 if status != COMPLETED:
@@ -347,10 +319,8 @@ class Model:
                     reason = callback.on_epoch_end(run, logs)
                     run.stop_reason = run.stop_reason or reason
                 if run.stop_reason:
+                    result.status = run.stop_reason
                     break
-        stop = stop or run.stop_reason
-        if stop:
-            result.status = stop
         for callback in callbacks:
             callback.on_train_end(run)
         return result
@@ -360,62 +330,33 @@ class Model:
         return (not self.all_finite()
                 or train_loss > DIVERGED_LOSS_FACTOR * math.log(self.n_classes))
 
-    def _train_epoch(self, run, shuffled, epoch_hooks, batch_hooks):
-        """One pass over the training rows in a new random order.
+    def _train_epoch(self, run, callbacks):
+        """One pass over the epoch's shuffled rows, run.X_epoch and run.Y_epoch, in batches.
 
         Returns (status, mean training loss, training accuracy); status is
         COMPLETED, DIVERGED (a batch loss was not finite) or the reason a
-        batch hook gave to stop.
+        callback gave to stop.
         """
-        run.X_epoch, run.Y_epoch, run.labels_epoch = shuffled.shuffle(run.rng)
-        for hook in epoch_hooks:
-            hook(run)
-        X_order, Y_order, labels_order = run.X_epoch, run.Y_epoch, run.labels_epoch
-        batch_size, optimizer = run.batch_size, run.optimizer
-        loss_sum = 0.0
-        n_correct = 0
-        for begin in range(0, len(X_order), batch_size):
-            X_batch = X_order[begin:begin + batch_size]
-            Y_batch = Y_order[begin:begin + batch_size]
+        X_epoch, Y_epoch, labels_epoch = run.X_epoch, run.Y_epoch, run.labels_epoch
+        batch_size = run.batch_size
+        loss_sum, n_correct = 0.0, 0
+        for begin in range(0, len(X_epoch), batch_size):
+            X_batch = X_epoch[begin:begin + batch_size]
+            Y_batch = Y_epoch[begin:begin + batch_size]
             P = self.forward(X_batch, run.rng)
-            batch_loss = self.loss_function.summed(P, Y_batch)
+            batch_loss = summed_cross_entropy(P, Y_batch)
             if not math.isfinite(batch_loss):
                 return DIVERGED, None, None
             loss_sum += batch_loss
             n_correct += int(np.count_nonzero(
-                P.argmax(axis=1) == labels_order[begin:begin + batch_size]))
+                P.argmax(axis=1) == labels_epoch[begin:begin + batch_size]))
             self.backward(Y_batch)
-            optimizer.step()
-            for hook in batch_hooks:
-                reason = hook(run, batch_loss / len(X_batch))
+            run.optimizer.step()
+            for callback in callbacks:
+                reason = callback.on_batch_end(run, batch_loss / len(X_batch))
                 if reason:
                     return reason, None, None
-        return COMPLETED, loss_sum / len(X_order), n_correct / len(X_order)
-
-
-class _ShuffleBuffers:
-    """The training rows, and room for one shuffled copy of them.
-
-    Shuffling copies the rows once per epoch into buffers allocated once, so
-    that every mini-batch is then a contiguous slice: cheaper than gathering
-    rows by fancy indexing for each batch.
-    """
-
-    def __init__(self, X, Y):
-        self.X, self.Y = X, Y
-        self.labels = Y.argmax(axis=1)
-        self.X_order = np.empty_like(X)
-        self.Y_order = np.empty_like(Y)
-        self.labels_order = np.empty_like(self.labels)
-
-    def shuffle(self, rng):
-        order = rng.permutation(len(self.X))
-        # mode="clip" (the indices are all valid anyway) lets take write straight
-        # into out; the default mode="raise" goes through a temporary copy.
-        np.take(self.X, order, axis=0, out=self.X_order, mode="clip")
-        np.take(self.Y, order, axis=0, out=self.Y_order, mode="clip")
-        np.take(self.labels, order, out=self.labels_order, mode="clip")
-        return self.X_order, self.Y_order, self.labels_order
+        return COMPLETED, loss_sum / len(X_epoch), n_correct / len(X_epoch)
 
 
 # ------------------------------------------------------------------ the plot
@@ -424,12 +365,15 @@ def plot_history(history, metric, title, best_epoch=None):
     """A matplotlib Figure of one metric ("loss" or "accuracy") per epoch.
 
     Training and validation curves share the axes; best_epoch, when given, is
-    marked with a vertical line. The Figure is made without pyplot, so no
-    window or global state is involved; save it with savefig.
+    marked with a vertical line. The Figure is made without pyplot (drawn by
+    Agg), so no window or global state is involved; save it with savefig.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    figure = new_figure(7, 4.5)
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    FigureCanvasAgg(figure)
     axes = figure.subplots()
     train = history["train_" + metric]
     val = history["val_" + metric]
@@ -446,14 +390,4 @@ def plot_history(history, metric, title, best_epoch=None):
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
-    return figure
-
-
-def new_figure(width, height):
-    """An empty matplotlib Figure of width x height inches, drawn by Agg (no window, no pyplot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
     return figure

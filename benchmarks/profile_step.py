@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from HiddenLayer import sigmoid, sigmoid_backward  # noqa: E402
-from Model import Model, one_hot  # noqa: E402
+from Model import Model, cross_entropy_gradient, one_hot  # noqa: E402
 from mlp.optimizers import optimizer_for  # noqa: E402
 from mlp.threads import candidate_counts, usable_cores  # noqa: E402
 
@@ -77,8 +77,8 @@ def parts(batch_size, rng):
 
     def elementwise():
         for layer in model.hidden_layers:
-            sigmoid_backward(grads[0][:, :layer.n_outputs], sigmoid(layer.activations))
-        model.loss_function.gradient(model.output_layer.probabilities, Y)
+            sigmoid_backward(grads[0][:, :layer.n_outputs], sigmoid(layer.A))
+        cross_entropy_gradient(model.output_layer.probabilities, Y)
 
     return {"whole step": lambda: (model.forward(X), model.backward(Y), optimizer.step()),
             "matrix products": products, "elementwise": elementwise, "optimizer": optimizer.step}

@@ -12,9 +12,9 @@ import time
 
 import numpy as np
 
-from HiddenLayer import ACTIVATIONS
 from Model import INTERRUPTED, STOPPED_EARLY, Callback
 from mlp.guarded import say
+from mlp.optimizers import packed_parameters, unpack_parameters
 
 
 class PrintProgress(Callback):
@@ -117,10 +117,7 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, run, logs):
         if logs["val_loss"] < self.best_loss:
             self.best_loss, self.best_epoch = logs["val_loss"], run.epoch
-            if self.best_weights is None:
-                self.best_weights = run.model.parameter_vector.copy()
-            else:
-                self.best_weights[...] = run.model.parameter_vector
+            self.best_weights = packed_parameters(run.model)
         elif run.epoch - self.best_epoch >= self.patience:
             self.stopped = True
             return STOPPED_EARLY
@@ -128,7 +125,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, run):
         if self.stopped:
-            run.model.parameter_vector[...] = self.best_weights
+            unpack_parameters(self.best_weights, run.model)
         run.result.extras["best_epoch"] = self.best_epoch
 
     def state(self):
@@ -218,16 +215,25 @@ class LayerHealth(Callback):
         return None
 
 
+# Each saturating activation's limits: a unit whose output is below the first or above the
+# second is saturated, its derivative nearly 0, and it barely learns. ReLU never saturates.
+SATURATION_LIMITS = {"sigmoid": (0.01, 0.99), "tanh": (-0.98, 0.98)}
+
+
 def saturation(model, X):
-    """Share of each hidden layer's activations on X beyond its activation's saturation limits
+    """Share of each hidden layer's activations on X beyond its activation's SATURATION_LIMITS
     (None for an activation without any, and for the output layer): such units barely learn,
     their derivative being near 0."""
     shares = []
     activations = X
     for layer in model.hidden_layers:
         activations = layer.forward(activations)
-        saturated = ACTIVATIONS[layer.activation].saturated(activations)
-        shares.append(None if saturated is None else float(np.mean(saturated)))
+        limits = SATURATION_LIMITS.get(layer.activation)
+        if limits is None:
+            shares.append(None)
+        else:
+            low, high = limits
+            shares.append(float(np.mean((activations < low) | (activations > high))))
     return shares + [None]
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS, read_npz_arrays
 from mlp.errors import DataError
+from mlp.optimizers import packed_parameters, unpack_parameters
 from mlp.guarded import read_text_or_none, write_atomically, say
 from mlp.records import fit_result, flat_result, timed
 from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, data_file_flag,
@@ -66,7 +67,7 @@ def checkpoint_contents(run, settings, stateful):
     values = {"format": FORMAT, "version": VERSION, "settings": settings, "epoch": run.epoch,
               "stop_reason": run.stop_reason, "result": flat_result(run.result),
               "rng": run.rng.bit_generator.state, "optimizer": optimizer_values, "callbacks": {}}
-    arrays = {"parameters": run.model.parameter_vector}
+    arrays = {"parameters": packed_parameters(run.model)}
     arrays.update({f"optimizer__{name}": array for name, array in optimizer_arrays.items()})
     for callback in stateful:
         callback_values, callback_arrays = callback.state()
@@ -149,8 +150,8 @@ def _expect(value, kind, name):
 def restore(path, plan, model, optimizer, rng, stateful=()):
     """Put the checkpoint's state into a freshly built model, optimizer, generator and callbacks.
 
-    plan is the Resume that plan_resume made. Returns the resume_from dict
-    that Model.fit continues with.
+    plan is the Resume that plan_resume made. Returns the FitResult, as it was
+    after the checkpoint's epoch, that Model.fit continues from.
     """
     values, arrays = plan.values, plan.arrays
 
@@ -158,12 +159,13 @@ def restore(path, plan, model, optimizer, rng, stateful=()):
         return {key[len(prefix):]: array for key, array in arrays.items() if key.startswith(prefix)}
 
     parameters = arrays["parameters"]
-    if parameters.shape != model.parameter_vector.shape or parameters.dtype != model.dtype:
+    size = sum(parameter.size for parameter in model.parameters())
+    if parameters.shape != (size,) or parameters.dtype != model.dtype:
         raise DataError(f"{path}: a damaged checkpoint (its {parameters.size} weights of "
-                        f"{parameters.dtype} do not fit the network's {model.parameter_vector.size} "
-                        f"of {model.dtype}); delete it to start afresh")
+                        f"{parameters.dtype} do not fit the network's {size} of {model.dtype}); "
+                        f"delete it to start afresh")
     try:
-        model.parameter_vector[...] = parameters
+        unpack_parameters(parameters, model)
         optimizer.restore(values["optimizer"], prefixed("optimizer__"))
         rng.bit_generator.state = values["rng"]
         for callback in stateful:
@@ -171,8 +173,10 @@ def restore(path, plan, model, optimizer, rng, stateful=()):
     except (KeyError, ValueError, TypeError) as error:
         raise DataError(f"{path}: a damaged checkpoint ({type(error).__name__}: {error}); "
                         f"delete it to start afresh") from None
-    return {"epoch": values["epoch"], "result": fit_result(values["result"]),
-            "stop_reason": values.get("stop_reason")}
+    result = fit_result(values["result"])
+    if values.get("stop_reason"):  # it had been asked to stop after that epoch
+        result.status = values["stop_reason"]
+    return result
 
 
 def contradiction(saved, current, flag_of):

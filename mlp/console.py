@@ -5,7 +5,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Optional
 
-from Model import COMPLETED
+from Model import COMPLETED, cross_entropy
 from mlp.flags import network_text, settings_text
 from mlp.guarded import say
 
@@ -54,7 +54,7 @@ def network_table(model):
     for name, kind, layer in zip(model.layer_names(), kinds, model.layers):
         lines.append(f"  {name + f' ({kind})':<22}{f'{layer.n_inputs} -> {layer.n_outputs}':>14}"
                      f"{layer.weights.size + layer.bias.size:>14,}")
-    lines.append(f"  {'total':<22}{'':>14}{model.parameter_vector.size:>14,}")
+    lines.append(f"  {'total':<22}{'':>14}{sum(p.size for p in model.parameters()):>14,}")
     return lines
 
 
@@ -63,7 +63,7 @@ def look_before_training(model, X_val, Y_val):
     beside ln(number of classes), the loss of guessing uniformly (CS231n's first sanity check)."""
     for line in network_table(model):
         say(line)
-    loss = model.loss_function.value(model.predict_proba(X_val), Y_val)
+    loss = cross_entropy(model.predict_proba(X_val), Y_val)
     expected = math.log(model.n_classes)
     verdict = ("as expected of an untrained network" if abs(loss - expected) <= 0.5 * expected
                else "far from it: check how the data is scaled and the weights initialised")

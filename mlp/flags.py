@@ -91,6 +91,14 @@ def seed_int(text):
     return int(text)
 
 
+# What --help says of each activation of HiddenLayer.ACTIVATIONS (a test keeps the keys equal).
+ACTIVATION_HELP = {
+    "sigmoid": "1 / (1 + e^-z), the assignment's (Glorot-uniform weights)",
+    "tanh": "tanh(z), zero-centred (Glorot-uniform weights)",
+    "relu": "max(z, 0) (He-uniform weights)",
+}
+
+
 def choices_help(table, describe):
     """'name: what it is; name: ...' for the help of a flag whose choices are a table's keys."""
     return "; ".join(f"{name}: {describe(entry)}" for name, entry in table.items())
@@ -139,7 +147,7 @@ def build_parser():
                              "(default: [256, 64])")
     parser.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid",
                         help="activation of the hidden layers: "
-                             + choices_help(ACTIVATIONS, lambda entry: entry.description))
+                             + choices_help(ACTIVATION_HELP, lambda text: text))
     per_dataset = ", ".join(f"{entry.schedule} for {name}" for name, entry in DATASETS.items())
     parser.add_argument("--lr_schedule", choices=LEARNING_RATE_SCHEDULES, default=None,
                         help=choices_help(LEARNING_RATE_SCHEDULES, lambda entry: entry.description)

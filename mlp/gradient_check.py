@@ -9,7 +9,7 @@ flags' shape.
 
 import numpy as np
 
-from Model import Model, one_hot
+from Model import Model, cross_entropy, cross_entropy_gradient, one_hot
 from mlp.flags import network_text
 from mlp.guarded import say
 
@@ -63,14 +63,22 @@ class WeightedSum:
         return self.upstream
 
 
+class CrossEntropy:
+    """The model's loss on the output layer's probabilities: its value, and its gradient with
+    respect to the layer's scores (the one OutputLayer.backward takes)."""
+
+    value = staticmethod(cross_entropy)
+    gradient = staticmethod(cross_entropy_gradient)
+
+
 def check_layer(layer, X, loss, Y=None):
     """Relative errors {"W", "b", "X"} of one layer's backward pass under a loss on its output.
 
-    loss has value(output, Y) and gradient(output, Y), as Model.Loss has:
+    loss has value(output, Y) and gradient(output, Y):
     layer.backward is given loss.gradient(output, Y) and its results are
     compared with finite differences of loss.value(output, Y). Every layer is
     checked the same way: a hidden layer under WeightedSum(upstream), the
-    output layer under Model.CROSS_ENTROPY, whose gradient is the one it takes.
+    output layer under CrossEntropy, whose gradient is the one it takes.
     """
     def f():
         return loss.value(layer.forward(X), Y)

@@ -1,9 +1,11 @@
 """What a report on a test set holds: loss and accuracy, the confusion matrix, per-class
 precision, recall and F1, and how well calibrated the probabilities are."""
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from Model import one_hot
+from Model import cross_entropy, one_hot
 
 
 def confusion_matrix(true_labels, predicted_labels, n_classes):
@@ -63,17 +65,35 @@ def calibration(P, labels, n_bins=CALIBRATION_BINS):
                      "accuracy": [float(a) if f else None for a, f in zip(accuracy, filled)]}}
 
 
-def assess(model, X, labels, class_names):
-    """Everything a report on a test set needs, as a dict.
+@dataclass
+class Assessment:
+    """A model's report on a test set: its mean loss and accuracy, the confusion matrix
+    (n_classes, n_classes), each class's scores (per_class_scores), the expected calibration
+    error and the bins it came from (calibration()), and the probabilities (n_samples,
+    n_classes) they all come from."""
+    loss: float
+    accuracy: float
+    confusion_matrix: np.ndarray
+    per_class: dict
+    calibration_error: float
+    calibration_bins: dict
+    probabilities: np.ndarray
 
-    "loss" and "accuracy" on inputs X against integer labels (n_samples,);
-    "confusion_matrix" and "per_class" scores; "calibration" (see
-    calibration()); and the "probabilities" (n_samples, n_classes) they all
-    come from.
-    """
+    def record(self):
+        """Its part of metrics.json."""
+        return {"test_loss": self.loss, "test_accuracy": self.accuracy,
+                "expected_calibration_error": self.calibration_error,
+                "per_class": self.per_class, "confusion_matrix": self.confusion_matrix.tolist(),
+                "calibration": self.calibration_bins}
+
+
+def assess(model, X, labels, class_names):
+    """The Assessment of model on inputs X against integer labels (n_samples,)."""
     P = model.predict_proba(X)
     counts = confusion_matrix(labels, P.argmax(axis=1), len(class_names))
-    return {"loss": model.loss_function.value(P, one_hot(labels, len(class_names), P.dtype)),
-            "accuracy": float(np.trace(counts) / len(labels)),
-            "confusion_matrix": counts, "per_class": per_class_scores(counts, class_names),
-            "calibration": calibration(P, labels), "probabilities": P}
+    table = calibration(P, labels)
+    return Assessment(loss=cross_entropy(P, one_hot(labels, len(class_names), P.dtype)),
+                      accuracy=float(np.trace(counts) / len(labels)), confusion_matrix=counts,
+                      per_class=per_class_scores(counts, class_names),
+                      calibration_error=table["expected_calibration_error"],
+                      calibration_bins=table["bins"], probabilities=P)

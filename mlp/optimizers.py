@@ -2,7 +2,8 @@
 
 Each optimizer is bound at construction to the parameter arrays it updates and
 to the gradient arrays the layers' backward() fills, and changes the
-parameters in place on every step(). Every buffer it needs is allocated once,
+parameters in place on every step(). optimizer_for packs a model's arrays into
+one vector first (Packed), for speed; the layers keep their own arrays. Every buffer it needs is allocated once,
 so a step allocates nothing; `buffers` says how many copies of the parameters
 that is, for the memory estimate. state() and restore() give a checkpoint what
 it needs to continue exactly where training stopped.
@@ -20,6 +21,47 @@ import numpy as np
 from Model import Callback
 
 
+class Packed:
+    """A model's parameters, and their gradients, packed into one contiguous vector each, so
+    that an update rule changes the whole model in a handful of array operations instead of
+    a handful per layer (as scikit-learn packs its coefs_ and intercepts_ for its solvers).
+
+    The layers keep their own arrays, which become views of the vectors. gather(), called
+    before every step, checks that they still are: a layer whose backward assigned a new
+    gradient array (self.grad_weights = X.T @ grad_Z), or a caller that assigned new weights,
+    has that array copied into the vector and the view put back, so no update misses it.
+    """
+
+    NAMES = ("weights", "bias")
+
+    def __init__(self, layers):
+        arrays = [getattr(layer, name) for layer in layers for name in self.NAMES]
+        self.parameters = np.concatenate([array.ravel() for array in arrays])
+        self.gradients = np.zeros_like(self.parameters)
+        self.views = []         # (layer, name, its view of the parameters, of the gradients)
+        offset = 0
+        for layer in layers:
+            for name in self.NAMES:
+                shape = getattr(layer, name).shape
+                end = offset + int(np.prod(shape))
+                self.views.append((layer, name, self.parameters[offset:end].reshape(shape),
+                                   self.gradients[offset:end].reshape(shape)))
+                offset = end
+        self.gather()
+
+    def gather(self):
+        for layer, name, parameter, gradient in self.views:
+            for attribute, view in ((name, parameter), ("grad_" + name, gradient)):
+                current = getattr(layer, attribute)
+                if current is not view:
+                    view[...] = current
+                    setattr(layer, attribute, view)
+
+    def weights(self):
+        """The views of the weights (not the biases): what weight decay shrinks."""
+        return [parameter for _, name, parameter, _ in self.views if name == "weights"]
+
+
 class Optimizer:
     """What every update rule shares: the arrays it works on, the learning rate, weight decay.
 
@@ -28,14 +70,24 @@ class Optimizer:
     (the weights, not the biases) shrinks by the factor 1 - learning_rate *
     weight_decay, apart from what the gradient does, so the decay follows the
     learning-rate schedule. With weight_decay 0 nothing is done at all.
+    packed, when the arrays are a Packed's vectors, is gathered before each step.
     """
 
-    def __init__(self, parameters, gradients, learning_rate, weight_decay=0.0, decayed=()):
+    def __init__(self, parameters, gradients, learning_rate, weight_decay=0.0, decayed=(),
+                 packed=None):
         self.parameters = parameters
         self.gradients = gradients
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.decayed = list(decayed)
+        self.packed = packed
+
+    def step(self):
+        """One update of every parameter from the gradients backward() left."""
+        if self.packed is not None:
+            self.packed.gather()
+        self.decay_weights()
+        self.update()
 
     def decay_weights(self):
         if self.weight_decay:
@@ -50,12 +102,12 @@ class SGD(Optimizer):
     description = "plain stochastic gradient descent"
     buffers = 1
 
-    def __init__(self, parameters, gradients, learning_rate, weight_decay=0.0, decayed=()):
-        super().__init__(parameters, gradients, learning_rate, weight_decay, decayed)
+    def __init__(self, parameters, gradients, learning_rate, weight_decay=0.0, decayed=(),
+                 packed=None):
+        super().__init__(parameters, gradients, learning_rate, weight_decay, decayed, packed)
         self._scratch = [np.empty_like(p) for p in parameters]
 
-    def step(self):
-        self.decay_weights()
+    def update(self):
         for param, grad, scratch in zip(self.parameters, self.gradients, self._scratch):
             np.multiply(grad, self.learning_rate, out=scratch)
             param -= scratch
@@ -75,14 +127,13 @@ class Momentum(Optimizer):
     buffers = 2
 
     def __init__(self, parameters, gradients, learning_rate, weight_decay=0.0, decayed=(),
-                 momentum=0.9):
-        super().__init__(parameters, gradients, learning_rate, weight_decay, decayed)
+                 packed=None, momentum=0.9):
+        super().__init__(parameters, gradients, learning_rate, weight_decay, decayed, packed)
         self.momentum = momentum
         self._velocity = [np.zeros_like(p) for p in parameters]
         self._scratch = [np.empty_like(p) for p in parameters]
 
-    def step(self):
-        self.decay_weights()
+    def update(self):
         for param, grad, velocity, scratch in zip(
                 self.parameters, self.gradients, self._velocity, self._scratch):
             velocity *= self.momentum
@@ -120,8 +171,8 @@ class Adam(Optimizer):
     buffers = 3
 
     def __init__(self, parameters, gradients, learning_rate=0.001, weight_decay=0.0, decayed=(),
-                 beta1=0.9, beta2=0.999, epsilon=1e-7):
-        super().__init__(parameters, gradients, learning_rate, weight_decay, decayed)
+                 packed=None, beta1=0.9, beta2=0.999, epsilon=1e-7):
+        super().__init__(parameters, gradients, learning_rate, weight_decay, decayed, packed)
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
@@ -130,8 +181,7 @@ class Adam(Optimizer):
         self._mean_square = [np.zeros_like(p) for p in parameters]
         self._scratch = [np.empty_like(p) for p in parameters]
 
-    def step(self):
-        self.decay_weights()
+    def update(self):
         self.steps_taken += 1
         t = self.steps_taken
         # M_hat = (1 - beta1) * mean / (1 - beta1^t)
@@ -171,10 +221,25 @@ OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
 
 
 def optimizer_for(model, name, learning_rate, weight_decay=0.0):
-    """The optimizer called name (a key of OPTIMIZERS) bound to a Model's parameters, all in
-    one vector; weight decay, if any, shrinks the weights and leaves the biases alone."""
-    return OPTIMIZERS[name]([model.parameter_vector], [model.gradient_vector], learning_rate,
-                            weight_decay, [layer.weights for layer in model.layers])
+    """The optimizer called name (a key of OPTIMIZERS) bound to a Model's parameters, packed
+    into one vector; weight decay, if any, shrinks the weights and leaves the biases alone."""
+    packed = Packed(model.layers)
+    return OPTIMIZERS[name]([packed.parameters], [packed.gradients], learning_rate, weight_decay,
+                            packed.weights(), packed)
+
+
+def packed_parameters(model):
+    """Every weight and bias of model in one new vector, in the order Packed keeps them (the
+    layout of a checkpoint's and early stopping's saved weights)."""
+    return np.concatenate([parameter.ravel() for parameter in model.parameters()])
+
+
+def unpack_parameters(vector, model):
+    """Copy a vector packed_parameters made back into model's weights and biases."""
+    offset = 0
+    for parameter in model.parameters():
+        parameter[...] = vector[offset:offset + parameter.size].reshape(parameter.shape)
+        offset += parameter.size
 
 
 def cosine_learning_rate(base_rate, epoch, epochs):

@@ -6,8 +6,17 @@ global state); mlp.records saves them.
 
 import numpy as np
 
-from Model import new_figure
 from mlp.callbacks import gradient_rms
+
+
+def new_figure(width, height):
+    """An empty matplotlib Figure of width x height inches, drawn by Agg (no window, no pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def plot_confusion_matrix(counts, class_names, title):
@@ -31,14 +40,13 @@ def plot_confusion_matrix(counts, class_names, title):
     return figure
 
 
-def plot_calibration(calibration_table, title):
+def plot_calibration(bins, calibration_error, title):
     """A reliability diagram: each confidence bin's accuracy against its mean confidence.
 
     A perfectly calibrated model's bars reach the diagonal; bars below it mean
     overconfidence. The number of test rows in each bin is written above its bar; a bin
     no row fell in has no bar.
     """
-    bins = calibration_table["bins"]
     n_bins = len(bins["count"])
     width = 1.0 / n_bins
     lower = [upper - width for upper in bins["upper"]]
@@ -58,7 +66,7 @@ def plot_calibration(calibration_table, title):
     axes.set_xlabel("confidence (probability of the predicted class)")
     axes.set_ylabel("accuracy")
     axes.set_title(f"{title}\nexpected calibration error "
-                   f"{calibration_table['expected_calibration_error']:.4f} over {n_bins} bins\n"
+                   f"{calibration_error:.4f} over {n_bins} bins\n"
                    f"above each bar, its test rows; an empty bin has no bar", fontsize=10)
     axes.legend(loc="upper left")
     axes.grid(alpha=0.3)

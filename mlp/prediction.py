@@ -76,14 +76,14 @@ def evaluate_saved_model(model, details, args):
         raise DataError(f"{dataset.source}: its features or classes are not the ones "
                         f"{args.model} was trained on")
     assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
-    say(f"{dataset.title}, model {args.model}: test loss {assessment['loss']:.4f}, "
-        f"test accuracy {assessment['accuracy']:.4f} on {len(dataset.X_test)} test rows")
+    say(f"{dataset.title}, model {args.model}: test loss {assessment.loss:.4f}, "
+        f"test accuracy {assessment.accuracy:.4f} on {len(dataset.X_test)} test rows")
     say(f"  expected calibration error "
-        f"{assessment['calibration']['expected_calibration_error']:.4f} (the gap between "
-        f"confidence and accuracy, {len(assessment['calibration']['bins']['count'])} bins)")
+        f"{assessment.calibration_error:.4f} (the gap between "
+        f"confidence and accuracy, {len(assessment.calibration_bins['count'])} bins)")
     width = max(len("class"), *(len(name) for name in dataset.class_names))
     say(f"  {'class':<{width}}  precision  recall  f1      support")
-    for name, scores in assessment["per_class"].items():
+    for name, scores in assessment.per_class.items():
         say(f"  {name:<{width}}  {scores['precision']:.4f}     {scores['recall']:.4f}  "
             f"{scores['f1']:.4f}  {scores['support']}")
 

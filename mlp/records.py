@@ -180,15 +180,12 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
     metrics = metrics_record(dataset, run, result, train_seconds)
     metrics.update(extra or {})
     if assessment is not None:
-        metrics.update(test_loss=assessment["loss"], test_accuracy=assessment["accuracy"],
-                       expected_calibration_error=assessment["calibration"]["expected_calibration_error"],
-                       per_class=assessment["per_class"],
-                       confusion_matrix=assessment["confusion_matrix"].tolist(),
-                       calibration=assessment["calibration"]["bins"])
-        save_figure(plot_calibration(assessment["calibration"], f"{title}: test set reliability"),
+        metrics.update(assessment.record())
+        save_figure(plot_calibration(assessment.calibration_bins, assessment.calibration_error,
+                                     f"{title}: test set reliability"),
                     os.path.join(folder, "calibration.png"))
-        save_figure(plot_confusion_matrix(assessment["confusion_matrix"], dataset.class_names,
-                                          f"{title}: test set, accuracy {assessment['accuracy']:.2%}"),
+        save_figure(plot_confusion_matrix(assessment.confusion_matrix, dataset.class_names,
+                                          f"{title}: test set, accuracy {assessment.accuracy:.2%}"),
                     os.path.join(folder, "confusion_matrix.png"))
         if dataset.image_shape is not None:
             write_image_plots(folder, title, dataset, model, assessment)
@@ -205,7 +202,7 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
 def write_image_plots(folder, title, dataset, model, assessment):
     """For a data set of images: the most confidently misclassified ones, and the first layer's weights."""
     images = dataset.X_test.reshape(len(dataset.X_test), *dataset.image_shape)
-    save_figure(plot_misclassified(images, dataset.y_test, assessment["probabilities"],
+    save_figure(plot_misclassified(images, dataset.y_test, assessment.probabilities,
                                    dataset.class_names,
                                    f"{title}: the test images most confidently misclassified"),
                 os.path.join(folder, "misclassified.png"))

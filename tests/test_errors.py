@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from Model import DIVERGED
-from mlp import flags, guarded, records
+from mlp import flags, guarded
 from helpers import MAIN, assert_one_line_error, make_mnist_like, png_size, run_in_process, run_main
 
 
@@ -206,7 +206,7 @@ def test_divergence_stops_that_data_set_keeps_its_files_and_runs_the_next(capsys
 
 def test_divergence_after_good_epochs_keeps_them():
     from Model import Model, one_hot
-    from mlp.optimizers import SGD
+    from mlp.optimizers import SGD, Packed
 
     rng = np.random.default_rng(0)
     model = Model(4, [8], 3, rng, dtype=np.float64)
@@ -220,7 +220,8 @@ def test_divergence_after_good_epochs_keeps_them():
             if self.steps_taken == 2 * 6 + 3:  # in epoch 3 (6 batches an epoch)
                 self.parameters[0][0] = np.inf
 
-    optimizer = PoisonAfterTwoEpochs([model.parameter_vector], [model.gradient_vector], 0.1)
+    packed = Packed(model.layers)
+    optimizer = PoisonAfterTwoEpochs([packed.parameters], [packed.gradients], 0.1, packed=packed)
     result = model.fit(X, Y, X, Y, epochs=5, batch_size=10, rng=rng, optimizer=optimizer)
     assert result.status == DIVERGED and result.diverged_epoch == 3
     assert len(result.history["train_loss"]) == 2
@@ -264,7 +265,10 @@ def test_a_signal_stops_after_the_batch_and_keeps_the_finished_epochs(tmp_path, 
 def test_a_second_interrupt_quits_at_once(tmp_path, small_mnist):
     process = start_long_run(tmp_path, small_mnist)
     process.send_signal(signal.SIGINT)
-    time.sleep(0.01)
+    # The second only once the first was heard (two signals sent at once may arrive as one);
+    # the run then still has its plots and files to write, time enough for it to arrive.
+    heard = process.stderr.readline() + process.stderr.readline()
+    assert "stopping after this batch" in heard, heard
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130

@@ -65,7 +65,8 @@ def test_adamw_is_loshchilov_and_hutters_update():
 
 def test_the_model_decays_weights_and_not_biases():
     model = Model(4, [5], 3, np.random.default_rng(0))
-    model.parameter_vector[:] = 1.0
+    for parameter in model.parameters():
+        parameter[...] = 1.0
     optimizer = optimizer_for(model, "sgd", 0.1, weight_decay=0.5)
     optimizer.step()  # the gradients are all 0: only the decay acts
     for layer in model.layers:
@@ -79,7 +80,7 @@ def test_dropout_backward_matches_finite_differences_with_fixed_masks(activation
                                  activation=activation, dropout=0.4)
     for name, error in check_model(model, X, Y, dropout_seed=11):
         assert error < TOLERANCE, (name, error)
-    assert any(np.any(layer.kept == 0) for layer in model.hidden_layers)  # some units dropped
+    assert any(np.any(layer.mask == 0) for layer in model.hidden_layers)  # some units dropped
 
 
 def test_a_backward_that_ignores_the_mask_is_caught():
@@ -88,7 +89,7 @@ def test_a_backward_that_ignores_the_mask_is_caught():
     original = layer.backward
 
     def forgetful(grad, need_input_grad=True):
-        layer.kept = None
+        layer.mask = None
         return original(grad, need_input_grad)
 
     layer.backward = forgetful
@@ -104,8 +105,8 @@ def test_dropout_only_while_training():
     np.testing.assert_array_equal(model.forward(X), evaluated)
     layer = model.hidden_layers[0]
     dropped = layer.forward(X, np.random.default_rng(1))
-    assert set(np.unique(dropped / np.where(layer.activations == 0, 1, layer.activations))) <= {0.0, 2.0}
-    assert abs(np.mean(layer.kept == 0) - 0.5) < 0.02
+    assert set(np.unique(dropped / np.where(layer.A == 0, 1, layer.A))) <= {0.0, 2.0}
+    assert abs(np.mean(layer.mask == 0) - 0.5) < 0.02
     # Inverted dropout: averaged over many masks, a unit's output is what evaluation gives.
     # Each of the 2,000 means of 400 draws has a standard error of 5% of the unit's output.
     mean = np.mean([layer.forward(X, np.random.default_rng(s)) for s in range(400)], axis=0)

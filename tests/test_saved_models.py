@@ -16,7 +16,8 @@ def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
     rng = np.random.default_rng(0)
     dataset = load_iris(f"{ROOT}/iris.data", 0.1, rng)
     model = Model(4, [8, 5], 3, rng)
-    model.parameter_vector[:] = rng.normal(size=model.parameter_vector.size)
+    for parameter in model.parameters():
+        parameter[...] = rng.normal(size=parameter.shape)
     path = tmp_path / "model.npz"
     with open(path, "wb") as stream:
         save_model(stream, model, dataset.class_names, dataset.feature_mean, dataset.feature_scale,
@@ -118,8 +119,8 @@ def test_a_model_saved_before_the_package_layout_evaluates_as_it_did(capsys):
     model, details = load_model(f"{FIXTURES}/iris_model_v2.npz")
     dataset = load_iris(DATASETS["iris"].default_path, 0.1, np.random.default_rng(0), np.float32)
     assessment = assess(model, dataset.X_test, dataset.y_test, details["class_names"])
-    assert assessment["loss"] == 0.1934770425160726
-    assert assessment["calibration"]["expected_calibration_error"] == 0.07775623798370361
+    assert assessment.loss == 0.1934770425160726
+    assert assessment.calibration_error == 0.07775623798370361
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])

@@ -61,15 +61,67 @@ def test_cosine_schedule_starts_at_the_rate_and_decays_towards_zero():
     assert 0 < rates[-1] < 0.001 * 0.003
 
 
-def test_layers_share_the_models_parameter_vector():
-    model = Model(5, [4, 3], 2, np.random.default_rng(0))
-    assert model.parameter_vector.size == 6 * 4 + 5 * 3 + 4 * 2
-    model.parameter_vector[:] = 0.5
-    assert all(np.all(p == 0.5) for p in model.parameters())
-    model.forward(np.ones((3, 5), np.float32))
-    model.backward(one_hot(np.array([0, 1, 1]), 2))
-    assert np.array_equal(model.gradient_vector,
-                          np.concatenate([g.ravel() for g in model.gradients()]))
+def test_a_packed_optimizer_trains_exactly_as_the_plain_update_of_each_array(monkeypatch):
+    """optimizer_for packs the layers' arrays into one vector. A backward pass written as a
+    student would, assigning new gradient arrays each step, must still reach it: the packed SGD
+    trains the model exactly as GradientDescent, which updates each layer's own arrays."""
+    from HiddenLayer import Dense
+
+    def assigning(self, grad_Z, need_input_grad=True):
+        self.grad_weights = self.inputs.T @ grad_Z
+        self.grad_bias = grad_Z.sum(axis=0)
+        return grad_Z @ self.weights.T if need_input_grad else None
+
+    monkeypatch.setattr(Dense, "backward_scores", assigning)
+    X, Y = xor_problem(n=64)
+    results = []
+    for make_optimizer in (lambda model: optimizer_for(model, "sgd", 0.5), lambda model: None):
+        rng = np.random.default_rng(0)
+        model = Model(2, [6, 4], 2, rng)
+        model.fit(X, Y, X, Y, epochs=3, batch_size=16, rng=rng, learning_rate=0.5,
+                  optimizer=make_optimizer(model))
+        results.append([p.copy() for p in model.parameters()])
+    for packed, plain in zip(*results):
+        np.testing.assert_array_equal(packed, plain)
+    assert not np.array_equal(results[0][0], Model(2, [6, 4], 2, np.random.default_rng(0)).parameters()[0])
+
+
+def test_a_backward_that_assigns_new_gradient_arrays_trains_the_same(monkeypatch):
+    """Dense writes its gradients into the arrays it holds (out=); a backward that assigns new
+    arrays instead trains the model the same with Adam, bit for bit."""
+    from HiddenLayer import Dense
+
+    X, Y = xor_problem(n=64)
+
+    def trained():
+        rng = np.random.default_rng(0)
+        model = Model(2, [6], 2, rng)
+        model.fit(X, Y, X, Y, epochs=2, batch_size=16, rng=rng,
+                  optimizer=optimizer_for(model, "adam", 0.05))
+        return [p.copy() for p in model.parameters()]
+
+    in_place = trained()
+
+    def assigning(self, grad_Z, need_input_grad=True):
+        self.grad_weights = self.inputs.T @ grad_Z
+        self.grad_bias = grad_Z.sum(axis=0)
+        return grad_Z @ self.weights.T if need_input_grad else None
+
+    monkeypatch.setattr(Dense, "backward_scores", assigning)
+    for a, b in zip(in_place, trained()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_weights_assigned_between_steps_are_the_ones_updated():
+    model = Model(3, [2], 2, np.random.default_rng(0))
+    optimizer = optimizer_for(model, "sgd", 0.1)
+    model.output_layer.weights = np.full((2, 2), 7.0, np.float32)  # a new array, not a view
+    model.forward(np.ones((1, 3), np.float32))
+    model.backward(one_hot(np.array([1]), 2))
+    gradient = model.output_layer.grad_weights.copy()
+    optimizer.step()
+    np.testing.assert_allclose(model.output_layer.weights, 7.0 - 0.1 * gradient, rtol=1e-6)
+
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -83,7 +135,8 @@ def test_training_stays_in_its_dtype_and_learns(dtype):
     result = model.fit(X[:300], Y[:300], X[300:], Y[300:], epochs=40, batch_size=16, rng=rng,
                        optimizer=optimizer, callbacks=[LearningRateScheduler("cosine")])
     assert result.status == COMPLETED
-    assert model.parameter_vector.dtype == dtype and model.forward(X).dtype == dtype
+    assert {p.dtype for p in model.parameters()} == {np.dtype(dtype)}
+    assert model.forward(X).dtype == dtype
     assert result.history["val_accuracy"][-1] >= 0.9
     assert result.learning_rates[0] == 0.05 and result.learning_rates[-1] < 1e-3
     assert optimizer.learning_rate == 0.05  # restored after training
@@ -138,7 +191,8 @@ def test_callbacks_see_every_batch_and_epoch_and_change_nothing():
     plain_model, plain = train()
     recorder = Recorder()
     model, result = train([recorder, Callback()])
-    assert np.array_equal(model.parameter_vector, plain_model.parameter_vector)
+    for parameter, plain_parameter in zip(model.parameters(), plain_model.parameters()):
+        assert np.array_equal(parameter, plain_parameter)
     assert result.history == plain.history
     assert recorder.batches == 4 * 13  # 200 rows in batches of 16
     keys = sorted(["train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate",
