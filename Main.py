@@ -279,27 +279,35 @@ def resumed_data_file_setting(kind, args, plan):
 
 def run_from_command_line():
     """main(), with every way a run can end turned into one line and an exit status: a fault
-    writing standard output or a file (1), memory running out (1), Ctrl-C outside training (130)."""
+    writing a file or standard output (1, through guarded.say and RunFailed), memory running
+    out (1), Ctrl-C outside training (130)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # from here, a KeyboardInterrupt
     try:
         status = main()
-        if sys.stdout is not None:  # None when the command ran with standard output closed
-            sys.stdout.flush()
     except KeyboardInterrupt:
         status = say_and_exit_status("interrupted; every file finished before is kept",
                                      EXIT_SIGNAL[signal.SIGINT])
-    except BrokenPipeError:
-        # The reader went away (python Main.py ... | head): stop quietly, as cat would.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = EXIT_FAILED
-    except OSError as error:  # standard output on a full or failing device
-        status = say_and_exit_status(f"{error.filename or 'standard output'}: could not be "
-                                     f"written ({error.strerror or error})", EXIT_FAILED)
     except MemoryError:
         status = say_and_exit_status("out of memory (the process's limit or the machine's); "
                                      "expected smaller --hidden_layers or --batch_size",
                                      EXIT_FAILED)
-    sys.exit(status)
+    except OSError as error:  # one the guarded module did not see: named as it is
+        status = say_and_exit_status(f"{error.filename or 'a file'}: {error.strerror or error}",
+                                     EXIT_FAILED)
+    sys.exit(flushed(status))
+
+
+def flushed(status):
+    """status, once what is left for standard output is written. Every line is flushed as it is
+    printed, so anything left is from a line that already failed, and was reported then."""
+    try:
+        if sys.stdout is not None:  # None when the command ran with standard output closed
+            sys.stdout.flush()
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more at exit
+        return status or EXIT_FAILED
+    return status
 
 
 def say_and_exit_status(message, status):

@@ -115,6 +115,19 @@ def make_csv(path, n_per_class=80, seed=0):
     return path
 
 
+def snapshot(folder):
+    """Every file and folder below folder, files with their bytes, for 'nothing changed' checks
+    (but .lock, which each run rewrites with its process number)."""
+    found = {}
+    for top, folders, names in os.walk(folder):
+        found.update({os.path.relpath(os.path.join(top, name), folder) + "/": b"" for name in folders})
+        for name in set(names) - {".lock"}:
+            path = os.path.join(top, name)
+            with open(path, "rb") as stream:
+                found[os.path.relpath(path, folder)] = stream.read()
+    return found
+
+
 def words(text):
     """text with every run of spaces and line breaks made one space: printed lines are wrapped
     at 100 columns, so a phrase may span two."""

@@ -8,21 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import ROOT, assert_one_line_error, kill_at, make_csv, make_mnist_like, run_in_process, run_main, words
+from helpers import (ROOT, assert_one_line_error, kill_at, make_csv, make_mnist_like, run_in_process,
+                     run_main, snapshot, words)
 
 IRIS = ("--datasets", "iris", "--epochs", "2", "--hidden_layers", "[4]")
-
-
-def snapshot(folder):
-    """Every file below folder with its bytes, for 'nothing changed' checks (but .lock, which
-    each run rewrites with its process number)."""
-    found = {}
-    for top, _, names in os.walk(folder):
-        for name in set(names) - {".lock"}:
-            path = os.path.join(top, name)
-            with open(path, "rb") as stream:
-                found[os.path.relpath(path, folder)] = stream.read()
-    return found
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from mlp import checkpoint, guarded, records
 from mlp.callbacks import PrintProgress
 from mlp.guarded import output_lock
 from mlp.records import HISTORY_COLUMNS
-from helpers import MAIN, assert_one_line_error, kill_at, make_mnist_like, run_in_process, run_main
+from helpers import (MAIN, assert_one_line_error, kill_at, make_mnist_like, run_in_process, run_main,
+                     snapshot)
 
 RUN = ("--datasets", "mnist", "--epochs", "5", "--hidden_layers", "[16]", "--batch_size", "16")
 
@@ -159,11 +160,6 @@ def unfinished(tmp_path, data):
     out = tmp_path / "out"
     kill_at("checkpoint:3", *RUN, "--mnist_path", data, "--output_dir", out)
     return out
-
-
-def snapshot(folder):
-    return {name: (folder / name).read_bytes() for name in sorted(os.listdir(folder))
-            if not name.endswith(".tmp")}
 
 
 @pytest.mark.parametrize("damage, reason", [

@@ -24,7 +24,7 @@ from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import Main
-from helpers import DIE_AT, ROOT
+from helpers import DIE_AT, ROOT, snapshot
 
 EXIT_STATUSES = {0, 1, 2, 130, 143}
 FILES = ("checkpoint.npz", "metrics.json", "model.npz", "history.csv", "../.lock")
@@ -60,18 +60,6 @@ def run_main_here(argv):
         except SystemExit as exit_:
             status = exit_.code
     return status, out.getvalue(), err.getvalue()
-
-
-def snapshot(folder):
-    """Every file below folder with its bytes (but the lock file each run rewrites)."""
-    found = {}
-    for top, folders, names in os.walk(folder):
-        found.update({os.path.relpath(os.path.join(top, name), folder) + "/": b"" for name in folders})
-        for name in set(names) - {".lock"}:
-            path = os.path.join(top, name)
-            with open(path, "rb") as stream:
-                found[os.path.relpath(path, folder)] = stream.read()
-    return found
 
 
 class OneOutputFolder(RuleBasedStateMachine):
