@@ -30,7 +30,7 @@ import contextlib
 import functools
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -146,7 +146,7 @@ class PreparedRun:
     the generator that split it (the weights and batches draw on from it) and its settings."""
     kind: str
     folder: str
-    plan: object
+    plan: Union[checkpoint.Fresh, checkpoint.Finished, checkpoint.Resume]
     title: str
     dataset: Optional[Dataset] = None
     rng: Optional[np.random.Generator] = None
@@ -159,7 +159,7 @@ def prepare(kind, folder, args, plan):
     if isinstance(plan, checkpoint.Finished):
         return PreparedRun(kind, folder, plan,
                            DATASETS[kind].title if kind in DATASETS else csv_title(args.csv))
-    resuming = plan != "fresh"
+    resuming = isinstance(plan, checkpoint.Resume)
     rng = np.random.default_rng(args.seed)
     data_file = plan.data_file if resuming else getattr(args, data_file_flag(kind)[2:])
     dataset = load_with(kind, data_file, args.target, args.validation_split, rng,
@@ -167,7 +167,8 @@ def prepare(kind, folder, args, plan):
     if resuming and plan.data is not None:
         check_loaded(plan.data, dataset.data, f"the run in {folder}")
     entry = DATASETS.get(kind)
-    if entry is None or (dataset.n_features, dataset.n_classes) != (entry.n_features, entry.n_classes):
+    shape = (dataset.n_features, dataset.n_classes)
+    if entry is None or shape != (entry.n_features, entry.n_classes):
         # the shape check_network_fits could not know before the file was read
         refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, args)
     if args.augment and training_defaults(dataset).augment_pixels and dataset.image_shape is None:
@@ -185,7 +186,7 @@ def prepare(kind, folder, args, plan):
 def keep_earlier_run(run):
     """A fresh run never writes over a finished one: a folder that holds one (its metrics.json)
     is renamed to the first free <folder>.1, .2, ... first, and the run says where it went."""
-    if run.plan == "fresh" and os.path.isfile(os.path.join(run.folder, "metrics.json")):
+    if isinstance(run.plan, checkpoint.Fresh) and os.path.isfile(os.path.join(run.folder, "metrics.json")):
         run.moved_to = set_aside(run.folder)
         say(f"{run.title}: the earlier run's files in {run.folder} were moved to "
             f"{run.moved_to}")
@@ -196,7 +197,7 @@ def train_one(run, stop_flag):
     # --- build: the network and its optimizer, drawing on the run's one generator
     kind, folder, plan, dataset, rng, settings = (run.kind, run.folder, run.plan, run.dataset,
                                                   run.rng, run.settings)
-    resuming = plan != "fresh"
+    resuming = isinstance(plan, checkpoint.Resume)
     dtype = np.dtype(settings.dtype)
     model = Model(dataset.n_features, settings.hidden_layers, dataset.n_classes, rng, dtype,
                   settings.activation, settings.dropout)
@@ -272,7 +273,7 @@ def kept_epoch(result):
 def resumed_data_file_setting(kind, args, plan):
     """The data file setting a resumed run keeps: the flag's when given, else the one it was
     started with (it reads the recorded file: see checkpoint.plan_resume); None when fresh."""
-    if plan == "fresh" or data_file_flag(kind) in args.given_flags:
+    if isinstance(plan, checkpoint.Fresh) or data_file_flag(kind) in args.given_flags:
         return None
     return plan.values["settings"].get("data_file")
 

@@ -326,7 +326,8 @@ class Model:
         return result
 
     def _diverged(self, train_loss):
-        """Whether a finished epoch left the weights non-finite, or the model far worse than guessing."""
+        """Whether a finished epoch left the weights non-finite, or the model far worse than
+        guessing."""
         return (not self.all_finite()
                 or train_loss > DIVERGED_LOSS_FACTOR * math.log(self.n_classes))
 

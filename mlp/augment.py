@@ -7,13 +7,13 @@ and test images are never changed.
 """
 
 import os
-import time
 
 import numpy as np
 
 from Model import Callback
 from mlp.plots import plot_augmented
 from mlp.guarded import make_folder
+from mlp.callbacks import timed
 from mlp.records import save_figure
 
 
@@ -59,25 +59,25 @@ class Augment(Callback):
         self._buffers = None
 
     def on_epoch_begin(self, run):
-        started = time.perf_counter()
-        X, Y, labels = run.X_epoch, run.Y_epoch, run.labels_epoch
-        if self._buffers is None:
-            self._buffers = (np.empty_like(X), np.empty_like(Y), np.empty_like(labels))
-        shifted, Y_out, labels_out = self._buffers
-        images = X.reshape(len(X), *self.image_shape)
-        shifted_images = shifted.reshape(images.shape)
-        counts = run.rng.multinomial(len(X), [1 / len(self._shifts)] * len(self._shifts))
-        start = 0
-        for (dy, dx), count in zip(self._shifts, counts):
-            shift_block(images[start:start + count], shifted_images[start:start + count], dy, dx)
-            start += count
-        order = run.rng.permutation(len(X))
-        # mode="clip" lets take write straight into out (the indices are all valid).
-        np.take(shifted, order, axis=0, out=X, mode="clip")
-        np.take(Y, order, axis=0, out=Y_out, mode="clip")
-        np.take(labels, order, out=labels_out, mode="clip")
-        run.Y_epoch, run.labels_epoch = Y_out, labels_out
-        self.seconds += time.perf_counter() - started
+        with timed(self):
+            X, Y, labels = run.X_epoch, run.Y_epoch, run.labels_epoch
+            if self._buffers is None:
+                self._buffers = (np.empty_like(X), np.empty_like(Y), np.empty_like(labels))
+            shifted, Y_out, labels_out = self._buffers
+            images = X.reshape(len(X), *self.image_shape)
+            shifted_images = shifted.reshape(images.shape)
+            counts = run.rng.multinomial(len(X), [1 / len(self._shifts)] * len(self._shifts))
+            start = 0
+            for (dy, dx), count in zip(self._shifts, counts):
+                shift_block(images[start:start + count], shifted_images[start:start + count],
+                            dy, dx)
+                start += count
+            order = run.rng.permutation(len(X))
+            # mode="clip" lets take write straight into out (the indices are all valid).
+            np.take(shifted, order, axis=0, out=X, mode="clip")
+            np.take(Y, order, axis=0, out=Y_out, mode="clip")
+            np.take(labels, order, out=labels_out, mode="clip")
+            run.Y_epoch, run.labels_epoch = Y_out, labels_out
 
 
 def save_examples(path, title, dataset, pixels, seed, count=8):

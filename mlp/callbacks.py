@@ -6,6 +6,7 @@ restart (early stopping's best epoch) has state() -> (values, arrays),
 restore(values, arrays) and a name; the checkpoint saves and restores them.
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -15,6 +16,17 @@ import numpy as np
 from Model import INTERRUPTED, STOPPED_EARLY, Callback
 from mlp.guarded import say
 from mlp.optimizers import packed_parameters, unpack_parameters
+
+
+@contextlib.contextmanager
+def timed(owner):
+    """Add the seconds the with block takes to owner.seconds: how every callback counts what it
+    costs (metrics.json's *_seconds)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        owner.seconds += time.perf_counter() - started
 
 
 class PrintProgress(Callback):
@@ -185,13 +197,13 @@ class LayerHealth(Callback):
         if every > 1 and position == every - 1:
             self._keep_weights(run.model)
         elif position == 0:
-            started = time.perf_counter()
-            for index, (before, layer) in enumerate(zip(self._before, run.model.layers)):
-                np.subtract(layer.weights, before, out=before)
-                self._gradient_norm[index] += np.linalg.norm(layer.grad_weights)
-                self._update_ratio[index] += np.linalg.norm(before) / (np.linalg.norm(layer.weights) or 1.0)
-            self._samples += 1
-            self.seconds += time.perf_counter() - started
+            with timed(self):
+                for index, (before, layer) in enumerate(zip(self._before, run.model.layers)):
+                    np.subtract(layer.weights, before, out=before)
+                    self._gradient_norm[index] += np.linalg.norm(layer.grad_weights)
+                    self._update_ratio[index] += (np.linalg.norm(before)
+                                                  / (np.linalg.norm(layer.weights) or 1.0))
+                self._samples += 1
         return None
 
     def on_epoch_begin(self, run):
@@ -199,19 +211,17 @@ class LayerHealth(Callback):
             self._keep_weights(run.model)
 
     def _keep_weights(self, model):
-        started = time.perf_counter()
-        for before, layer in zip(self._before, model.layers):
-            np.copyto(before, layer.weights)
-        self.seconds += time.perf_counter() - started
+        with timed(self):
+            for before, layer in zip(self._before, model.layers):
+                np.copyto(before, layer.weights)
 
     def on_epoch_end(self, run, logs):
-        started = time.perf_counter()
-        samples = max(self._samples, 1)
-        self.health["gradient_norm"].append((self._gradient_norm / samples).tolist())
-        self.health["update_ratio"].append((self._update_ratio / samples).tolist())
-        self.health["saturation"].append(saturation(run.model, self.X_sample))
-        self._reset()
-        self.seconds += time.perf_counter() - started
+        with timed(self):
+            samples = max(self._samples, 1)
+            self.health["gradient_norm"].append((self._gradient_norm / samples).tolist())
+            self.health["update_ratio"].append((self._update_ratio / samples).tolist())
+            self.health["saturation"].append(saturation(run.model, self.X_sample))
+            self._reset()
         return None
 
 

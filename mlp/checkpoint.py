@@ -21,7 +21,8 @@ from mlp.datasets import DATASETS, read_npz_arrays
 from mlp.errors import DataError
 from mlp.optimizers import packed_parameters, unpack_parameters
 from mlp.guarded import read_text_or_none, write_atomically, say
-from mlp.records import fit_result, flat_result, timed
+from mlp.callbacks import timed
+from mlp.records import fit_result, flat_result
 from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, data_file_flag,
                             data_file_to_reuse, settings_flags)
 
@@ -198,6 +199,10 @@ def contradiction(saved, current, flag_of):
 FINISHED = (COMPLETED, STOPPED_EARLY, DIVERGED)
 
 
+class Fresh(NamedTuple):
+    """The plan for a data set with nothing to resume: it trains from the start."""
+
+
 class Finished(NamedTuple):
     """The plan for a data set whose run ended before: its files are kept as they are."""
     status: str             # how it ended, one of FINISHED
@@ -215,7 +220,7 @@ def plan_resume(args, names_and_folders):
     """What --resume (or a fresh run) does with each data set's folder, before anything is read.
 
     names_and_folders: (data set kind, its output folder) in order. Returns
-    {kind: plan}: "fresh" (nothing there: train from the start), Finished
+    {kind: plan}: Fresh (nothing there: train from the start), Finished
     (metrics.json says how it ended; its files are kept) or a Resume to continue
     from. Raises DataError, its message naming the flag and what to do, when
     --resume has nothing to resume, when the flags or the data file contradict a
@@ -229,7 +234,7 @@ def plan_resume(args, names_and_folders):
                 raise DataError(f"argument --resume: {folder} holds an unfinished run "
                                 f"({_progress(path)}); add --resume to continue it, or delete "
                                 f"{path} to start afresh")
-            plans[name] = "fresh"
+            plans[name] = Fresh()
         elif os.path.exists(path):
             values, arrays = read_checkpoint(path)
             saved = values["settings"]
@@ -249,8 +254,8 @@ def plan_resume(args, names_and_folders):
             if finished:
                 check_same_run(name, args, metrics, folder, only_saved=True,
                                compare_data_file="data" not in metrics)
-            plans[name] = Finished(metrics["status"]) if finished else "fresh"
-    if args.resume and all(plan == "fresh" for plan in plans.values()):
+            plans[name] = Finished(metrics["status"]) if finished else Fresh()
+    if args.resume and all(isinstance(plan, Fresh) for plan in plans.values()):
         folders = " or ".join(folder for _, folder in names_and_folders)
         raise DataError(f"argument --resume: nothing to resume: no {FILE_NAME} and no finished "
                         f"run in {folders}; run without --resume to start")

@@ -4,14 +4,13 @@ Every file is written atomically; during training, LiveRecords keeps
 metrics.json, history.csv and the plots up to date after each epoch.
 """
 
-import contextlib
 import json
 import os
 import textwrap
 import time
 
 from Model import COMPLETED, Callback, FitResult, plot_history
-from mlp.callbacks import weights_per_layer
+from mlp.callbacks import timed, weights_per_layer
 from mlp.flags import network_text, settings_text
 from mlp.guarded import append_text, make_folder, save_text, write_atomically
 from mlp.model_file import save_model
@@ -26,16 +25,6 @@ PLOT_INTERVAL = 10.0
 PLOT_BUDGET = 0.02
 # Characters of a plot title's line that fit across the figure; longer lines are wrapped.
 TITLE_WIDTH = 70
-
-
-@contextlib.contextmanager
-def timed(owner):
-    """Add the seconds the with block takes to owner.seconds."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        owner.seconds += time.perf_counter() - started
 
 
 def save_figure(figure, path):

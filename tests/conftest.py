@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 import Main  # noqa: E402
-from helpers import make_csv, make_mnist_like  # noqa: E402
+from helpers import IRIS, make_csv, make_mnist_like, run_in_process  # noqa: E402
 
 # The property-based tests' search: "ci" (the default) draws the same examples every run;
 # HYPOTHESIS_PROFILE=deep draws ten times as many, new ones each time, for a deeper search.
@@ -40,3 +40,18 @@ def trained(tmp_path_factory):
     assert Main.main(["--csv", str(blobs), "--target", "kind", "--epochs", "20",
                       "--hidden_layers", "[16]", "--output_dir", str(results)]) == 0
     return {"folder": folder, "mnist": mnist, "results": results, "blobs": blobs}
+
+
+@pytest.fixture
+def finished(capsys, tmp_path):
+    """An output folder holding a finished short Iris run (helpers.IRIS)."""
+    out = tmp_path / "out"
+    assert run_in_process(capsys, *IRIS, "--output_dir", out).returncode == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """MNIST-like images for helpers.RUN: 600 training and 100 test images."""
+    folder = tmp_path_factory.mktemp("data")
+    return make_mnist_like(folder / "mnist.npz", n_train=600, n_test=100)

@@ -13,6 +13,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN = os.path.join(ROOT, "Main.py")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 DIE_AT = os.path.join(ROOT, "tests", "die_at.py")
+# A short Iris run, and a short run on MNIST-like images (with --mnist_path), for the tests of
+# what runs leave and refuse.
+IRIS = ("--datasets", "iris", "--epochs", "2", "--hidden_layers", "[4]")
+RUN = ("--datasets", "mnist", "--epochs", "5", "--hidden_layers", "[16]", "--batch_size", "16")
 
 
 def run_main(*args, env=None, timeout=300):
@@ -65,6 +69,12 @@ def assert_one_line_error(result, *expected):
     for text in expected:
         assert text in error_lines[0], (text, error_lines[0])
     return error_lines[0]
+
+
+def npz(path, **arrays):
+    """An npz file of these arrays at path; returns path."""
+    np.savez(path, **arrays)
+    return path
 
 
 def png_size(path):

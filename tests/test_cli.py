@@ -1,9 +1,11 @@
-"""The command line: flag parsing from the tables, and whole runs of Main.py checked through their files."""
+"""The command line: flag parsing from the tables, every bad flag refused in one line (exit
+status 2, nothing written), and whole runs of Main.py checked through their files."""
 
 import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from HiddenLayer import ACTIVATIONS
 from mlp import flags
 from mlp.datasets import DATASETS, keras_cache_file
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
-from helpers import MAIN, png_size, run_in_process, run_main, words
+from helpers import IRIS, MAIN, assert_one_line_error, png_size, run_in_process, run_main, words
 
 METRICS_FIELDS = ("dataset", "hidden_layers", "learning_rate", "epochs", "batch_size",
                   "optimizer", "seed", "history", "test_loss", "test_accuracy",
@@ -327,3 +329,112 @@ def test_the_summary_says_which_epoch_patience_kept(capsys, tmp_path):
     assert metrics["status"] == "stopped_early"
     assert (f"(stopped early; kept epoch {metrics['best_epoch']}'s weights, the best on "
             f"validation); files in") in result.stdout
+
+
+def test_hidden_layers_after_an_equals_sign_split_by_the_shell():
+    # --hidden_layers=[256, 64] typed without quotes: "unrecognized arguments: 64]".
+    assert flags.parse_args(["--hidden_layers=[256,", "64]"]).hidden_layers == [256, 64]
+    assert flags.parse_args(["--hidden_layers=256", "64", "--epochs", "2"]).hidden_layers == [256, 64]
+
+
+def test_a_width_written_with_two_dashes_is_named_as_the_hidden_layers_fault(capsys):
+    # [100, --1] was "unrecognized arguments: --1]", naming no flag.
+    result = run_in_process(capsys, "--hidden_layers", "[100,", "--1]")
+    assert_one_line_error(result, "argument --hidden_layers", "'--1' is not a whole number")
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--learning_rate", "-0.1"), ("--learning_rate", "0"), ("--learning_rate", "nan"),
+    ("--learning_rate", "inf"), ("--learning_rate", "fast"),
+    ("--epochs", "0"), ("--epochs", "-3"), ("--epochs", "2.5"), ("--epochs", "ten"),
+    ("--batch_size", "0"), ("--batch_size", "1.5"), ("--seed", "-1"),
+    ("--validation_split", "0"), ("--validation_split", "1"), ("--validation_split", "1.5"),
+    ("--validation_split", "nan"), ("--validation_split", "most"),
+    ("--optimizer", "rmsprop"), ("--datasets", "cifar10"), ("--dtype", "float16"),
+    ("--activation", "softplus"), ("--lr_schedule", "step"),
+])
+def test_bad_flag_values(capsys, tmp_path, flag, value):
+    # A missing MNIST file is given too: the flag must be refused before any data is read.
+    result = run_in_process(capsys, flag, value, "--mnist_path", tmp_path / "absent.npz", "--output_dir", tmp_path)
+    assert_one_line_error(result, f"argument {flag}")
+
+
+@pytest.mark.parametrize("tokens, reason", [
+    (["[256, 0]"], "at least 1"), (["[-5]"], "at least 1"), (["[256,", "-64]"], "at least 1"),
+    (["-5"], "at least 1"), (["[256,", "abc]"], "'abc'"),
+    (["[1.5]"], "'1.5'"), (["[256,", "64"], "unbalanced"), (["256,", "64]"], "unbalanced"),
+    (["[256,,64]"], "empty item"), (["[256,", "64,]"], "empty item"), (["[[256]]"], "brackets"),
+])
+def test_bad_hidden_layers(capsys, tmp_path, tokens, reason):
+    result = run_in_process(capsys, "--hidden_layers", *tokens, "--output_dir", tmp_path)
+    assert_one_line_error(result, "argument --hidden_layers", reason)
+
+
+def test_a_network_too_large_for_memory_is_refused_before_allocating(capsys, tmp_path):
+    started = time.perf_counter()
+    result = run_in_process(capsys, "--hidden_layers", "[100000000]", "--output_dir", tmp_path)
+    line = assert_one_line_error(result, "argument --hidden_layers", "GiB")
+    assert "784-100000000-10, 79,500,000,010 parameters" in line  # 785 * 1e8 + (1e8 + 1) * 10
+    assert time.perf_counter() - started < 30
+
+
+@pytest.mark.parametrize("optimizer, copies", [("adam", 5), ("momentum", 4), ("sgd", 3)])
+def test_memory_estimate_counts_parameters_and_the_optimizers_copies(optimizer, copies):
+    # Weights and gradients, plus Adam's two running means and a scratch buffer (momentum:
+    # velocity and scratch; sgd: scratch).
+    needed, n_parameters = flags.estimated_training_bytes(784, [256, 64], 10, 4, optimizer)
+    assert n_parameters == 785 * 256 + 257 * 64 + 65 * 10 == 218058
+    assert needed == (copies * 218058 + 8192 * (256 + 64 + 10) * 2) * 4
+
+
+def test_a_bad_flag_through_the_real_entry_point():
+    """The one whole-process flag case: exit status 2 from sys.exit, one line, nothing else."""
+    result = run_main("--epochs", "2.5")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("Main.py: error: argument --epochs: '2.5': expected a whole number "
+                             "of at least 1 (see Main.py --help)\n")
+
+
+def test_an_unknown_activation_names_the_choices(capsys, tmp_path):
+    result = run_in_process(capsys, "--activation", "softplus", "--mnist_path", tmp_path / "absent.npz",
+                            "--output_dir", tmp_path)
+    assert_one_line_error(result, "argument --activation", "'softplus'", "sigmoid", "tanh", "relu")
+
+
+def test_output_dir_that_is_a_file(capsys, tmp_path):
+    occupied = tmp_path / "results"
+    occupied.write_text("my notes\n")
+    result = run_in_process(capsys, "--datasets", "iris", "--output_dir", occupied)
+    assert_one_line_error(result, "argument --output_dir", "is a file")
+    assert occupied.read_text() == "my notes\n"
+
+
+def test_output_dir_under_a_file(capsys, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = run_in_process(capsys, "--datasets", "iris", "--output_dir", tmp_path / "file" / "results")
+    assert_one_line_error(result, "argument --output_dir", f"under {tmp_path / 'file'}, which is a file")
+
+
+@pytest.mark.parametrize("argv, reason", [
+    (["--augment_pixels", "2", "--datasets", "mnist"],
+     "argument --augment_pixels: does nothing without --augment"),
+    (["--explain", "--gradient_check"], "argument --gradient_check: does nothing with --explain"),
+    (["--explain", "--model", "m.npz", "--evaluate"], "argument --model: does nothing with --explain"),
+    (["--model", "m.npz", "--evaluate", "--activation", "tanh"],
+     "argument --activation: does nothing with --model"),
+    (["--model", "m.npz", "--evaluate", "--output_dir", "x"],
+     "argument --output_dir: does nothing with --model without --predict"),
+    (["--gradient_check", "--epochs", "3"], "argument --epochs: does nothing with --gradient_check"),
+    (["--learn", "0.01"], "unrecognized arguments: --learn"),
+])
+def test_a_flag_that_would_do_nothing_is_refused(capsys, tmp_path, monkeypatch, argv, reason):
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run_in_process(capsys, *argv), reason)
+    assert os.listdir(tmp_path) == []
+
+
+def test_weight_decay_that_would_flip_the_weights_is_refused(capsys, tmp_path):
+    result = run_in_process(capsys, *IRIS, "--learning_rate", "10", "--weight_decay", "0.2",
+                            "--output_dir", tmp_path / "out")
+    assert_one_line_error(result, "argument --weight_decay", "= -1 every step", "flips the sign")
+    assert not (tmp_path / "out").exists()

@@ -11,9 +11,11 @@ import shutil
 import numpy as np
 import pytest
 
-from mlp.datasets import load_dataset, read_feature_rows
+from mlp.datasets import (load_csv, load_dataset, read_feature_rows, read_images, read_mnist_npz,
+                          split_images, table_dataset, table_source)
 from mlp.errors import DataError
-from helpers import ROOT, assert_one_line_error, make_csv, make_mnist_like, run_in_process, words
+from helpers import (IRIS, ROOT, assert_one_line_error, kill_at, make_csv, make_mnist_like, npz,
+                     run_in_process, words)
 
 SMALL = ["--epochs", "2", "--hidden_layers", "[8]"]
 
@@ -317,3 +319,160 @@ def test_predictions_quote_class_names_with_commas_and_quotes(tmp_path, capsys):
     assert table[0] == ["row", "predicted"] + [f"probability_{name}" for name in sorted(names)]
     assert all(len(row) == 5 for row in table) and len(table) == 37
     assert {row[1] for row in table[1:]} <= set(names)
+
+
+def test_iris_with_a_validation_split_that_leaves_no_training_rows(capsys, tmp_path):
+    # The issue's example: ZeroDivisionError: float division by zero.
+    result = run_in_process(capsys, "--datasets", "iris", "--validation_split", "0.99",
+                            "--output_dir", tmp_path)
+    assert_one_line_error(result, "iris.data: --validation_split 0.99 leaves no training row of "
+                                  "class 'Iris-setosa'", "expected a smaller --validation_split")
+
+
+def test_a_table_whose_smallest_classes_lose_their_training_rows():
+    y = np.repeat([0, 1], [3, 3])
+    with pytest.raises(DataError, match="leaves no training row of class 'a'"):
+        table_dataset(table_source("csv", "t", "t.csv", b"", 6, 0.9, 0, ["x", "y"], ["x"]), "t.csv",
+                      np.arange(6.0)[:, None], y, ["a", "b"], np.random.default_rng(0),
+                      np.dtype(np.float32))
+
+
+def test_one_training_image_and_a_class_left_out_of_training():
+    images = np.zeros((1, 4, 4), np.uint8)
+    with pytest.raises(DataError, match="1 training image; expected at least 2"):
+        split_images(images, np.array([3]), 0.1, np.random.default_rng(0), "m.npz")
+    images = np.zeros((3, 4, 4), np.uint8)
+    with pytest.raises(DataError, match="none of class"):
+        split_images(images, np.array([0, 1, 2]), 0.5, np.random.default_rng(0), "m.npz")
+
+
+def test_a_csv_with_a_header_and_no_rows(tmp_path):
+    # IndexError: single positional indexer is out-of-bounds.
+    path = tmp_path / "t.csv"
+    path.write_text("a,y")
+    with pytest.raises(DataError, match="a header and no rows"):
+        load_csv(path, "y", 0.1, np.random.default_rng(0))
+
+
+def test_images_that_are_not_real_numbers_or_are_empty(tmp_path):
+    # Complex images were accepted (their imaginary part silently dropped).
+    with pytest.raises(DataError, match="expected \\(n_images, 28, 28\\) pixels"):
+        read_images(npz(tmp_path / "c.npz", x_test=np.zeros((2, 4, 4), np.complex64)))
+    with pytest.raises(DataError, match="expected \\(n_images, 28, 28\\) pixels"):
+        read_images(npz(tmp_path / "e.npz", x_test=np.zeros((0, 0), np.uint8)))
+
+
+def test_mnist_images_with_no_pixels(tmp_path):
+    # ValueError: zero-size array to reduction operation minimum which has no identity.
+    path = npz(tmp_path / "m.npz", x_train=np.zeros((6, 0, 4), np.uint8), y_train=np.zeros(6, np.uint8),
+               x_test=np.zeros((3, 4, 4), np.uint8), y_test=np.zeros(3, np.uint8))
+    with pytest.raises(DataError, match="x_train has shape \\(6, 0, 4\\)"):
+        read_mnist_npz(path)
+
+
+def test_a_npy_file_where_an_npz_is_expected(capsys, tmp_path):
+    # np.load returns a bare array for .npy: "'numpy.ndarray' object does not support the
+    # context manager protocol".
+    path = tmp_path / "mnist.npy"
+    np.save(path, np.zeros((3, 28, 28), np.uint8))
+    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir", tmp_path)
+    assert_one_line_error(result, str(path), "not an npz archive")
+
+
+def npz_with(path, **overrides):
+    """A small valid MNIST-layout file, with some arrays replaced (None removes one)."""
+    make_mnist_like(path, n_train=50, n_test=20)
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    for key, value in overrides.items():
+        if value is None:
+            del arrays[key]
+        else:
+            arrays[key] = value
+    np.savez(path, **arrays)
+    return path
+
+
+def mnist_cases(tmp_path):
+    good = make_mnist_like(tmp_path / "good.npz", n_train=50, n_test=20)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not a zip file\n" * 20)
+    (tmp_path / "folder.npz").mkdir()
+    images = np.zeros((50, 28, 28), np.uint8)
+    float_images = images.astype(np.float32)
+    float_images[3, 4, 5] = np.nan
+    return {
+        "missing": (tmp_path / "absent.npz", "no such file"),
+        "folder": (tmp_path / "folder.npz", "is a folder"),
+        "truncated": (truncated, "not a readable npz"),
+        "garbage": (garbage, "not a readable npz"),
+        "keys": (npz_with(tmp_path / "keys.npz", y_test=None), "missing arrays y_test"),
+        "dtype": (npz_with(tmp_path / "dtype.npz", x_train=np.full((50, 28, 28), "a")), "dtype"),
+        "shape": (npz_with(tmp_path / "shape.npz", x_train=np.zeros(50, np.uint8)), "shape"),
+        "lengths": (npz_with(tmp_path / "lengths.npz", y_train=np.zeros(49, np.uint8)),
+                    "50 images but y_train has 49 labels"),
+        "labels": (npz_with(tmp_path / "labels.npz", y_train=np.full(50, 10, np.uint8)),
+                   "expected digits 0 to 9"),
+        "nan": (npz_with(tmp_path / "nan.npz", x_train=float_images), "NaN or infinite"),
+        "pixels": (npz_with(tmp_path / "pixels.npz", x_test=np.full((20, 28, 28), 300, np.int32)),
+                   "expected 0 to 255"),
+        "image shapes": (npz_with(tmp_path / "sizes.npz", x_test=np.zeros((20, 14, 14), np.uint8)),
+                         "expected the same shape"),
+    }
+
+
+MNIST_CASES = ["missing", "folder", "truncated", "garbage", "keys", "dtype", "shape", "lengths",
+               "labels", "nan", "pixels", "image shapes"]
+
+
+IRIS_ROW = "5.1,3.5,1.4,0.2,Iris-setosa\n"
+
+
+IRIS_CASES = {
+    "empty": ("", "not a readable CSV"),
+    "missing value": ("5.1,3.5,,0.2,Iris-setosa\n" + IRIS_ROW * 20, "missing values"),
+    "non-numeric": ("5.1,3.5,wide,0.2,Iris-setosa\n" + IRIS_ROW * 20, "'wide'"),
+    "one class": (IRIS_ROW * 30, "single class"),
+    "too few rows": (IRIS_ROW * 5 + "6.0,3.0,4.5,1.5,Iris-versicolor\n" * 2, "needs at least 3"),
+    "columns": ("5.1,3.5,1.4,Iris-setosa\n" * 10, "4 columns; expected 5"),
+    "binary": (None, "not a readable CSV"),
+}
+
+
+@pytest.mark.parametrize("case", MNIST_CASES)
+def test_bad_mnist_files(capsys, tmp_path, case):
+    path, reason = mnist_cases(tmp_path)[case]
+    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir", tmp_path / "out")
+    assert_one_line_error(result, str(path), reason)
+
+
+@pytest.mark.parametrize("case", sorted(IRIS_CASES))
+def test_bad_iris_files(capsys, tmp_path, case):
+    text, reason = IRIS_CASES[case]
+    path = tmp_path / "iris.data"
+    if text is None:
+        path.write_bytes(bytes(range(256)) * 8)
+    else:
+        path.write_text(text)
+    result = run_in_process(capsys, "--datasets", "iris", "--iris_path", path, "--output_dir", tmp_path / "out")
+    assert_one_line_error(result, str(path), reason)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read a file whatever its permissions")
+def test_unreadable_file(capsys, tmp_path):
+    path = make_mnist_like(tmp_path / "locked.npz", n_train=50, n_test=20)
+    path.chmod(0)
+    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir", tmp_path)
+    assert_one_line_error(result, str(path), "not readable")
+
+
+def test_the_same_data_file_by_another_path_resumes(capsys, tmp_path, monkeypatch):
+    shutil.copy(os.path.join(ROOT, "iris.data"), tmp_path / "iris.data")
+    monkeypatch.chdir(tmp_path)
+    kill_at("checkpoint:2", *IRIS, "--iris_path", "iris.data", "--output_dir", "here")
+    result = run_in_process(capsys, *IRIS, "--iris_path", tmp_path / "iris.data",
+                            "--output_dir", "here", "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "Iris: resuming after epoch 1" in result.stdout

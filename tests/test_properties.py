@@ -2,8 +2,8 @@
 every split, CSV and npz file either works or is refused in one line; never a traceback.
 
 Each property is checked in this process on the examples Hypothesis generates (a fixed set
-in CI: see conftest.py). What the search found is pinned by plain tests in
-test_found_by_search.py.
+in CI: see conftest.py). What the search found is pinned by plain tests beside the others of
+their subject (test_cli.py, test_data_files.py, test_saved_models.py, test_resume.py).
 """
 
 import contextlib
@@ -231,9 +231,6 @@ def arrays(draw):
         return np.full(shape, "abc", dtype)
     with np.errstate(invalid="ignore", over="ignore"):
         return values.astype(dtype)
-
-
-MNIST_KEYS = st.sampled_from(["x_train", "y_train", "x_test", "y_test", "images", "other"])
 
 
 @st.composite

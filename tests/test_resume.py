@@ -1,7 +1,7 @@
-"""Nothing lost when a run dies: the checkpoint, --resume bit for bit, early stopping, the live records."""
+"""Nothing lost when a run dies: Ctrl-C and SIGTERM, the checkpoint, --resume bit for bit (and
+checkpoints or flags that contradict it refused), early stopping, the live records."""
 
 import errno
-import io
 import json
 import os
 import shutil
@@ -12,15 +12,12 @@ import sys
 import numpy as np
 import pytest
 
-from Model import FitResult, TrainingRun
-from mlp import checkpoint, guarded, records
-from mlp.callbacks import PrintProgress
-from mlp.guarded import output_lock
+from mlp import checkpoint, guarded
+from mlp.checkpoint import read_checkpoint
+from mlp.errors import DataError
 from mlp.records import HISTORY_COLUMNS
-from helpers import (MAIN, assert_one_line_error, kill_at, make_mnist_like, run_in_process, run_main,
-                     snapshot)
-
-RUN = ("--datasets", "mnist", "--epochs", "5", "--hidden_layers", "[16]", "--batch_size", "16")
+from helpers import (IRIS, MAIN, RUN, assert_one_line_error, kill_at, make_mnist_like, npz,
+                     png_size, run_in_process, run_main, snapshot)
 
 
 def files(folder):
@@ -41,12 +38,6 @@ def assert_same_run(folder, reference):
     assert arrays.keys() == expected_arrays.keys()
     for key in arrays:
         assert np.array_equal(arrays[key], expected_arrays[key]), key
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    return make_mnist_like(folder / "mnist.npz", n_train=600, n_test=100)
 
 
 @pytest.fixture(scope="module")
@@ -276,98 +267,6 @@ def test_a_full_disk_while_writing_the_checkpoint(capsys, tmp_path, data, monkey
     assert [name for name in os.listdir(tmp_path / "mnist") if name.endswith(".tmp")] == []
 
 
-def test_two_runs_into_one_folder(capsys, tmp_path, data):
-    with output_lock(str(tmp_path)):
-        result = run_main(*RUN, "--mnist_path", data, "--output_dir", tmp_path)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().endswith("is writing to " + str(tmp_path) + "; wait for it to end or "
-                                          "choose another --output_dir")
-    assert str(os.getpid()) in result.stderr
-    assert not (tmp_path / "mnist").exists()
-
-
-def test_a_dead_runs_lock_is_not_stuck(capsys, tmp_path, data):
-    holder = ("import os, signal, sys; sys.path.insert(0, %r); from mlp.guarded import output_lock\n"
-              "with output_lock(%r):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
-              % (os.path.dirname(MAIN), str(tmp_path)))
-    assert subprocess.run([sys.executable, "-c", holder]).returncode == -signal.SIGKILL
-    assert (tmp_path / ".lock").exists()
-    result = run_in_process(capsys, *RUN, "--epochs", "1", "--mnist_path", data, "--output_dir", tmp_path)
-    assert result.returncode == 0, result.stderr
-
-
-# ---------------------------------------------------------- the progress line
-
-class Terminal(io.StringIO):
-    def isatty(self):
-        return True
-
-
-def progress_output(stream, seconds_per_batch):
-    clock = iter(np.arange(0, 1000, seconds_per_batch)).__next__
-    progress = PrintProgress(stream, clock=clock)
-    run = TrainingRun(None, None, None, epochs=3, batch_size=10, result={}, n_batches=40)
-    progress.on_train_begin(run)
-    run.epoch = 1
-    for _ in range(40):
-        progress.on_batch_end(run, 0.5)
-    progress.on_epoch_end(run, {"train_loss": 0.5, "train_accuracy": 0.9, "val_loss": 0.6,
-                                "val_accuracy": 0.8, "learning_rate": 0.001, "seconds": 4.0})
-    return stream.getvalue()
-
-
-def test_a_long_epoch_on_a_terminal_shows_a_line_updated_in_place():
-    text = progress_output(Terminal(), 0.1)  # 40 batches of 0.1 s: 4 s
-    updates = [part for part in text.split("\r") if "batch" in part]
-    assert updates and "epoch 1/3  batch 20/40  loss 0.5000  2 s left" in updates[0]  # 2 s in, 2 s to go
-    assert text.endswith("lr 1.00e-03  4 s\n") and text.count("\n") == 1
-
-
-def test_no_progress_line_in_a_file_or_for_a_short_epoch():
-    assert "\r" not in progress_output(io.StringIO(), 0.1)       # not a terminal
-    assert "\r" not in progress_output(Terminal(), 0.01)         # an epoch of 0.4 s
-
-
-def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, monkeypatch):
-    """Epochs of 1 s and redraws of 0.4 s: the first redraw after PLOT_INTERVAL, the next ones
-    no sooner than 0.4 / PLOT_BUDGET = 20 s apart."""
-    from mlp.datasets import DATASETS, Dataset
-    from mlp.flags import parse_args
-    from mlp.records import LiveRecords
-    from mlp.run_record import DataSource, RunSettings
-
-    now = [0.0]
-    drawn = []
-
-    def draw(*args, **keywords):
-        drawn.append(now[0])
-        now[0] += 0.4
-
-    monkeypatch.setattr(records, "save_history_plots", draw)
-    X, y = np.zeros((4, 2), np.float32), np.zeros(4, np.int64)
-    data = DataSource(kind="csv", title="toy", path="toy.csv", size=0, sha256="", rows=4,
-                      split_seed=0, validation_split=0.1, test_fraction=0.2)
-    dataset = Dataset(data, X, y, X, y, X, y, ["a", "b"])
-    settings = RunSettings.from_flags("iris", parse_args(["--hidden_layers", "[]"]), DATASETS["iris"])
-    live = LiveRecords(str(tmp_path), dataset, settings, clock=lambda: now[0])
-    result = FitResult()
-    run = TrainingRun(None, None, None, epochs=100, batch_size=1, result=result)
-    live.on_train_begin(run)
-    for epoch in range(1, 101):
-        now[0] += 1.0
-        run.epoch = epoch
-        for key in result.history:
-            result.history[key].append(0.5)
-        result.learning_rates.append(0.001)
-        result.epoch_seconds.append(1.0)
-        live.on_epoch_end(run, {})
-    assert drawn[0] == pytest.approx(10.0)
-    assert all(b - a >= 20.0 for a, b in zip(drawn, drawn[1:]))
-    assert 0.4 * len(drawn) / now[0] <= records.PLOT_BUDGET
-    assert len((tmp_path / "history.csv").read_text().splitlines()) == 101
-    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "running"
-
-
 @pytest.mark.slow
 def test_a_regularised_run_resumes_bit_for_bit(tmp_path, data):
     """Dropout's masks and --augment's shifts come from the run's generator, which the
@@ -380,3 +279,111 @@ def test_a_regularised_run_resumes_bit_for_bit(tmp_path, data):
     result = run_main(*regularised, "--output_dir", tmp_path / "out", "--resume")
     assert result.returncode == 0, result.stderr
     assert_same_run(tmp_path / "out" / "mnist", tmp_path / "plain" / "mnist")
+
+
+def test_a_checkpoint_whose_state_is_not_an_object(tmp_path):
+    # AttributeError: 'list' object has no attribute 'get'.
+    path = npz(tmp_path / "checkpoint.npz", state=np.array(json.dumps([1, 2])),
+               parameters=np.zeros(3, np.float32))
+    with pytest.raises(DataError, match="a damaged checkpoint"):
+        read_checkpoint(path)
+
+
+def start_long_run(tmp_path, small_mnist):
+    process = subprocess.Popen(
+        [sys.executable, MAIN, "--datasets", "mnist", "iris", "--epochs", "100000",
+         "--hidden_layers", "[64]", "--mnist_path", str(small_mnist), "--output_dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:  # wait until two epochs are done
+        if "epoch      2/100000" in line:
+            return process
+    raise AssertionError("training never printed its second epoch: " + process.stderr.read())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_after_the_batch_and_keeps_the_finished_epochs(tmp_path, small_mnist,
+                                                                       signal_number, status):
+    process = start_long_run(tmp_path, small_mnist)
+    process.send_signal(signal_number)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == status, stderr
+    assert "Traceback" not in stderr
+    assert "stopping after this batch" in stderr
+    assert "run the same command with --resume" in stdout
+    metrics = json.loads((tmp_path / "mnist" / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    assert metrics["epochs_completed"] >= 2
+    assert len(metrics["history"]["val_loss"]) == metrics["epochs_completed"]
+    assert 0 <= metrics["test_accuracy"] <= 1
+    png_size(tmp_path / "mnist" / "accuracy.png")
+    assert not (tmp_path / "iris").exists()  # the run stops; Iris is not started
+    assert [p for p in os.listdir(tmp_path / "mnist") if p.endswith(".tmp")] == []
+
+
+@pytest.mark.slow
+def test_a_second_interrupt_quits_at_once(tmp_path, small_mnist):
+    process = start_long_run(tmp_path, small_mnist)
+    process.send_signal(signal.SIGINT)
+    # The second only once the first was heard (two signals sent at once may arrive as one);
+    # the run then still has its plots and files to write, time enough for it to arrive.
+    heard = process.stderr.readline() + process.stderr.readline()
+    assert "stopping after this batch" in heard, heard
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert "Second interrupt: quitting now" in stderr
+
+
+@pytest.fixture
+def unfinished_iris(tmp_path):
+    """An output folder whose Iris run (4 epochs) was killed after its second epoch's checkpoint."""
+    out = tmp_path / "out"
+    kill_at("checkpoint:3", "--datasets", "iris", "--epochs", "4", "--hidden_layers", "[4]",
+            "--output_dir", out)
+    return out
+
+
+def rewrite_state(path, change):
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    state = json.loads(str(arrays["state"]))
+    change(state)
+    arrays["state"] = np.array(json.dumps(state))
+    np.savez(path, **arrays)
+
+
+def test_a_refused_resume_creates_nothing(capsys, tmp_path):
+    result = run_in_process(capsys, *IRIS, "--output_dir", tmp_path / "new", "--resume")
+    assert_one_line_error(result, "argument --resume: nothing to resume")
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda state: state["result"]["history"].pop("val_loss"), "KeyError: 'val_loss'"),
+    (lambda state: state.update(settings=["not", "a", "dict"]), "settings is list, not dict"),
+    (lambda state: state.update(epoch="2"), "epoch '2' of 4"),
+    (lambda state: state.update(epoch=9), "epoch 9 of 4"),
+    (lambda state: state["result"].update(learning_rates=[0.001]), "learning_rates is not a list of 2"),
+    (lambda state: state["result"]["history"].update(val_loss=["x", "y"]), "not numbers"),
+    (lambda state: state["rng"].update(state="x"), "a damaged checkpoint"),
+])
+def test_a_checkpoint_holding_the_wrong_things_is_refused(capsys, unfinished_iris, change, reason):
+    path = unfinished_iris / "iris" / "checkpoint.npz"
+    rewrite_state(path, change)
+    before = snapshot(unfinished_iris)
+    result = run_in_process(capsys, "--datasets", "iris", "--epochs", "4", "--hidden_layers", "[4]",
+                            "--output_dir", unfinished_iris, "--resume")
+    assert_one_line_error(result, str(path), reason)
+    assert snapshot(unfinished_iris) == before
+
+
+def test_resume_of_a_diverged_run_says_so_and_exits_1(capsys, tmp_path):
+    argv = (*IRIS, "--learning_rate", "1000", "--weight_decay", "0", "--output_dir", tmp_path)
+    assert run_in_process(capsys, *argv).returncode == 1
+    before = snapshot(tmp_path / "iris")
+    result = run_in_process(capsys, *argv, "--resume")
+    assert result.returncode == 1
+    assert "Iris: finished before (diverged)" in result.stdout
+    assert snapshot(tmp_path / "iris") == before

@@ -1,5 +1,7 @@
-"""model.npz: saving, loading (every format version), --evaluate and --predict."""
+"""model.npz: saving, loading (every format version), damaged or odd model files refused,
+--evaluate, and --predict with the rows or images it reads."""
 
+import io
 import json
 
 import numpy as np
@@ -7,9 +9,10 @@ import pytest
 
 from Model import Model
 from mlp.datasets import DATASETS, load_iris
+from mlp.errors import DataError
 from mlp.metrics import assess
 from mlp.model_file import load_model, save_model
-from helpers import FIXTURES, ROOT, run_in_process
+from helpers import FIXTURES, ROOT, assert_one_line_error, make_mnist_like, npz, run_in_process
 
 
 def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
@@ -145,3 +148,86 @@ def test_a_model_file_from_a_newer_version_is_refused(capsys, tmp_path):
     result = run_in_process(capsys, "--model", path, "--evaluate")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert f"{path}: a model file of version 3, written by a newer version" in result.stderr
+
+
+@pytest.fixture
+def model_file():
+    buffer = io.BytesIO()
+    save_model(buffer, Model(3, [2], 2, np.random.default_rng(0)), ["a", "b"], None, None, {})
+    buffer.seek(0)
+    with np.load(buffer) as archive:
+        return dict(archive)
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"version": np.zeros(0, np.uint8)}, "version is not a whole number"),     # TypeError
+    ({"version": np.array(2 + 1j)}, "version is not a whole number"),          # ComplexWarning
+    ({"layer_sizes": np.zeros(0, np.int64)}, "layer sizes []"),                # IndexError
+    ({"weights_0": np.full((3, 2), "abc")}, "not numbers"),                    # a string dtype
+    ({"options": np.array("[1, 2]")}, "not a JSON object"),                    # AttributeError later
+])
+def test_damaged_model_files(tmp_path, model_file, change, reason):
+    path = npz(tmp_path / "model.npz", **dict(model_file, **change))
+    with pytest.raises(DataError) as raised:
+        load_model(path)
+    assert str(raised.value).startswith(f"{path}: a damaged model file") and reason in str(raised.value)
+
+
+def predictions(capsys, model, rows, out):
+    result = run_in_process(capsys, "--model", model, "--predict", rows, "--output_dir", out)
+    assert result.returncode == 0, result.stderr
+    return (out / "predictions.csv").read_text()
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"seed": "zero"}, "its seed is 'zero'"),
+    ({"validation_split": 3}, "its validation split is 3"),
+    ({"feature_names": ["a"]}, "feature names are not 4 texts"),
+    ({"image_shape": [28, 28]}, "does not hold 4 pixels"),
+])
+def test_a_model_file_with_options_of_the_wrong_kind_is_refused(capsys, finished, tmp_path,
+                                                                change, reason):
+    with np.load(finished / "iris" / "model.npz") as archive:
+        arrays = dict(archive)
+    options = json.loads(str(arrays["options"]))
+    options.update(change)
+    arrays["options"] = np.array(json.dumps(options))
+    np.savez(tmp_path / "model.npz", **arrays)
+    result = run_in_process(capsys, "--model", tmp_path / "model.npz", "--evaluate")
+    assert_one_line_error(result, "a damaged model file", reason)
+
+
+def test_a_pickled_npz_is_refused_without_advice_to_unpickle_it(capsys, tmp_path):
+    np.savez(tmp_path / "model.npz", format=np.array([{"a": 1}], dtype=object))
+    result = run_in_process(capsys, "--model", tmp_path / "model.npz", "--evaluate")
+    line = assert_one_line_error(result, "never unpickles")
+    assert "allow_pickle" not in line
+
+
+def test_a_header_in_another_order_is_read_by_name(capsys, finished, tmp_path):
+    model = finished / "iris" / "model.npz"
+    (tmp_path / "ordered.csv").write_text(
+        "sepal_length,sepal_width,petal_length,petal_width\n6.3,3.3,6.0,2.5\n5.1,3.5,1.4,0.2\n")
+    (tmp_path / "shuffled.csv").write_text(
+        "petal_width,sepal_length,petal_length,sepal_width\n2.5,6.3,6.0,3.3\n0.2,5.1,1.4,3.5\n")
+    ordered = predictions(capsys, model, tmp_path / "ordered.csv", tmp_path / "a")
+    assert predictions(capsys, model, tmp_path / "shuffled.csv", tmp_path / "b") == ordered
+
+
+def test_a_misspelt_header_is_refused_with_the_near_miss(capsys, finished, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("sepal_width,sepal_length,petal_lenght,petal_width\n3.3,6.3,6.0,2.5\n")
+    result = run_in_process(capsys, "--model", finished / "iris" / "model.npz", "--predict", rows,
+                            "--output_dir", tmp_path / "p")
+    assert_one_line_error(result, "no column 'petal_length'", "did you mean 'petal_lenght'?")
+    assert not (tmp_path / "p").exists()
+
+
+def test_images_to_predict_are_checked_as_training_images_are(capsys, tmp_path):
+    data = make_mnist_like(tmp_path / "m.npz", n_train=200, n_test=50)
+    assert run_in_process(capsys, "--datasets", "mnist", "--mnist_path", data, "--epochs", "1",
+                          "--hidden_layers", "[4]", "--output_dir", tmp_path).returncode == 0
+    np.savez(tmp_path / "bright.npz", x_test=np.full((3, 28, 28), 1000.0))
+    result = run_in_process(capsys, "--model", tmp_path / "mnist" / "model.npz", "--predict",
+                            tmp_path / "bright.npz", "--output_dir", tmp_path / "p")
+    assert_one_line_error(result, "pixel values from 1000.0 to 1000.0; expected 0 to 255")

@@ -1,13 +1,16 @@
-"""The optimizers against their textbook formulas, and the training loop's bookkeeping and hooks."""
+"""The optimizers against their textbook formulas and the packing of a model's arrays, the
+training loop's bookkeeping and hooks, and divergence stopped and reported."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 
-from Model import COMPLETED, Callback, Model, one_hot
-from mlp.optimizers import (OPTIMIZERS, SGD, Adam, LearningRateScheduler, Momentum,
+from Model import COMPLETED, Callback, DIVERGED, Model, one_hot
+from mlp.optimizers import (Adam, LearningRateScheduler, Momentum, OPTIMIZERS, SGD,
                             cosine_learning_rate, optimizer_for)
+from helpers import IRIS, make_mnist_like, png_size, run_in_process, run_main, words
 
 
 def textbook_adam(steps, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-7):
@@ -123,7 +126,6 @@ def test_weights_assigned_between_steps_are_the_ones_updated():
     np.testing.assert_allclose(model.output_layer.weights, 7.0 - 0.1 * gradient, rtol=1e-6)
 
 
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_training_stays_in_its_dtype_and_learns(dtype):
     rng = np.random.default_rng(0)
@@ -232,3 +234,52 @@ def test_every_registered_optimizer_trains_and_declares_its_buffers(name):
     before = model.evaluate(X, Y)[0]
     model.fit(X, Y, X, Y, epochs=5, batch_size=16, rng=rng, optimizer=optimizer)
     assert model.evaluate(X, Y)[0] < before
+
+
+def test_divergence_stops_that_data_set_keeps_its_files_and_runs_the_next(capsys, tmp_path):
+    # Random labels: at a learning rate of 1000 the weights blow up into confident nonsense.
+    # (Without weight decay, which at such a rate is refused: see the test after this one.)
+    noise = make_mnist_like(tmp_path / "noise.npz", learnable=False)
+    result = run_in_process(capsys, "--learning_rate", "1000", "--epochs", "5", "--hidden_layers", "[16]",
+                            "--weight_decay", "0", "--mnist_path", noise, "--output_dir", tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "MNIST: training diverged in epoch 1" in result.stderr
+    assert "Iris: training diverged in epoch 1" in result.stderr
+    assert "try a smaller --learning_rate than 1000" in result.stderr
+    for name in ("mnist", "iris"):
+        metrics = json.loads((tmp_path / name / "metrics.json").read_text())
+        assert metrics["status"] == "diverged" and metrics["diverged_epoch"] == 1
+        assert metrics["history"]["train_loss"] == [] and metrics["test_accuracy"] is None
+        png_size(tmp_path / name / "loss.png")
+
+
+def test_divergence_after_good_epochs_keeps_them():
+    from Model import Model, one_hot
+    from mlp.optimizers import SGD, Packed
+
+    rng = np.random.default_rng(0)
+    model = Model(4, [8], 3, rng, dtype=np.float64)
+    X = rng.normal(size=(60, 4))
+    Y = one_hot(rng.integers(0, 3, 60), 3, np.float64)
+
+    class PoisonAfterTwoEpochs(SGD):
+        def step(self):
+            super().step()
+            self.steps_taken = getattr(self, "steps_taken", 0) + 1
+            if self.steps_taken == 2 * 6 + 3:  # in epoch 3 (6 batches an epoch)
+                self.parameters[0][0] = np.inf
+
+    packed = Packed(model.layers)
+    optimizer = PoisonAfterTwoEpochs([packed.parameters], [packed.gradients], 0.1, packed=packed)
+    result = model.fit(X, Y, X, Y, epochs=5, batch_size=10, rng=rng, optimizer=optimizer)
+    assert result.status == DIVERGED and result.diverged_epoch == 3
+    assert len(result.history["train_loss"]) == 2
+
+
+def test_a_good_run_of_few_batches_measures_every_epoch_and_says_nothing_on_stderr(tmp_path):
+    result = run_main(*IRIS, "--batch_size", "32", "--output_dir", tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+    health = json.loads((tmp_path / "iris" / "metrics.json").read_text())["layer_health"]
+    assert all(min(epoch) > 0 for epoch in health["gradient_norm"])
+    assert "moved a layer's weights by 0.0e+00" not in words(result.stdout)
