@@ -109,3 +109,27 @@ def test_the_misclassified_captions_give_the_predicted_probability(pictured_run)
         assert re.fullmatch(r"true \d\npredicted \d \(\d{1,3}%\)", caption), caption
     wrong = sum(sum(row) - row[i] for i, row in enumerate(metrics["confusion_matrix"]))
     assert len(captions) == min(24, wrong)
+
+
+@pytest.mark.parametrize("metric, label", [("loss", "cross-entropy loss"), ("accuracy", "accuracy")])
+def test_the_history_plot_draws_both_curves_and_marks_the_best_epoch(metric, label):
+    from Model import plot_history
+
+    history = {"train_loss": [0.9, 0.5, 0.4], "val_loss": [0.8, 0.6, 0.7],
+               "train_accuracy": [0.6, 0.8, 0.9], "val_accuracy": [0.7, 0.75, 0.74]}
+    axes = plot_history(history, metric, "a title", best_epoch=2).axes[0]
+    lines = lines_by_label(axes)
+    np.testing.assert_array_equal(lines["training"], history["train_" + metric])
+    np.testing.assert_array_equal(lines["validation"], history["val_" + metric])
+    np.testing.assert_array_equal(axes.lines[0].get_xdata(), [1, 2, 3])
+    assert list(lines["lowest validation loss (epoch 2)"]) == [0, 1]  # a vertical line...
+    assert list(axes.lines[2].get_xdata()) == [2, 2]                 # ... at epoch 2
+    assert axes.get_ylabel() == label and axes.get_xlabel() == "epoch"
+    assert axes.get_title() == "a title"
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == [
+        "training", "validation", "lowest validation loss (epoch 2)"]
+    assert axes.lines[0].get_marker() == "o"  # markers for 30 epochs or fewer
+    plain = plot_history(history, metric, "t").axes[0]
+    assert len(plain.lines) == 2
+    long = {key: values * 11 for key, values in history.items()}
+    assert plot_history(long, metric, "t").axes[0].lines[0].get_marker() in ("None", None, "")

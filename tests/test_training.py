@@ -9,7 +9,8 @@ import pytest
 
 from Model import COMPLETED, Callback, DIVERGED, Model, one_hot
 from mlp.optimizers import (Adam, LearningRateScheduler, Momentum, OPTIMIZERS, SGD,
-                            cosine_learning_rate, optimizer_for)
+                            cosine_learning_rate, optimizer_for, packed_parameters,
+                            unpack_parameters)
 from helpers import IRIS, make_mnist_like, png_size, run_in_process, run_main, words
 
 
@@ -283,3 +284,45 @@ def test_a_good_run_of_few_batches_measures_every_epoch_and_says_nothing_on_stde
     health = json.loads((tmp_path / "iris" / "metrics.json").read_text())["layer_health"]
     assert all(min(epoch) > 0 for epoch in health["gradient_norm"])
     assert "moved a layer's weights by 0.0e+00" not in words(result.stdout)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_an_optimizer_restored_from_its_state_continues_exactly(name):
+    """state() and restore() are what a checkpoint keeps: an optimizer rebuilt on a copy of the
+    model and restored from them takes the same next steps, bit for bit."""
+    X, Y = xor_problem(n=64)
+
+    def steps(model, optimizer, count):
+        for _ in range(count):
+            model.forward(X[:16])
+            model.backward(Y[:16])
+            optimizer.step()
+
+    model = Model(2, [5], 2, np.random.default_rng(0))
+    optimizer = optimizer_for(model, name, 0.05, weight_decay=0.1)
+    steps(model, optimizer, 3)
+    values, arrays = optimizer.state()
+    twin = Model(2, [5], 2, np.random.default_rng(9))  # other weights, put right below
+    unpack_parameters(packed_parameters(model), twin)
+    restored = optimizer_for(twin, name, 0.05, weight_decay=0.1)
+    restored.restore(json.loads(json.dumps(values)), {key: array.copy() for key, array in arrays.items()})
+    steps(model, optimizer, 2)
+    steps(twin, restored, 2)
+    for original, copy in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(original, copy)
+    if name == "sgd":
+        assert (values, arrays) == ({}, {})
+    else:
+        assert arrays and all(np.any(array != 0) for array in arrays.values())
+
+
+def test_packed_parameters_round_trip_in_the_order_of_the_layers():
+    model = Model(3, [2], 2, np.random.default_rng(0))
+    vector = packed_parameters(model)
+    assert vector.shape == (3 * 2 + 2 + 2 * 2 + 2,)
+    np.testing.assert_array_equal(vector[:6], model.hidden_layers[0].weights.ravel())
+    np.testing.assert_array_equal(vector[6:8], model.hidden_layers[0].bias)
+    other = Model(3, [2], 2, np.random.default_rng(1))
+    unpack_parameters(vector, other)
+    for a, b in zip(model.parameters(), other.parameters()):
+        np.testing.assert_array_equal(a, b)
