@@ -248,11 +248,11 @@ def train_one(run, stop_flag):
         console.print_diverged(dataset.title, result.diverged_epoch, settings.learning_rate)
     else:
         assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
-    write_results(folder, dataset, settings, model, assessment, result, train_seconds,
-                  extra={"checkpoint_and_records_seconds": saver.seconds + records.seconds,
-                         "layer_health_seconds": health.seconds,
-                         "augment_seconds": augment[0].seconds if augment else 0.0,
-                         **threads.record()})
+    costs = {"checkpoint_and_records_seconds": saver.seconds + records.seconds,
+             "layer_health_seconds": health.seconds,
+             "augment_seconds": augment[0].seconds if augment else 0.0}
+    write_results(folder, dataset, settings, model, result, train_seconds, costs, threads,
+                  assessment)
     if result.status in checkpoint.FINISHED:
         remove(saver.path)  # nothing left to resume; metrics.json says it finished
     return console.Outcome(

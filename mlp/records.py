@@ -70,11 +70,13 @@ def fit_result(flat):
                      extras={key: value for key, value in flat.items() if key not in fields})
 
 
-def metrics_record(dataset, run, result, train_seconds, status=None):
-    """The metrics.json dict of a run: its settings, the data, the history; no test metrics yet.
-
-    run is the RunSettings; result a Model.FitResult; status, when given, is
-    recorded instead of its own.
+def metrics_record(dataset, run, result, train_seconds, status=None, costs=None, threads=None,
+                   assessment=None):
+    """The metrics.json dict of a run, each part giving its own record: the settings
+    (RunSettings), the data (DataSource), the history (a Model.FitResult), then what the
+    callbacks cost (costs: {name: seconds}), the BLAS threads (threads.ThreadChoice) and the
+    test set's Assessment, as far as they are known. status, when given, is recorded instead
+    of the result's own.
     """
     flat = flat_result(result)
     network = network_text(dataset.n_features, run.hidden_layers, dataset.n_classes)
@@ -90,6 +92,11 @@ def metrics_record(dataset, run, result, train_seconds, status=None):
     for key in ("diverged_epoch", "best_epoch", "layer_health"):
         if key in flat:
             metrics[key] = flat[key]
+    metrics.update(costs or {})
+    if threads is not None:
+        metrics.update(threads.record())
+    if assessment is not None:
+        metrics.update(assessment.record())
     return metrics
 
 
@@ -149,12 +156,13 @@ class LiveRecords(Callback):
         return None
 
 
-def write_results(folder, dataset, run, model, assessment, result, train_seconds, extra=None):
+def write_results(folder, dataset, run, model, result, train_seconds, costs, threads,
+                  assessment):
     """Everything one data set's run leaves in folder: plots, metrics.json, model.npz.
 
-    run is the RunSettings of the run; assessment is mlp.metrics.assess on the
-    test set (None when training diverged); result is the FitResult of Model.fit;
-    extra, more entries for metrics.json.
+    run is the RunSettings of the run; result is the FitResult of Model.fit;
+    costs, threads and assessment (mlp.metrics.assess on the test set, None when
+    training diverged) as metrics_record takes them.
     """
     make_folder(folder)
     title = dataset.title
@@ -166,10 +174,9 @@ def write_results(folder, dataset, run, model, assessment, result, train_seconds
                                               f"({network} {run.activation})",
                                       weights_per_layer(model), result.learning_rates),
                     os.path.join(folder, "layer_health.png"))
-    metrics = metrics_record(dataset, run, result, train_seconds)
-    metrics.update(extra or {})
+    metrics = metrics_record(dataset, run, result, train_seconds, costs=costs, threads=threads,
+                             assessment=assessment)
     if assessment is not None:
-        metrics.update(assessment.record())
         save_figure(plot_calibration(assessment.calibration_bins, assessment.calibration_error,
                                      f"{title}: test set reliability"),
                     os.path.join(folder, "calibration.png"))
