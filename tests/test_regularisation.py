@@ -191,3 +191,17 @@ def test_regularised_runs_report_calibration(capsys, tmp_path):
     evaluated = run_in_process(capsys, "--model", tmp_path / "mnist" / "model.npz", "--evaluate",
                                "--mnist_path", data)
     assert f"expected calibration error {metrics['expected_calibration_error']:.4f}" in evaluated.stdout
+
+
+def test_a_dropout_mask_is_zero_or_the_inverse_keep_rate_drawn_in_the_layers_dtype():
+    """Inverted dropout: each entry 0 with probability rate, else 1 / (1 - rate), so a unit's
+    expected output is unchanged. The draw is in the layer's dtype (float32 draws differ from
+    float64 ones: the same seed must give the same masks whatever the code around it)."""
+    from HiddenLayer import dropout_mask
+
+    mask = dropout_mask(np.random.default_rng(5), (200, 300), 0.25, np.dtype(np.float32))
+    assert mask.dtype == np.float32
+    assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.75)}
+    assert abs(np.mean(mask == 0) - 0.25) < 0.01 and abs(mask.mean() - 1.0) < 0.02
+    expected = np.random.default_rng(5).random((200, 300), dtype=np.float32) >= 0.25
+    np.testing.assert_array_equal(mask != 0, expected)

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from Model import COMPLETED, Callback, DIVERGED, Model, one_hot
+from Model import (COMPLETED, Callback, DIVERGED, FitResult, HISTORY_KEYS, Model, STOPPED_EARLY,
+                   one_hot)
 from mlp.optimizers import (Adam, LearningRateScheduler, Momentum, OPTIMIZERS, SGD,
                             cosine_learning_rate, optimizer_for, packed_parameters,
                             unpack_parameters)
@@ -326,3 +327,47 @@ def test_packed_parameters_round_trip_in_the_order_of_the_layers():
     unpack_parameters(vector, other)
     for a, b in zip(model.parameters(), other.parameters()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_fit_defaults_to_thirty_epochs_and_a_seeded_generator():
+    """The assignment's 30 epochs when none are given; without rng, the order of the rows and
+    the dropout masks come from a generator seeded with 0, so two calls give the same model."""
+    X, Y = xor_problem(n=32)
+    models = [Model(2, [3], 2, np.random.default_rng(0), dropout=0.2) for _ in range(2)]
+    results = [model.fit(X, Y, X, Y, batch_size=16, learning_rate=0.1) for model in models]
+    assert len(results[0].history["train_loss"]) == 30
+    assert results[0].history == results[1].history
+    seeded = Model(2, [3], 2, np.random.default_rng(0), dropout=0.2)
+    assert (seeded.fit(X, Y, X, Y, batch_size=16, learning_rate=0.1,
+                       rng=np.random.default_rng(0)).history == results[0].history)
+    assert Adam([], []).learning_rate == 0.001  # Keras's default, as the docs say
+
+
+def test_a_resumed_fit_goes_on_from_its_result_and_a_stopped_one_trains_no_further():
+    X, Y = xor_problem(n=32)
+    seen = []
+
+    class Begin(Callback):
+        def on_train_begin(self, run):
+            seen.append((run.epoch, run.result.epochs_finished))
+
+    model = Model(2, [3], 2, np.random.default_rng(0))
+    result = model.fit(X, Y, X, Y, epochs=2, batch_size=16, learning_rate=0.1)
+    result = model.fit(X, Y, X, Y, epochs=5, batch_size=16, learning_rate=0.1,
+                       resume_from=result, callbacks=[Begin()])
+    assert seen == [(2, 2)] and result.epochs_finished == 5 and result.status == COMPLETED
+    stopped = FitResult(history={key: [0.5] for key in HISTORY_KEYS}, epoch_seconds=[1.0],
+                        learning_rates=[0.1], status=STOPPED_EARLY)
+    before = [p.copy() for p in model.parameters()]
+    result = model.fit(X, Y, X, Y, epochs=5, batch_size=16, learning_rate=0.1, resume_from=stopped)
+    assert result.epochs_finished == 1 and result.status == STOPPED_EARLY
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_a_diverging_fit_says_so_once_without_warnings():
+    """Overflow in the products of a diverging run is caught as DIVERGED, not warned about
+    (the suite turns RuntimeWarnings into errors)."""
+    X, Y = xor_problem(n=32)
+    model = Model(2, [8], 2, np.random.default_rng(0))
+    result = model.fit(X * 1e4, Y, X, Y, epochs=3, batch_size=16, learning_rate=1e38)
+    assert result.status == DIVERGED and result.diverged_epoch == 1
