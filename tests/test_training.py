@@ -3,13 +3,14 @@ training loop's bookkeeping and hooks, and divergence stopped and reported."""
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
 
 from Model import (COMPLETED, Callback, DIVERGED, FitResult, HISTORY_KEYS, Model, STOPPED_EARLY,
                    one_hot)
-from mlp.optimizers import (Adam, LearningRateScheduler, Momentum, OPTIMIZERS, SGD,
+from mlp.optimizers import (Adam, LearningRateScheduler, Momentum, OPTIMIZERS, Packed, SGD,
                             cosine_learning_rate, optimizer_for, packed_parameters,
                             unpack_parameters)
 from helpers import IRIS, make_mnist_like, png_size, run_in_process, run_main, words
@@ -371,3 +372,91 @@ def test_a_diverging_fit_says_so_once_without_warnings():
     model = Model(2, [8], 2, np.random.default_rng(0))
     result = model.fit(X * 1e4, Y, X, Y, epochs=3, batch_size=16, learning_rate=1e38)
     assert result.status == DIVERGED and result.diverged_epoch == 1
+
+
+def test_an_epochs_training_metrics_are_the_means_over_its_batches_with_dropout_on():
+    """At a learning rate of 0 nothing changes during an epoch, so its training accuracy is the
+    model's accuracy on the training rows, and its loss the mean of the batch losses the
+    callbacks were given; with dropout, training draws masks and evaluation does not."""
+    X, Y = xor_problem(n=70)  # batches of 32, 32 and 6
+    batches = []
+
+    class Batches(Callback):
+        def on_batch_end(self, run, batch_loss):
+            batches.append(batch_loss)
+
+    model = Model(2, [6], 2, np.random.default_rng(0))
+    result = model.fit(X, Y, X, Y, epochs=1, learning_rate=0.0, callbacks=[Batches()])
+    loss, accuracy = model.evaluate(X, Y)
+    assert len(batches) == 3  # fit's default batch of 32
+    assert result.history["train_accuracy"][0] == accuracy
+    assert result.history["train_loss"][0] == pytest.approx(loss, rel=1e-6)
+    assert result.history["train_loss"][0] == pytest.approx((32 * batches[0] + 32 * batches[1]
+                                                             + 6 * batches[2]) / 70, rel=1e-6)
+    dropped = Model(2, [6], 2, np.random.default_rng(0), dropout=0.5)
+    result = dropped.fit(X, Y, X, Y, epochs=1, learning_rate=0.0)
+    assert result.history["train_loss"][0] != pytest.approx(dropped.evaluate(X, Y)[0], rel=1e-3)
+
+
+def test_fit_draws_from_the_generator_it_is_given_and_times_its_epochs():
+    X, Y = xor_problem(n=64)
+    histories = []
+    for seed in (0, 1):
+        model = Model(2, [4], 2, np.random.default_rng(0), dropout=0.3)
+        started = time.perf_counter()
+        result = model.fit(X, Y, X, Y, epochs=2, batch_size=16, learning_rate=0.5,
+                           rng=np.random.default_rng(seed))
+        elapsed = time.perf_counter() - started
+        histories.append(result.history)
+        assert all(seconds > 0 for seconds in result.epoch_seconds)
+        assert sum(result.epoch_seconds) <= elapsed  # each epoch's time lies within fit's
+    assert histories[0] != histories[1]
+    default = Model(2, [4], 2, np.random.default_rng(0), dropout=0.3)
+    assert default.fit(X, Y, X, Y, epochs=2, batch_size=16).history == \
+        Model(2, [4], 2, np.random.default_rng(0), dropout=0.3).fit(
+            X, Y, X, Y, epochs=2, batch_size=16, learning_rate=0.1).history  # 0.1 by default
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_optimizers_decay_nothing_unless_asked(name):
+    model = Model(3, [2], 2, np.random.default_rng(0))
+    before = [p.copy() for p in model.parameters()]
+    packed = Packed(model.layers)
+    OPTIMIZERS[name]([packed.parameters], [packed.gradients], 0.1, decayed=packed.weights(),
+                     packed=packed).step()  # the gradients are all 0
+    for a, b in zip(before, model.parameters()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_first_layer_passes_no_gradient_back_to_the_data(monkeypatch):
+    """Model.backward asks every layer but the first for dL/dX: nothing upstream of the data
+    needs it, and the product is the largest of a step."""
+    from HiddenLayer import Dense
+
+    for hidden in ([4, 3], []):
+        asked = []
+        original = Dense.backward_scores
+
+        def spy(self, grad_Z, need_input_grad=True):
+            asked.append(need_input_grad)
+            return original(self, grad_Z, need_input_grad)
+
+        monkeypatch.setattr(Dense, "backward_scores", spy)
+        model = Model(5, hidden, 2, np.random.default_rng(0))
+        model.forward(np.ones((3, 5), np.float32))
+        model.backward(one_hot(np.array([0, 1, 1]), 2))
+        assert asked == [True] * len(hidden) + [False]  # last layer first
+        monkeypatch.undo()
+
+
+def test_a_layer_drops_nothing_by_default_and_predictions_keep_the_models_dtype():
+    from HiddenLayer import HiddenLayer
+
+    layer = HiddenLayer(3, 4, np.random.default_rng(0))
+    X = np.ones((5, 3), np.float32)
+    np.testing.assert_array_equal(layer.forward(X, np.random.default_rng(1)), layer.forward(X))
+    for dtype in (np.float32, np.float64):
+        model = Model(3, [4], 2, np.random.default_rng(0), dtype=dtype)
+        P = model.predict_proba(np.ones((10, 3), dtype), chunk_size=4)
+        assert P.dtype == dtype and P.shape == (10, 2)
+        np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-6)
