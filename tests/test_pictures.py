@@ -121,7 +121,9 @@ def test_the_history_plot_draws_both_curves_and_marks_the_best_epoch(metric, lab
     lines = lines_by_label(axes)
     np.testing.assert_array_equal(lines["training"], history["train_" + metric])
     np.testing.assert_array_equal(lines["validation"], history["val_" + metric])
-    np.testing.assert_array_equal(axes.lines[0].get_xdata(), [1, 2, 3])
+    for line in axes.lines[:2]:  # both curves start at epoch 1, with markers
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
+        assert line.get_marker() == "o"
     assert list(lines["lowest validation loss (epoch 2)"]) == [0, 1]  # a vertical line...
     assert list(axes.lines[2].get_xdata()) == [2, 2]                 # ... at epoch 2
     assert axes.get_ylabel() == label and axes.get_xlabel() == "epoch"
@@ -131,5 +133,7 @@ def test_the_history_plot_draws_both_curves_and_marks_the_best_epoch(metric, lab
     assert axes.lines[0].get_marker() == "o"  # markers for 30 epochs or fewer
     plain = plot_history(history, metric, "t").axes[0]
     assert len(plain.lines) == 2
+    thirty = {key: values * 10 for key, values in history.items()}  # the assignment's 30 epochs
+    assert plot_history(thirty, metric, "t").axes[0].lines[0].get_marker() == "o"
     long = {key: values * 11 for key, values in history.items()}
     assert plot_history(long, metric, "t").axes[0].lines[0].get_marker() in ("None", None, "")
