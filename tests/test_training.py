@@ -92,9 +92,10 @@ def test_a_packed_optimizer_trains_exactly_as_the_plain_update_of_each_array(mon
     assert not np.array_equal(results[0][0], Model(2, [6, 4], 2, np.random.default_rng(0)).parameters()[0])
 
 
-def test_a_backward_that_assigns_new_gradient_arrays_trains_the_same(monkeypatch):
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_a_backward_that_assigns_new_gradient_arrays_trains_the_same(monkeypatch, name):
     """Dense writes its gradients into the arrays it holds (out=); a backward that assigns new
-    arrays instead trains the model the same with Adam, bit for bit."""
+    arrays instead trains the model the same with every optimizer, bit for bit."""
     from HiddenLayer import Dense
 
     X, Y = xor_problem(n=64)
@@ -103,7 +104,7 @@ def test_a_backward_that_assigns_new_gradient_arrays_trains_the_same(monkeypatch
         rng = np.random.default_rng(0)
         model = Model(2, [6], 2, rng)
         model.fit(X, Y, X, Y, epochs=2, batch_size=16, rng=rng,
-                  optimizer=optimizer_for(model, "adam", 0.05))
+                  optimizer=optimizer_for(model, name, 0.05))
         return [p.copy() for p in model.parameters()]
 
     in_place = trained()
@@ -456,7 +457,19 @@ def test_a_layer_drops_nothing_by_default_and_predictions_keep_the_models_dtype(
     X = np.ones((5, 3), np.float32)
     np.testing.assert_array_equal(layer.forward(X, np.random.default_rng(1)), layer.forward(X))
     for dtype in (np.float32, np.float64):
-        model = Model(3, [4], 2, np.random.default_rng(0), dtype=dtype)
-        P = model.predict_proba(np.ones((10, 3), dtype), chunk_size=4)
-        assert P.dtype == dtype and P.shape == (10, 2)
-        np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-6)
+        model = Model(3, [4], 2, np.random.default_rng(0), dtype=dtype, activation="tanh")
+        assert model.activation == "tanh" == model.hidden_layers[0].activation
+        rows = np.random.default_rng(2).normal(size=(10, 3)).astype(dtype)
+        P = model.predict_proba(rows, chunk_size=4)  # in chunks of 4, 4 and 2 rows
+        assert P.dtype == dtype
+        np.testing.assert_array_equal(P, model.forward(rows))
+
+
+def test_a_dense_layer_returns_the_gradient_for_the_layer_below_unless_told_not_to():
+    from HiddenLayer import Dense
+
+    layer = Dense(3, 2, np.random.default_rng(0))
+    layer.scores(np.ones((4, 3), np.float32))
+    grad_Z = np.ones((4, 2), np.float32)
+    np.testing.assert_allclose(layer.backward_scores(grad_Z), grad_Z @ layer.weights.T)
+    assert layer.backward_scores(grad_Z, need_input_grad=False) is None
