@@ -322,7 +322,7 @@ def test_predictions_quote_class_names_with_commas_and_quotes(tmp_path, capsys):
 
 
 def test_iris_with_a_validation_split_that_leaves_no_training_rows(capsys, tmp_path):
-    # The example: ZeroDivisionError: float division by zero.
+    # Without the check: ZeroDivisionError, float division by zero.
     result = run_in_process(capsys, "--datasets", "iris", "--validation_split", "0.99",
                             "--output_dir", tmp_path)
     assert_one_line_error(result, "iris.data: --validation_split 0.99 leaves no training row of "
