@@ -175,6 +175,20 @@ def render(results):
             + [f"| {name} | " + " | ".join(f"{low:.2f}-{high:.2f}" if cell else ""
                                            for cell in cells for low, high in [cell or (0, 0)])
                + " |" for name, cells in many["rows"].items()])
+    if "mutation" in results:
+        mutation = results["mutation"]
+        survivors = mutation["survivors"]
+        changing = mutation["mutants"] - survivors["appearance_only"] - survivors["equivalent"]
+        detected = mutation["killed"] + mutation["timeout"]
+        shown["mutation_score"] = (
+            f"Measured with {mutation['tool']} on {mutation['machine']} (about "
+            f"{mutation['minutes']} minutes): {mutation['mutants']} mutants; {mutation['killed']} "
+            f"killed, {mutation['timeout']} timed out (detected), {mutation['survived']} survived: "
+            f"**{detected / mutation['mutants']:.1%} of all mutants, "
+            f"{detected / changing:.1%} of the {changing} that change behaviour**. Of the "
+            f"survivors, {survivors['appearance_only']} change only how a plot looks, "
+            f"{survivors['equivalent']} are equivalent, and {survivors['behaviour']} change "
+            f"behaviour no test here can see:")
     if "benchmark" in results:
         bench = results["benchmark"]
         rows = bench["results"]
@@ -289,8 +303,9 @@ def main():
         results["profile"] = profile()
         if args.skip_benchmark and "benchmark" in earlier:
             results["benchmark"] = earlier["benchmark"]
-        if "many_cores" in earlier:  # measured on a many-core machine; kept as it is
-            results["many_cores"] = earlier["many_cores"]
+        for kept in ("many_cores", "mutation"):  # measured by other runs; kept as they are
+            if kept in earlier:
+                results[kept] = earlier[kept]
     with open(RESULTS, "w", encoding="utf-8") as stream:
         json.dump(results, stream, indent=2)
         stream.write("\n")
