@@ -175,6 +175,13 @@ def render(results):
             + [f"| {name} | " + " | ".join(f"{low:.2f}-{high:.2f}" if cell else ""
                                            for cell in cells for low, high in [cell or (0, 0)])
                + " |" for name, cells in many["rows"].items()])
+    if "pythons" in results:
+        pythons = results["pythons"]
+        shown["pythons_table"] = "\n".join(
+            [f"Measured by `tools/test_pythons.py` on {pythons['machine']}, {pythons['date']}:", "",
+             "| Python | what `pip install -r requirements.txt` installs | `python -m pytest` |",
+             "|---|---|---|"]
+            + [f"| {python} | {installs} | {tests} |" for python, installs, tests in pythons["rows"]])
     if "mutation" in results:
         mutation = results["mutation"]
         survivors = mutation["survivors"]
@@ -303,7 +310,7 @@ def main():
         results["profile"] = profile()
         if args.skip_benchmark and "benchmark" in earlier:
             results["benchmark"] = earlier["benchmark"]
-        for kept in ("many_cores", "mutation"):  # measured by other runs; kept as they are
+        for kept in ("many_cores", "mutation", "pythons"):  # measured by other runs; kept as is
             if kept in earlier:
                 results[kept] = earlier[kept]
     with open(RESULTS, "w", encoding="utf-8") as stream:

@@ -65,7 +65,7 @@ def download_attempt(venv_python, folder):
     """What the MNIST download path does with an empty Keras cache: with no network here, it
     shows how far it got (Keras imported on its jax backend, then the download refused)."""
     probe = ("import os, sys; sys.path.insert(0, %r)\n"
-             "from Datasets import DataError, load_mnist_arrays\n"
+             "from mlp.datasets import DataError, load_mnist_arrays\n"
              "try:\n    load_mnist_arrays()\n    print('downloaded')\n"
              "except DataError as error:\n"
              "    print('KERAS_BACKEND=' + str(os.environ.get('KERAS_BACKEND')) + ', ' + str(error))\n"
