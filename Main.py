@@ -186,7 +186,8 @@ def prepare(kind, folder, args, plan):
 def keep_earlier_run(run):
     """A fresh run never writes over a finished one: a folder that holds one (its metrics.json)
     is renamed to the first free <folder>.1, .2, ... first, and the run says where it went."""
-    if isinstance(run.plan, checkpoint.Fresh) and os.path.isfile(os.path.join(run.folder, "metrics.json")):
+    finished = os.path.isfile(os.path.join(run.folder, "metrics.json"))
+    if isinstance(run.plan, checkpoint.Fresh) and finished:
         run.moved_to = set_aside(run.folder)
         say(f"{run.title}: the earlier run's files in {run.folder} were moved to "
             f"{run.moved_to}")
@@ -312,10 +313,9 @@ def flushed(status):
 
 
 def say_and_exit_status(message, status):
-    """Print Main.py's one error line on standard error, if it is there; return status."""
+    """Print Main.py's one error line on standard error, if it is there; return status (what
+    is left for standard output is flushed() after)."""
     say(f"Main.py: error: {message}", error=True)
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more at exit
     return status
 
 

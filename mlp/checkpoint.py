@@ -19,9 +19,9 @@ import numpy as np
 from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS, read_npz_arrays
 from mlp.errors import DataError
-from mlp.optimizers import packed_parameters, unpack_parameters
-from mlp.guarded import read_text_or_none, write_atomically, say
 from mlp.callbacks import timed
+from mlp.guarded import read_text_or_none, say, write_atomically
+from mlp.optimizers import packed_parameters, unpack_parameters
 from mlp.records import fit_result, flat_result
 from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, data_file_flag,
                             data_file_to_reuse, settings_flags)

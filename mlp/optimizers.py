@@ -3,9 +3,9 @@
 Each optimizer is bound at construction to the parameter arrays it updates and
 to the gradient arrays the layers' backward() fills, and changes the
 parameters in place on every step(). optimizer_for packs a model's arrays into
-one vector first (Packed), for speed; the layers keep their own arrays. Every buffer it needs is allocated once,
-so a step allocates nothing; `buffers` says how many copies of the parameters
-that is, for the memory estimate. state() and restore() give a checkpoint what
+one vector first (Packed), for speed; the layers keep their own arrays. Every
+buffer an optimizer needs is allocated once, so a step allocates nothing;
+`buffers` says how many copies of the parameters that is, for the memory estimate. state() and restore() give a checkpoint what
 it needs to continue exactly where training stopped.
 
 OPTIMIZERS and LEARNING_RATE_SCHEDULES are the tables --optimizer and
@@ -35,18 +35,14 @@ class Packed:
     NAMES = ("weights", "bias")
 
     def __init__(self, layers):
-        arrays = [getattr(layer, name) for layer in layers for name in self.NAMES]
+        owners = [(layer, name) for layer in layers for name in self.NAMES]
+        arrays = [getattr(layer, name) for layer, name in owners]
         self.parameters = np.concatenate([array.ravel() for array in arrays])
         self.gradients = np.zeros_like(self.parameters)
-        self.views = []         # (layer, name, its view of the parameters, of the gradients)
-        offset = 0
-        for layer in layers:
-            for name in self.NAMES:
-                shape = getattr(layer, name).shape
-                end = offset + int(np.prod(shape))
-                self.views.append((layer, name, self.parameters[offset:end].reshape(shape),
-                                   self.gradients[offset:end].reshape(shape)))
-                offset = end
+        # (layer, name, its view of the parameters, its view of the gradients)
+        self.views = [(layer, name, parameter, gradient) for (layer, name), parameter, gradient
+                      in zip(owners, views_of(self.parameters, arrays),
+                             views_of(self.gradients, arrays))]
         self.gather()
 
     def gather(self):
@@ -228,6 +224,12 @@ def optimizer_for(model, name, learning_rate, weight_decay=0.0):
                             packed.weights(), packed)
 
 
+def views_of(vector, arrays):
+    """Views of consecutive pieces of vector, shaped as arrays are, in their order."""
+    ends = np.cumsum([array.size for array in arrays])
+    return [vector[end - array.size:end].reshape(array.shape) for array, end in zip(arrays, ends)]
+
+
 def packed_parameters(model):
     """Every weight and bias of model in one new vector, in the order Packed keeps them (the
     layout of a checkpoint's and early stopping's saved weights)."""
@@ -236,10 +238,9 @@ def packed_parameters(model):
 
 def unpack_parameters(vector, model):
     """Copy a vector packed_parameters made back into model's weights and biases."""
-    offset = 0
-    for parameter in model.parameters():
-        parameter[...] = vector[offset:offset + parameter.size].reshape(parameter.shape)
-        offset += parameter.size
+    parameters = model.parameters()
+    for parameter, saved in zip(parameters, views_of(vector, parameters)):
+        parameter[...] = saved
 
 
 def cosine_learning_rate(base_rate, epoch, epochs):
