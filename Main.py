@@ -48,9 +48,11 @@ except ModuleNotFoundError as missing:
     sys.exit(2)
 from mlp import checkpoint, console
 from mlp.augment import Augment, save_examples
+from mlp.comparison import compare_folders
 from mlp.callbacks import EarlyStopping, LayerHealth, PrintProgress, StopOnRequest, health_sentence
 from mlp.datasets import DATASETS, Dataset, csv_title, load_with, training_defaults
 from mlp.errors import EXIT_FAILED, UserError
+from mlp.experiments import run_experiment
 from mlp.explain import explain
 from mlp.flags import check_network_fits, parse_args, refuse_network_too_large, weight_decay_problem
 from mlp.gradient_check import report as gradient_check_report
@@ -86,6 +88,10 @@ def run_command(args):
     if args.gradient_check:
         return gradient_check_report(args.hidden_layers, args.activation, args.seed,
                                      args.dropout or 0.0)
+    if args.compare:
+        return compare_folders(args)
+    if args.varied:
+        return run_experiment(args)
     if args.model:
         if args.predict:
             check_predictions_path(args.output_dir, args.predict, args.model)

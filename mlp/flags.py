@@ -5,6 +5,7 @@ expected, with exit status 2, before any data is read.
 """
 
 import argparse
+import difflib
 import math
 import re
 import sys
@@ -52,6 +53,15 @@ def parse_hidden_layers(text):
             raise ValueError(f"a layer of {size} units; every layer needs at least 1")
         sizes.append(size)
     return sizes
+
+
+def parse_networks(text):
+    """One network or several: "[256, 64] [128] []" gives three (brackets group a network);
+    any single-network form of parse_hidden_layers gives one. Raises ValueError."""
+    groups = re.findall(r"\[[^\[\]]*\]", text)
+    if len(groups) > 1 and not re.sub(r"\[[^\[\]]*\]", "", text).strip(" ,"):
+        return [parse_hidden_layers(group) for group in groups]
+    return [parse_hidden_layers(text)]
 
 
 def bounded_number(expected, accept):
@@ -123,7 +133,18 @@ class OneLineErrorParser(argparse.ArgumentParser):
     block) and exit status 2."""
 
     def error(self, message):
-        raise UserError(f"{message} (see {self.prog} --help)")
+        raise UserError(f"{message}{self.suggestion(message)} (see {self.prog} --help)")
+
+    def suggestion(self, message):
+        """'; did you mean --epochs?' for an unknown flag close to a real one, else ''."""
+        unknown = re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", message.partition("arguments:")[2])
+        known = [option for action in self._actions for option in action.option_strings]
+        for flag in unknown:
+            close = difflib.get_close_matches(flag.partition("=")[0].replace("-", "_").lstrip("_"),
+                                              [option[2:] for option in known], n=1, cutoff=0.6)
+            if close:
+                return f"; did you mean --{close[0]}?"
+        return ""
 
     def _print_message(self, message, file=None):  # --help: through the one way out
         if message:
@@ -137,37 +158,37 @@ def build_parser():
                     "hidden layers, softmax output, categorical cross-entropy, hand-written "
                     "backpropagation) on MNIST and Iris, and save its metric plots.",
         formatter_class=DefaultOnceFormatter)
-    parser.add_argument("--learning_rate", type=positive_float, default=0.001,
+    parser.add_argument("--learning_rate", nargs="+", type=positive_float, default=0.001,
                         help="step size of the optimizer")
-    parser.add_argument("--epochs", type=positive_int, default=30,
+    parser.add_argument("--epochs", nargs="+", type=positive_int, default=30,
                         help="passes over the training set")
     parser.add_argument("--hidden_layers", nargs="+", default=["[256, 64]"], metavar="SIZES",
                         help="widths of the hidden layers, e.g. [256, 64] (quoted or "
                              "not), 256,64 or 256 64; [] for none (softmax regression) "
                              "(default: [256, 64])")
-    parser.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid",
+    parser.add_argument("--activation", nargs="+", choices=ACTIVATIONS, default="sigmoid",
                         help="activation of the hidden layers: "
                              + choices_help(ACTIVATION_HELP, lambda text: text))
     per_dataset = ", ".join(f"{entry.schedule} for {name}" for name, entry in DATASETS.items())
-    parser.add_argument("--lr_schedule", choices=LEARNING_RATE_SCHEDULES, default=None,
+    parser.add_argument("--lr_schedule", nargs="+", choices=LEARNING_RATE_SCHEDULES, default=None,
                         help=choices_help(LEARNING_RATE_SCHEDULES, lambda entry: entry.description)
                         + f" (default: {per_dataset})")
     per_dataset = ", ".join(f"{entry.batch_size} for {name}" for name, entry in DATASETS.items())
-    parser.add_argument("--batch_size", type=positive_int, default=None,
+    parser.add_argument("--batch_size", nargs="+", type=positive_int, default=None,
                         help=f"rows per gradient step (default: {per_dataset})")
     per_dataset = ", ".join(f"{entry.weight_decay:g} for {name}" for name, entry in DATASETS.items())
-    parser.add_argument("--weight_decay", type=non_negative_float, default=None,
+    parser.add_argument("--weight_decay", nargs="+", type=non_negative_float, default=None,
                         help="decoupled weight decay (AdamW's): each step shrinks the weights, "
                              "not the biases, by the factor 1 - learning rate x this; 0 turns "
                              f"it off (default: {per_dataset})")
     per_dataset = ", ".join(f"{entry.dropout:g} for {name}" for name, entry in DATASETS.items())
-    parser.add_argument("--dropout", type=dropout_rate, default=None,
+    parser.add_argument("--dropout", nargs="+", type=dropout_rate, default=None,
                         help="share of the hidden units' outputs dropped at random in each "
                              "training step (inverted dropout; evaluation uses them all); 0 "
                              f"turns it off (default: {per_dataset})")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+    parser.add_argument("--optimizer", nargs="+", choices=OPTIMIZERS, default="adam",
                         help=choices_help(OPTIMIZERS, lambda entry: entry.description))
-    parser.add_argument("--seed", type=seed_int, default=0,
+    parser.add_argument("--seed", nargs="+", type=seed_int, default=0,
                         help="seeds the weights, the data split and the shuffling")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), metavar="NAME",
                         help="which data sets to train on, in order: " + ", ".join(DATASETS)
@@ -200,6 +221,17 @@ def build_parser():
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in OUTPUT_DIR from its last finished epoch, with "
                              "the same flags; data sets that finished are skipped")
+    several = parser.add_argument_group(
+        "experiments (give any of --hidden_layers, --learning_rate, --epochs, --batch_size, "
+        "--activation, --optimizer, --lr_schedule, --dropout, --weight_decay, --seed several "
+        "values: each combination is one run, in OUTPUT_DIR/<values>/)")
+    several.add_argument("--jobs", type=positive_int, default=None,
+                         help="runs of an experiment trained at once (default: one per core, "
+                              "each with one BLAS thread, as many as memory allows)")
+    several.add_argument("--compare", nargs="+", default=None, metavar="FOLDER",
+                         help="only compare runs that exist (run or experiment folders, made "
+                              "anywhere): one picture and one table per data set, written to "
+                              "OUTPUT_DIR")
     own = parser.add_argument_group("your own data")
     own.add_argument("--csv", default=None, metavar="FILE",
                      help="train on this CSV instead of " + " and ".join(
@@ -283,21 +315,32 @@ def joined_hidden_layers(argv):
 TYPESET_DASHES = "\u2013\u2014\u2212"
 
 
-def plain_dashes(tokens):
+def plain_dashes(tokens, known):
     """tokens with a flag typed with typeset dashes (-learning_rate, --epochs with an en or em
-    dash or a minus sign) read as --learning_rate, and one line on standard error saying so."""
-    fixed, changed = [], []
+    dash or a minus sign) or with hyphens inside (--learning-rate) read as the flag of known
+    (--learning_rate), and one line on standard error for each kind saying so."""
+    fixed, typeset, hyphens = [], [], []
     for token in tokens:
         match = re.match(f"[-{TYPESET_DASHES}]{{1,2}}(?=[A-Za-z])", token)
         if match and any(dash in match.group() for dash in TYPESET_DASHES):
-            changed.append(token)
+            typeset.append(token)
             token = "--" + token[match.end():]
+        name, equals, value = token.partition("=")
+        if name.startswith("--") and "-" in name[2:] and name not in known:
+            underscored = "--" + name[2:].replace("-", "_")
+            if underscored in known:
+                hyphens.append((name, underscored))
+                token = underscored + equals + value
         fixed.append(token)
-    if changed:
-        names = ", ".join(sorted({f"U+{ord(c):04X}" for t in changed for c in t[:2]
+    if typeset:
+        names = ", ".join(sorted({f"U+{ord(c):04X}" for t in typeset for c in t[:2]
                                   if c in TYPESET_DASHES}))
-        say(f"Main.py: note: read {' '.join(changed)} as {' '.join(fixed_flags(changed))}: "
+        say(f"Main.py: note: read {' '.join(typeset)} as {' '.join(fixed_flags(typeset))}: "
             f"typographic dashes ({names}), as a word processor writes --", error=True)
+    if hyphens:
+        say(f"Main.py: note: read {' '.join(typed for typed, _ in hyphens)} as "
+            f"{' '.join(flag for _, flag in hyphens)}: this program's flags are written with "
+            f"underscores", error=True)
     return fixed
 
 
@@ -311,13 +354,16 @@ def parse_args(argv=None):
     A bad value raises UserError, whose one line names the flag (Main.py exits with 2).
     """
     parser = build_parser()
-    tokens = joined_hidden_layers(plain_dashes(sys.argv[1:] if argv is None else list(argv)))
+    known = {option for action in parser._actions for option in action.option_strings}
+    tokens = joined_hidden_layers(plain_dashes(sys.argv[1:] if argv is None else list(argv),
+                                               known))
     args = parser.parse_args(tokens)
     try:
-        args.hidden_layers = parse_hidden_layers(" ".join(args.hidden_layers))
+        args.hidden_layers = parse_networks(" ".join(args.hidden_layers))
     except ValueError as error:
         parser.error(f"argument --hidden_layers: {error}; expected a list of positive "
-                     f"whole numbers such as [256, 64]")
+                     f"whole numbers such as [256, 64], or several in brackets: [256, 64] [128]")
+    args.varied = several_values(args, parser)
     names = [name.strip().lower() for token in args.datasets for name in token.split(",")]
     unknown = [name for name in names if name not in DATASETS]
     if unknown or not names:
@@ -339,11 +385,37 @@ def parse_args(argv=None):
         with_images = ", ".join(name for name, entry in DATASETS.items() if entry.augment_pixels)
         parser.error(f"argument --augment: {', '.join(args.datasets)} has no images to move; "
                      f"expected a data set of images ({with_images})")
+    args.tokens = tokens  # as read: an experiment gives each of its runs these, one value each
     args.given_flags = set(flags_given(tokens))  # a reuse reads a run's recorded file unless given
     idle = idle_flag(args, flags_given(tokens))
     if idle:
         parser.error(idle)
     return args
+
+
+# The training flags that take several values: each combination of them is one run.
+EXPERIMENT_FLAGS = ("hidden_layers", "learning_rate", "epochs", "batch_size", "activation",
+                    "optimizer", "lr_schedule", "dropout", "weight_decay", "seed")
+
+
+def several_values(args, parser):
+    """{setting: its values} for the flags given more than one value (an experiment); every
+    flag of args is left holding its first value, as a single run reads it."""
+    varied = {}
+    for name in EXPERIMENT_FLAGS:
+        values = getattr(args, name)
+        if not isinstance(values, list) or not values:
+            continue  # a default: one value already
+        if name == "hidden_layers" and not isinstance(values[0], list):
+            continue  # parsed before: one network
+        repeated = [value for index, value in enumerate(values) if value in values[:index]]
+        if repeated:
+            parser.error(f"argument --{name}: {repeated[0]} is given twice; expected each value "
+                         f"once")
+        setattr(args, name, values[0])
+        if len(values) > 1:
+            varied[name] = values
+    return varied
 
 
 def weight_decay_problem(learning_rate, weight_decay):
@@ -365,7 +437,9 @@ MODE_FLAGS = {
     "model": {"--model", "--evaluate", "--predict", "--output_dir", "--mnist_path", "--iris_path",
               "--csv", "--target"},
 }
-MODE_WORDS = {"explain": "--explain (it needs no data and no other flag)",
+MODE_FLAGS["compare"] = {"--compare", "--output_dir"}
+MODE_WORDS = {"compare": "--compare (it only reads the runs it is given)",
+              "explain": "--explain (it needs no data and no other flag)",
               "gradient_check": "--gradient_check (it takes only --hidden_layers, --activation, "
                                 "--seed and --dropout)",
               "model": "--model (a saved model brings its own network and settings)"}
@@ -384,7 +458,14 @@ def idle_flag(args, given):
     is trained, and --datasets not with --csv (which trains on the CSV alone). A saved model's
     data set is known once it is read: mlp.prediction refuses another data set's flag then."""
     mode = ("explain" if args.explain else "gradient_check" if args.gradient_check
-            else "model" if args.model else None)
+            else "model" if args.model else "compare" if args.compare else None)
+    if mode is not None and args.varied:
+        flag = next(iter(args.varied))
+        return (f"argument --{flag}: several values make an experiment, which trains; expected "
+                f"one value with --{mode}")
+    if "--jobs" in given and not args.varied:
+        return ("argument --jobs: does nothing for one run; expected several values of a "
+                "training flag (an experiment)")
     for flag in given:
         if mode is None:
             if flag == "--augment_pixels" and not args.augment:

@@ -162,6 +162,15 @@ def append_text(path, text):
         raise failed(path, error) from None
 
 
+def open_log(path, append=False):
+    """The file at path opened for a process's printout (binary, written through), new unless
+    append."""
+    try:
+        return open(path, "ab" if append else "wb", buffering=0)
+    except OSError as error:
+        raise failed(path, error) from None
+
+
 def make_folder(path):
     """Create the folder path and those above it, as needed."""
     try:

@@ -1,0 +1,285 @@
+"""Experiments: several values for the training flags, each combination one ordinary run.
+
+An experiment is the command Main.py would run, once per combination of the
+values given, each in its own folder under OUTPUT_DIR and in its own process:
+every run is exactly the command a user could type alone (its numbers, files,
+checkpoint and --resume are that command's), with its printout in log.txt.
+The runs go in parallel, a few at a time; then mlp.comparison reads their
+metrics.json files back, as it reads any runs handed to --compare.
+
+Each run is a fresh interpreter (subprocess, not fork): a forked child of a
+process whose BLAS has started its threads can deadlock, and a run alone
+starts the same way.
+"""
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from mlp import comparison
+from mlp.datasets import DATASETS
+from mlp.errors import EXIT_FAILED, DataError, UserError
+from mlp.flags import estimated_training_bytes, parse_args, weight_decay_problem
+from mlp.guarded import (available_memory_bytes, make_folder, open_log, read_text_or_none, save_text,
+                         set_aside, say)
+from mlp.signals import EXIT_SIGNAL
+
+MARKER = "experiment.json"
+LOG = "log.txt"
+# How a varied setting is written in a run's folder name: lr0.01, h256-64, act-relu.
+SHORT = {"hidden_layers": "h", "learning_rate": "lr", "epochs": "ep", "batch_size": "bs",
+         "activation": "act-", "optimizer": "opt-", "lr_schedule": "sched-", "dropout": "drop",
+         "weight_decay": "wd", "seed": "seed"}
+# What one run's process holds besides its network: Python, numpy and matplotlib, and the data
+# (MNIST as float32 with its shuffled copy; Iris and a CSV are small).
+PROCESS_BYTES = 300 * 2**20
+DATA_BYTES = {"mnist": 2 * 70_000 * 784 * 4}
+MAIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Main.py")
+
+
+@dataclass
+class Job:
+    """One combination of the experiment: its values, folder and command line."""
+    values: dict
+    folder: str
+    tokens: list
+    process: Optional[subprocess.Popen] = None
+    started: float = 0.0
+    seconds: float = 0.0
+    returncode: Optional[int] = None
+    log: object = field(default=None, repr=False)
+
+    @property
+    def name(self):
+        return os.path.basename(self.folder)
+
+
+def value_text(name, value):
+    """A value as a folder name holds it: 0.001, 256-64 (none: no hidden layer), relu."""
+    if name == "hidden_layers":
+        return "-".join(map(str, value)) or "none"
+    if isinstance(value, float):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    return str(value)
+
+
+def flag_value(name, value):
+    """A value as its flag takes it back, exactly: [256, 64], 0.001."""
+    if name == "hidden_layers":
+        return "[" + ", ".join(map(str, value)) + "]"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def without_flags(tokens, flags):
+    """tokens without the given flags and the values that follow each."""
+    kept, skipping = [], False
+    for token in tokens:
+        if token.startswith("--") and token[2:3].isalpha():
+            name, equals, _ = token.partition("=")
+            skipping = name in flags and not equals
+            if name in flags:
+                continue
+        elif skipping:
+            continue
+        kept.append(token)
+    return kept
+
+
+def plan_jobs(args):
+    """The experiment's jobs, every one checked as its run will check its flags; raises
+    UserError naming the first bad value before anything is written."""
+    names = list(args.varied)
+    base = without_flags(args.tokens, {"--" + name for name in names}
+                         | {"--output_dir", "--jobs", "--resume"})
+    if "--threads" not in args.given_flags:
+        base.append("--threads=1")
+    jobs = []
+    for combination in itertools.product(*(args.varied[name] for name in names)):
+        values = dict(zip(names, combination))
+        tokens = base + [f"--{name}={flag_value(name, value)}" for name, value in values.items()]
+        folder = os.path.join(args.output_dir, "_".join(
+            SHORT[name] + value_text(name, value) for name, value in values.items()))
+        run_args = parse_args(tokens)
+        for kind in run_args.datasets:
+            entry = DATASETS.get(kind)
+            decay = run_args.weight_decay if run_args.weight_decay is not None else (
+                entry.weight_decay if entry else 0.0)
+            problem = weight_decay_problem(run_args.learning_rate, decay)
+            if problem:
+                raise UserError(f"{problem} (in the run {os.path.basename(folder)})")
+        jobs.append(Job(values, folder, tokens + ["--output_dir", folder]))
+    return jobs
+
+
+def bytes_per_job(args, jobs):
+    """Memory one job of the experiment may need at most: its process, data and network."""
+    most = 0
+    for job in jobs:
+        run_args = parse_args(job.tokens)
+        for kind in run_args.datasets:
+            entry = DATASETS.get(kind)
+            if entry is None:
+                continue
+            network, _ = estimated_training_bytes(entry.n_features, run_args.hidden_layers,
+                                                  entry.n_classes, 8 if run_args.dtype ==
+                                                  "float64" else 4, run_args.optimizer)
+            most = max(most, network + DATA_BYTES.get(kind, 0))
+    return most + PROCESS_BYTES
+
+
+def choose_jobs(args, jobs):
+    """How many runs train at once: --jobs, or one per core (per --threads threads), no more
+    than there are runs or than the memory available holds; raises UserError when --jobs asks
+    for more than memory holds."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    per_job = bytes_per_job(args, jobs)
+    available = available_memory_bytes()
+    fits = max(1, available // per_job) if available else len(jobs)
+    if args.jobs and args.jobs > fits:
+        raise UserError(f"argument --jobs: {args.jobs} runs at once need about "
+                        f"{args.jobs * per_job / 2**30:.1f} GiB and this machine has "
+                        f"{available / 2**30:.1f} GiB available; expected --jobs {fits} or fewer")
+    wanted = args.jobs or max(1, (cores or 1) // (args.threads or 1))
+    return max(1, min(wanted, len(jobs), fits))
+
+
+def unfinished(folder):
+    """Whether a run's folder holds a checkpoint in any of its data sets' folders."""
+    return any(os.path.isfile(os.path.join(folder, name, "checkpoint.npz"))
+               for name in (os.listdir(folder) if os.path.isdir(folder) else ()))
+
+
+def prepare_folder(args, jobs):
+    """Make OUTPUT_DIR ready: a finished experiment there is moved aside (never written over);
+    an unfinished one is continued only with --resume. Returns where an earlier one went."""
+    marker = os.path.join(args.output_dir, MARKER)
+    exists = os.path.isfile(marker)
+    if args.resume:
+        if not exists:
+            raise DataError(f"argument --resume: nothing to resume: no {MARKER} in "
+                            f"{args.output_dir}; run without --resume to start")
+        return None
+    if exists and any(unfinished(job.folder) for job in jobs):
+        raise DataError(f"argument --resume: {args.output_dir} holds an unfinished experiment; "
+                        f"add --resume to continue it, or choose another --output_dir")
+    moved = set_aside(args.output_dir) if exists else None
+    make_folder(args.output_dir)
+    save_text(json.dumps({"varied": args.varied, "runs": [job.name for job in jobs]}, indent=2)
+              + "\n", marker)
+    return moved
+
+
+def run_experiment(args):
+    """Train every combination of the values given, a few at once; compare them; return the
+    exit status (0 when every run finished, 1 when one failed, 130/143 when stopped)."""
+    jobs = plan_jobs(args)
+    width = choose_jobs(args, jobs)
+    moved = prepare_folder(args, jobs)
+    if moved:
+        say(f"The earlier experiment in {args.output_dir} was moved to {moved}")
+    say(f"Experiment: {len(jobs)} runs ({', '.join(f'--{name} x{len(values)}' for name, values in args.varied.items())}) "
+        f"in {args.output_dir}, {width} at a time; each run's printout is in its folder's {LOG}")
+    stop = Stopper()
+    with stop:
+        run_jobs(jobs, width, stop, args.resume)
+    failed = [job for job in jobs if job.returncode not in (0, None)]
+    if not stop.signal_number:
+        comparison.compare_and_report(comparison.find_runs([job.folder for job in jobs]),
+                                      args.output_dir)
+    if stop.signal_number:
+        done = sum(job.returncode == 0 for job in jobs)
+        say(f"Stopped: {done} of {len(jobs)} runs finished; run the same command with --resume "
+            f"to continue the others from their last finished epoch.")
+        return EXIT_SIGNAL[stop.signal_number]
+    return EXIT_FAILED if failed else 0
+
+
+def run_jobs(jobs, width, stop, resume):
+    """Start the jobs, at most width at once, until all have ended or a stop was asked for."""
+    waiting, running, ended = list(jobs), [], []
+    while waiting or running:
+        while waiting and len(running) < width and not stop.signal_number:
+            job = waiting.pop(0)
+            start(job, resume)
+            running.append(job)
+        stop.running = running
+        time.sleep(0.05)
+        for job in [job for job in running if job.process.poll() is not None]:
+            running.remove(job)
+            job.returncode = job.process.returncode
+            job.seconds = time.monotonic() - job.started
+            job.log.close()
+            ended.append(job)
+            report(job, ended, len(jobs), waiting, running, width)
+        if stop.signal_number and not running:
+            break
+
+
+def start(job, resume):
+    """Start a job's run in its own process, in its own session (a Ctrl-C reaches it once,
+    from the experiment), its printout going to its folder's log."""
+    make_folder(job.folder)
+    again = resume and (unfinished(job.folder) or bool(comparison.metrics_files(job.folder)))
+    job.log = open_log(os.path.join(job.folder, LOG), append=again)
+    job.started = time.monotonic()
+    job.process = subprocess.Popen([sys.executable, MAIN, *job.tokens, *(["--resume"] if again else [])],
+                                   stdout=job.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+
+
+def report(job, ended, total, waiting, running, width):
+    """One line for a run that ended: its values, its best validation accuracy per data set,
+    its time, and how many are left and about how long they will take."""
+    parts = []
+    for path in comparison.metrics_files(job.folder):
+        try:
+            run = comparison.read_run(path)
+        except DataError:
+            continue
+        parts.append(f"{run.title} best val_accuracy {run.best_val_accuracy:.4f} "
+                     f"(epoch {run.best_epoch})" if run.best_epoch else f"{run.title} {run.status}")
+    if job.returncode in EXIT_SIGNAL.values():
+        parts.append("stopped; its finished epochs are kept for --resume")
+    elif job.returncode not in (0, None):
+        lines = (read_text_or_none(os.path.join(job.folder, LOG)) or "").strip().splitlines()
+        parts.append(f"exit {job.returncode}: {lines[-1] if lines else 'no output'}")
+    left = len(waiting) + len(running)
+    mean = sum(done.seconds for done in ended) / len(ended)
+    eta = f", about {mean * -(-left // width):.0f} s more" if left else ""
+    say(f"[{len(ended)}/{total}] {job.name}: {'; '.join(parts) or 'no epoch finished'}; "
+        f"{job.seconds:.1f} s ({left} left{eta})")
+
+
+class Stopper:
+    """Ctrl-C or SIGTERM during an experiment: passed on once to every running run (each
+    keeps its finished epochs and stops), and no further run starts; a second Ctrl-C is
+    passed on too (each run quits at once)."""
+
+    def __init__(self):
+        self.signal_number = None
+        self.running = []
+        self._previous = {}
+
+    def __enter__(self):
+        self._previous = {number: signal.signal(number, self._handle) for number in EXIT_SIGNAL}
+        return self
+
+    def __exit__(self, *exception):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _handle(self, signal_number, frame):
+        if self.signal_number is None:
+            say(f"\n{signal.Signals(signal_number).name}: stopping every run after its batch; "
+                f"no further run starts", error=True)
+        self.signal_number = self.signal_number or signal_number
+        for job in self.running:
+            if job.process and job.process.poll() is None:
+                job.process.send_signal(signal_number)
