@@ -63,15 +63,17 @@ class Run:
         return self.history["val_loss"][-1] if self.history["val_loss"] else math.nan
 
 
-def field(record, name, kinds, path, optional=False):
-    """record[name] when it is one of kinds; else DataError naming the file and the field."""
+def field(record, name, kinds, path, optional=False, within=""):
+    """record[name] when it is one of kinds (a type or a tuple of them; never a bool for a
+    number); else DataError naming the file and the field (within: the fields around it)."""
     value = record.get(name)
-    if (value is None and optional) or (isinstance(value, kinds) and not isinstance(value, bool)
-                                        or kinds is bool and isinstance(value, bool)):
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if (value is None and optional) or (isinstance(value, kinds) and not isinstance(value, bool)):
         return value
-    raise DataError(f"{path}: field {name!r} is {json.dumps(value)[:40]}; expected "
-                    f"{' or '.join(kind.__name__ for kind in (kinds if isinstance(kinds, tuple) else (kinds,)))}"
-                    f"; the file is damaged or not a run's metrics.json")
+    expected = " or ".join("number" if kind is float else kind.__name__ for kind in kinds
+                           if kind is not int or float not in kinds)
+    raise DataError(f"{path}: field {within + name!r} is {json.dumps(value)[:40]}; expected "
+                    f"{expected}; the file is damaged or not a run's metrics.json")
 
 
 def read_run(path):
@@ -84,7 +86,7 @@ def read_run(path):
         raise DataError(f"{path}: not a JSON object; expected a run's metrics.json")
     history = field(record, "history", dict, path)
     for name in HISTORY:
-        values = field(history, name, list, path)
+        values = field(history, name, list, path, within="history.")
         if not all(isinstance(value, (int, float)) for value in values):
             raise DataError(f"{path}: field 'history.{name}' holds a value that is not a number")
     if len({len(history[name]) for name in HISTORY}) != 1:
@@ -103,7 +105,7 @@ def read_run(path):
 
 def metrics_files(folder, depth=SEARCH_DEPTH):
     """The metrics.json files in folder and the folders below it, up to depth levels, sorted."""
-    found = []
+    found, folder = [], os.fspath(folder)
     for root, folders, files in os.walk(folder):
         folders.sort()
         if root[len(folder):].count(os.sep) >= depth:
@@ -121,6 +123,7 @@ def find_runs(folders):
         if not os.path.isdir(folder):
             raise DataError(f"argument --compare: {folder}: no such folder; expected a run's or "
                             f"an experiment's folder")
+        folder = os.fspath(folder)
         paths = metrics_files(folder)
         if not paths:
             raise DataError(f"argument --compare: {folder} holds no run (no {METRICS} in it or "

@@ -1,0 +1,224 @@
+"""Experiments: several values per flag make one ordinary run per combination, trained in
+parallel; the comparison reads the runs' metrics.json back (an experiment's, or any runs handed
+to --compare), and its picture and table hold exactly their numbers."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from helpers import MAIN, assert_one_line_error, run_in_process, run_main, snapshot
+from mlp import comparison, flags
+
+EXPERIMENT = ("--datasets", "iris", "--learning_rate", "0.1", "0.01", "0.001",
+              "--hidden_layers", "[8]", "[16,", "8]", "--epochs", "5")
+FOLDERS = ["h8_lr0.1", "h8_lr0.01", "h8_lr0.001", "h16-8_lr0.1", "h16-8_lr0.01", "h16-8_lr0.001"]
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    """The six runs of three learning rates by two networks on Iris, and what was printed."""
+    out = tmp_path_factory.mktemp("experiment") / "out"
+    result = run_main(*EXPERIMENT, "--output_dir", out)
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+def metrics(folder):
+    with open(os.path.join(folder, "iris", "metrics.json"), encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def test_every_combination_is_a_run_in_a_folder_named_by_its_values(experiment):
+    out, printed = experiment
+    assert sorted(name for name in os.listdir(out) if os.path.isdir(out / name)) == sorted(FOLDERS)
+    for name in FOLDERS:
+        record = metrics(out / name)
+        width, rate = name.split("_")
+        assert record["hidden_layers"] == [int(w) for w in width[1:].split("-")]
+        assert record["learning_rate"] == float(rate[2:])
+        assert record["status"] == "completed" and record["epochs_completed"] == 5
+        assert record["blas_threads"] == 1  # one BLAS thread per run unless --threads says
+        assert "Iris: test loss" in (out / name / "log.txt").read_text()
+        assert f"{name}: Iris best val_accuracy" in printed
+    assert printed.count("/6] ") == 6
+
+
+def test_a_run_of_an_experiment_is_the_run_made_alone(experiment, tmp_path):
+    out, _ = experiment
+    alone = run_main("--datasets", "iris", "--learning_rate", "0.01", "--hidden_layers", "[16, 8]",
+                     "--epochs", "5", "--threads", "1", "--output_dir", tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    ours, theirs = metrics(out / "h16-8_lr0.01"), metrics(tmp_path)
+    assert ours["history"] == theirs["history"] and ours["test_loss"] == theirs["test_loss"]
+    with np.load(out / "h16-8_lr0.01" / "iris" / "model.npz") as a, \
+            np.load(tmp_path / "iris" / "model.npz") as b:
+        assert all(np.array_equal(a[key], b[key]) for key in a.files if key != "options")
+
+
+def test_the_table_holds_each_runs_numbers_best_validation_first(experiment):
+    out, printed = experiment
+    with open(out / "comparison_iris.csv", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 6
+    best = [float(row["best_val_accuracy"]) for row in rows]
+    assert best == sorted(best, reverse=True)
+    for row in rows:
+        record = metrics(os.path.dirname(row["folders"]))
+        history = record["history"]
+        assert float(row["best_val_accuracy"]) == max(history["val_accuracy"])
+        assert int(float(row["best_epoch"])) == int(np.argmax(history["val_accuracy"])) + 1
+        assert float(row["last_val_loss"]) == history["val_loss"][-1]
+        assert float(row["test_accuracy"]) == record["test_accuracy"]
+        assert float(row["test_loss"]) == record["test_loss"]
+        assert row["learning_rate"] == f"{record['learning_rate']:g}"
+    first = rows[0]
+    assert (f"best by validation: hidden {first['hidden_layers']}, lr {first['learning_rate']}, "
+            f"val_accuracy {float(first['best_val_accuracy']):.4f}") in printed
+
+
+def test_the_picture_draws_each_runs_validation_curves(experiment):
+    out, _ = experiment
+    runs = comparison.find_runs([out])
+    settings = comparison.settings_of(runs)
+    figure = comparison.plot_comparison(settings, "Iris", 12)
+    loss_axes, accuracy_axes = figure.axes[:2]
+    assert len(loss_axes.lines) == len(accuracy_axes.lines) == 6
+    for setting, loss_line, accuracy_line in zip(settings, loss_axes.lines, accuracy_axes.lines):
+        with open(setting.runs[0].path, encoding="utf-8") as stream:
+            record = json.load(stream)
+        assert list(loss_line.get_ydata()) == record["history"]["val_loss"]
+        assert list(accuracy_line.get_ydata()) == record["history"]["val_accuracy"]
+        assert list(loss_line.get_xdata()) == [1, 2, 3, 4, 5]
+        # the legend names only the values that differ
+        assert loss_line.get_label() == (f"hidden {json.dumps(record['hidden_layers'])}, "
+                                         f"lr {record['learning_rate']:g}")
+    assert "Iris: validation (12 rows) per epoch, 6 settings" == figure.get_suptitle()
+
+
+def test_seeds_make_one_line_per_setting_with_its_mean_and_spread(tmp_path):
+    out = tmp_path / "seeds"
+    result = run_main("--datasets", "iris", "--seed", "0", "1", "2", "--learning_rate", "0.1",
+                      "0.01", "--hidden_layers", "[8]", "--epochs", "3", "--output_dir", out)
+    assert result.returncode == 0, result.stderr
+    settings = comparison.settings_of(comparison.find_runs([out]))
+    assert [len(setting.runs) for setting in settings] == [3, 3]
+    figure = comparison.plot_comparison(settings, "Iris")
+    for setting, line in zip(settings, figure.axes[1].lines):
+        curves = np.array([run.history["val_accuracy"] for run in setting.runs])
+        assert np.allclose(line.get_ydata(), curves.mean(axis=0))
+        assert sorted(run.settings["seed"] for run in setting.runs) == [0, 1, 2]
+    assert len(figure.axes[1].collections) == 2  # a band per setting
+    with open(out / "comparison_iris.csv", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    for row, setting in zip(rows, settings):
+        tests = [run.test_accuracy for run in setting.runs]
+        assert float(row["test_accuracy"]) == pytest.approx(np.mean(tests))
+        assert float(row["test_accuracy_std"]) == pytest.approx(np.std(tests))
+        assert row["runs"] == "3"
+
+
+def test_one_bad_value_refuses_the_whole_experiment_with_nothing_written(capsys, tmp_path):
+    # --learning_rate 10 with --weight_decay 0.2 would flip the weights' sign every step.
+    result = run_in_process(capsys, "--datasets", "iris", "--learning_rate", "0.01", "10",
+                            "--weight_decay", "0.2", "--output_dir", tmp_path / "out")
+    assert_one_line_error(result, "argument --weight_decay", "in the run lr10")
+    assert not (tmp_path / "out").exists()
+    result = run_in_process(capsys, "--datasets", "iris", "--epochs", "3", "3",
+                            "--output_dir", tmp_path / "out")
+    assert_one_line_error(result, "argument --epochs: 3 is given twice")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_stopped_experiment_resumes_to_what_an_uninterrupted_one_gives(tmp_path):
+    flags_ = ("--datasets", "iris", "--learning_rate", "0.01", "0.003", "--hidden_layers", "[8]",
+              "--epochs", "400", "--jobs", "1")
+    whole = run_main(*flags_, "--output_dir", tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    stopped = tmp_path / "stopped"
+    process = subprocess.Popen([sys.executable, MAIN, *flags_, "--output_dir", str(stopped)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = stopped / "lr0.003" / "log.txt"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and "epoch  20/400" in log.read_text()):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Stopped: 1 of 2 runs finished" in out
+    assert (stopped / "lr0.003" / "iris" / "checkpoint.npz").exists()
+    resumed = run_main(*flags_, "--output_dir", stopped, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch" in (stopped / "lr0.003" / "log.txt").read_text()
+    for name in ("lr0.01", "lr0.003"):
+        ours, theirs = metrics(stopped / name), metrics(tmp_path / "whole" / name)
+        assert ours["history"] == theirs["history"] and ours["test_loss"] == theirs["test_loss"]
+
+
+def test_a_finished_experiment_is_moved_aside_not_written_over(tmp_path):
+    command = ("--datasets", "iris", "--epochs", "1", "--seed", "0", "1", "--hidden_layers", "[4]",
+               "--output_dir", tmp_path / "out")
+    assert run_main(*command).returncode == 0
+    before = snapshot(tmp_path / "out")
+    again = run_main(*command)
+    assert again.returncode == 0, again.stderr
+    assert f"moved to {tmp_path / 'out'}.1" in again.stdout
+    assert snapshot(tmp_path / "out.1") == before
+
+
+def test_compare_reads_runs_made_one_at_a_time_and_marks_unfinished_ones(capsys, tmp_path):
+    for rate in ("0.1", "0.01"):
+        assert run_in_process(capsys, "--datasets", "iris", "--epochs", "2", "--hidden_layers",
+                              "[4]", "--learning_rate", rate, "--output_dir",
+                              tmp_path / rate).returncode == 0
+    record = json.loads((tmp_path / "0.01" / "iris" / "metrics.json").read_text())
+    record["status"] = "running"
+    (tmp_path / "0.01" / "iris" / "metrics.json").write_text(json.dumps(record))
+    result = run_in_process(capsys, "--compare", tmp_path / "0.1", tmp_path / "0.01",
+                            "--output_dir", tmp_path / "cmp")
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "cmp" / "comparison_iris.csv", encoding="utf-8") as stream:
+        rows = {row["learning_rate"]: row for row in csv.DictReader(stream)}
+    assert rows["0.1"]["finished"] == "True" and rows["0.01"]["finished"] == "False"
+    assert "unfinished" in result.stdout
+
+
+def test_compare_refuses_a_folder_that_holds_no_run(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_in_process(capsys, "--compare", tmp_path / "empty", "--output_dir", tmp_path / "c")
+    assert_one_line_error(result, f"argument --compare: {tmp_path / 'empty'} holds no run")
+    assert not (tmp_path / "c").exists()
+
+
+def test_compare_names_the_damaged_field(capsys, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps(
+        {"dataset": "iris", "status": "completed", "history": {"train_loss": "x"}}))
+    result = run_in_process(capsys, "--compare", tmp_path / "run")
+    assert_one_line_error(result, "metrics.json: field 'history.train_loss' is \"x\"; expected list")
+
+
+@pytest.mark.parametrize("tokens, networks", [
+    (["[256,", "64]", "[128]", "[]"], [[256, 64], [128], []]),
+    (["[8]", "[16, 8]"], [[8], [16, 8]]),
+    (["[256,", "64]"], None), (["256", "64"], None), (["256,64"], None), (["[]"], None),
+])
+def test_brackets_group_networks_and_one_network_is_read_as_today(tokens, networks):
+    args = flags.parse_args(["--hidden_layers", *tokens])
+    assert args.varied.get("hidden_layers") == networks
+    assert args.hidden_layers == (networks[0] if networks else
+                                  flags.parse_hidden_layers(" ".join(tokens)))
+
+
+def test_several_values_are_refused_where_nothing_trains(capsys):
+    result = run_in_process(capsys, "--gradient_check", "--hidden_layers", "[4]", "[8]")
+    assert_one_line_error(result, "argument --hidden_layers: several values make an experiment")
+    result = run_in_process(capsys, "--datasets", "iris", "--jobs", "2")
+    assert_one_line_error(result, "argument --jobs: does nothing for one run")
