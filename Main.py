@@ -49,14 +49,15 @@ except ModuleNotFoundError as missing:
 from mlp import checkpoint, console
 from mlp.augment import Augment, save_examples
 from mlp.comparison import compare_folders
-from mlp.callbacks import EarlyStopping, LayerHealth, PrintProgress, StopOnRequest, health_sentence
+from mlp.callbacks import (STUCK, EarlyStopping, LayerHealth, PrintProgress, StopOnRequest,
+                           StuckAtChance, health_sentence)
 from mlp.datasets import DATASETS, Dataset, csv_title, load_with, training_defaults
 from mlp.errors import EXIT_FAILED, UserError
 from mlp.experiments import run_experiment
 from mlp.explain import explain
 from mlp.flags import check_network_fits, parse_args, refuse_network_too_large, weight_decay_problem
 from mlp.gradient_check import report as gradient_check_report
-from mlp.metrics import assess
+from mlp.metrics import assess, chance_verdict
 from mlp.optimizers import LearningRateScheduler, optimizer_for
 from mlp.outputs import check_output_dir, check_predictions_path, check_run_folder
 from mlp.guarded import (OutputLock, make_folder, remove, remove_stale_temporaries, say,
@@ -120,7 +121,8 @@ def run_command(args):
             say("No epoch had finished, so there is nothing to resume: run the same command "
                 "again to start afresh.")
         return stop_flag.exit_status
-    return EXIT_FAILED if any(outcome.status == DIVERGED for outcome in outcomes) else 0
+    return EXIT_FAILED if any(outcome.status == DIVERGED or outcome.stuck
+                              for outcome in outcomes) else 0
 
 
 def train_all(runs, stop_flag):
@@ -227,9 +229,10 @@ def train_one(run, stop_flag):
                                   stateful, threads.count)
     records = LiveRecords(folder, dataset, settings)
     health = LayerHealth(dataset.X_val)
+    stuck = StuckAtChance(dataset.X_val, dataset.y_val, dataset.n_classes)
     augment = [Augment(dataset.image_shape, settings.augment_pixels)] if settings.augment else []
     callbacks = [LearningRateScheduler(settings.lr_schedule), *augment, PrintProgress(), health,
-                 *stateful, saver, records, StopOnRequest(stop_flag)]
+                 stuck, *stateful, saver, records, StopOnRequest(stop_flag)]
     resume_from = None
     if resuming:
         resume_from = checkpoint.restore(saver.path, plan, model, optimizer, rng, stateful)
@@ -251,10 +254,14 @@ def train_one(run, stop_flag):
     # --- finish: assess on the test set, write everything, say how it went
     train_seconds = time.perf_counter() - started + earlier_seconds
     assessment = None
+    if result.status == STUCK:
+        console.print_stuck(dataset.title, len(result.learning_rates), settings.epochs)
     if result.status == DIVERGED:
         console.print_diverged(dataset.title, result.diverged_epoch, settings.learning_rate)
     else:
         assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
+        assessment.chance = chance_verdict(assessment.confusion_matrix, dataset.class_names,
+                                           result.extras["layer_health"]["saturation"][-1])
     costs = {"checkpoint_and_records_seconds": saver.seconds + records.seconds,
              "layer_health_seconds": health.seconds,
              "augment_seconds": augment[0].seconds if augment else 0.0}
@@ -268,7 +275,8 @@ def train_one(run, stop_flag):
         test_loss=assessment.loss if assessment else None,
         test_accuracy=assessment.accuracy if assessment else None,
         calibration_error=assessment.calibration_error if assessment else None,
-        health=health_sentence(result.extras["layer_health"], model))
+        health=health_sentence(result.extras["layer_health"], model),
+        stuck=console.stuck_sentence(assessment, result, model, settings.learning_rate))
 
 
 def kept_epoch(result):

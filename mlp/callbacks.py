@@ -15,6 +15,7 @@ import numpy as np
 
 from Model import INTERRUPTED, STOPPED_EARLY, Callback
 from mlp.guarded import say
+from mlp.metrics import chance_level
 from mlp.optimizers import packed_parameters, unpack_parameters
 
 
@@ -225,6 +226,39 @@ class LayerHealth(Callback):
         return None
 
 
+STUCK = "stuck_at_chance"
+
+
+class StuckAtChance(Callback):
+    """Stops a run that can no longer learn: EPOCHS epochs in a row, its validation accuracy
+    within noise of chance, it answers one class for nearly every row, and a hidden layer is
+    nearly all saturated, so that almost no gradient passes it. Each epoch's share of the most
+    answered class is kept in run.result.extras["most_answered_share"] (so a resumed run decides
+    as the uninterrupted one); LayerHealth must come before it."""
+
+    EPOCHS = 3
+    ONE_CLASS = 0.9
+    SATURATED = 0.99
+
+    def __init__(self, X_val, y_val, n_classes):
+        self.X_sample = X_val[:LayerHealth.SATURATION_ROWS]
+        self.level, self.noise = chance_level(y_val, n_classes)
+
+    def on_epoch_end(self, run, logs):
+        answers = np.bincount(run.model.predict_proba(self.X_sample).argmax(axis=1))
+        shares = run.result.extras.setdefault("most_answered_share", [])
+        shares.append(float(answers.max() / len(self.X_sample)))
+        saturation = run.result.extras.get("layer_health", {}).get("saturation", [])
+        recent = zip(run.result.history["val_accuracy"][-self.EPOCHS:], shares[-self.EPOCHS:],
+                     saturation[-self.EPOCHS:])
+        dead = [accuracy <= self.level + self.noise and share >= self.ONE_CLASS
+                and max((s for s in layers if s is not None), default=0) >= self.SATURATED
+                for accuracy, share, layers in recent]
+        if len(dead) == self.EPOCHS and all(dead) and run.epoch < run.epochs:
+            return STUCK
+        return None
+
+
 # Each saturating activation's limits: a unit whose output is below the first or above the
 # second is saturated, its derivative nearly 0, and it barely learns. ReLU never saturates.
 SATURATION_LIMITS = {"sigmoid": (0.01, 0.99), "tanh": (-0.98, 0.98)}
@@ -274,7 +308,10 @@ def health_sentence(health, model):
     parts.append(f"each step moved a layer's weights by {min(ratios):.1e} to {max(ratios):.1e} of "
                  f"their size (about 1e-3 is healthy)")
     text = "in the first epoch, " + "; ".join(parts)
-    saturated = [share for share in health["saturation"][-1] if share is not None]
+    saturated = {name: share for name, share in zip(health["layers"], health["saturation"][-1])
+                 if share is not None}
     if saturated:
-        text += f"; by the last, up to {max(saturated):.1%} of a hidden layer's activations were saturated"
+        name = max(saturated, key=saturated.get)
+        text += (f"; by the last, {saturated[name]:.1%} of {name}'s activations were saturated"
+                 + (" (the most of any layer)" if len(saturated) > 1 else ""))
     return text

@@ -19,7 +19,7 @@ import numpy as np
 from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS, read_npz_arrays
 from mlp.errors import DataError
-from mlp.callbacks import timed
+from mlp.callbacks import STUCK, timed
 from mlp.guarded import read_text_or_none, say, write_atomically
 from mlp.optimizers import packed_parameters, unpack_parameters
 from mlp.records import fit_result, flat_result
@@ -196,7 +196,7 @@ def contradiction(saved, current, flag_of):
     return None
 
 
-FINISHED = (COMPLETED, STOPPED_EARLY, DIVERGED)
+FINISHED = (COMPLETED, STOPPED_EARLY, DIVERGED, STUCK)
 
 
 class Fresh(NamedTuple):

@@ -26,7 +26,7 @@ SETTINGS = EXPERIMENT_FLAGS + ("dtype", "validation_split", "patience", "augment
                                "augment_pixels", "target")
 LABELS = {"hidden_layers": "hidden", "learning_rate": "lr", "batch_size": "batch",
           "lr_schedule": "schedule", "weight_decay": "weight decay"}
-FINISHED = ("completed", "stopped_early", "diverged")
+FINISHED = ("completed", "stopped_early", "diverged", "stuck_at_chance")
 SEARCH_DEPTH = 3       # folders below a --compare FOLDER searched for runs
 HISTORY = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from Model import COMPLETED, cross_entropy
+from mlp.callbacks import STUCK, StuckAtChance
 from mlp.flags import network_text, settings_text
 from mlp.guarded import say
 
@@ -27,6 +28,7 @@ class Outcome:
     earlier: bool = False       # it ended in an earlier command; its files are kept
     moved_to: Optional[str] = None  # where the files of an earlier run in folder went
     best_epoch: Optional[int] = None  # with --patience: the epoch whose weights were kept
+    stuck: str = ""             # stuck_sentence: said first when the network learned nothing
 
 
 def print_header(dataset, settings, threads):
@@ -76,6 +78,12 @@ def print_diverged(title, epoch, learning_rate):
         f"--learning_rate than {learning_rate:g}", error=True)
 
 
+def print_stuck(title, epoch, epochs):
+    say(wrapped(f"{title}: stopped after epoch {epoch} of {epochs}: for {StuckAtChance.EPOCHS} "
+                f"epochs it has answered one class at chance accuracy with its hidden units "
+                f"saturated, and further epochs cannot change that (the summary says more)", "  "))
+
+
 def finished_before(title, folder, status):
     """Say how a data set's run ended in an earlier command, and return its Outcome."""
     outcome = Outcome(title, folder, status, earlier=True)
@@ -88,12 +96,41 @@ def ended_before(outcome):
     return f"finished before{how}; its files in {outcome.folder} are kept"
 
 
+def stuck_sentence(assessment, result, model, learning_rate):
+    """What the summary says first of a network that learned nothing (Assessment.chance says
+    so): the evidence, and the likely cause and fix; "" for one that learned."""
+    chance = assessment.chance if assessment else None
+    if not chance or not chance["stuck"]:
+        return ""
+    stopped = (f"stopped after epoch {len(result.learning_rates)}, as it could not recover; "
+               if result.status == STUCK else "")
+    evidence = [f"test accuracy {chance['accuracy']:.4f}, where always answering the most common "
+                f"class gets {chance['chance_level']:.4f} (give or take {chance['noise']:.2f})",
+                f"it answers {chance['most_answered']!r} for {chance['most_answered_share']:.0%} "
+                f"of the test rows"]
+    saturated = (chance["saturation"] or 0) >= 0.9
+    if saturated:
+        name = model.layer_names()[chance["saturated_layer"]]
+        evidence.append(f"{chance['saturation']:.0%} of {name}'s activations are saturated, "
+                        f"so almost no gradient passes it")
+        cause = (f"the learning rate {learning_rate:g} is likely too large: the first steps drove "
+                 f"the hidden units into saturation, where they stop learning; try "
+                 f"--learning_rate {learning_rate / 10:g}")
+    else:
+        cause = "it has likely not trained enough yet: try more --epochs or a larger --learning_rate"
+    return (f"stuck at chance: the network learned nothing useful ({stopped}"
+            f"{'; '.join(evidence)}). {cause[0].upper()}{cause[1:]}.")
+
+
 def print_summary(outcomes):
     say("\nSummary")
     for outcome in outcomes:
         if outcome.earlier:
             say(f"  {outcome.title}: {ended_before(outcome)}")
-        elif outcome.test_accuracy is None:
+            continue
+        if outcome.stuck:
+            say(wrapped(f"  {outcome.title}: {outcome.stuck}", "    "))
+        if outcome.test_accuracy is None:
             say(f"  {outcome.title}: {outcome.status}, no test metrics; files in {outcome.folder}")
         else:
             notes = [] if outcome.status == COMPLETED else [outcome.status.replace("_", " ")]

@@ -2,6 +2,7 @@
 precision, recall and F1, and how well calibrated the probabilities are."""
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -65,6 +66,31 @@ def calibration(P, labels, n_bins=CALIBRATION_BINS):
                      "accuracy": [float(a) if f else None for a, f in zip(accuracy, filled)]}}
 
 
+def chance_level(labels, n_classes):
+    """(the accuracy of always answering the most common class of labels, at least 1 /
+    n_classes; the noise around it: two standard errors of an accuracy over len(labels) rows)."""
+    level = max(np.bincount(labels, minlength=n_classes).max() / len(labels), 1 / n_classes)
+    return float(level), float(max(2 * np.sqrt(level * (1 - level) / len(labels)), 1 / len(labels)))
+
+
+def chance_verdict(counts, class_names, saturation=None):
+    """Whether a model whose test confusion matrix is counts learned nothing: its accuracy within
+    noise of chance_level. The evidence as a dict: accuracy, chance level, noise, the class it
+    answers most and for what share of rows, and the hidden layers' saturation at the end
+    (saturation: one share per layer, None where it does not apply)."""
+    labels = np.repeat(np.arange(len(counts)), counts.sum(axis=1))
+    level, noise = chance_level(labels, len(counts))
+    accuracy = float(np.trace(counts) / counts.sum())
+    answers = counts.sum(axis=0) / counts.sum()
+    shares = [share for share in saturation or [] if share is not None]
+    return {"stuck": accuracy <= level + noise, "accuracy": accuracy, "chance_level": level,
+            "noise": noise, "most_answered": class_names[int(answers.argmax())],
+            "most_answered_share": float(answers.max()),
+            "saturation": max(shares) if shares else None,
+            "saturated_layer": (int(np.argmax([-1 if share is None else share for share in saturation]))
+                                if shares else None)}
+
+
 @dataclass
 class Assessment:
     """A model's report on a test set: its mean loss and accuracy, the confusion matrix
@@ -78,13 +104,16 @@ class Assessment:
     calibration_error: float
     calibration_bins: dict
     probabilities: np.ndarray
+    chance: Optional[dict] = None       # chance_verdict, once the layers' saturation is known
 
     def record(self):
         """Its part of metrics.json."""
         return {"test_loss": self.loss, "test_accuracy": self.accuracy,
                 "expected_calibration_error": self.calibration_error,
                 "per_class": self.per_class, "confusion_matrix": self.confusion_matrix.tolist(),
-                "calibration": self.calibration_bins}
+                "calibration": self.calibration_bins,
+                **({"stuck_at_chance": self.chance["stuck"], "chance": self.chance}
+                   if self.chance else {})}
 
 
 def assess(model, X, labels, class_names):

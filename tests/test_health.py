@@ -93,7 +93,12 @@ def test_the_sentence_reads_the_first_epoch_and_the_last():
     assert sentence.startswith("in the first epoch, the first hidden layer's weights got gradients "
                                "1.41 times smaller than the output layer's")
     assert "by 5.0e-04 to 2.0e-03 of their size" in sentence
-    assert sentence.endswith("by the last, up to 25.0% of a hidden layer's activations were saturated")
+    assert sentence.endswith("by the last, 25.0% of hidden 1's activations were saturated")
+    health["layers"] = ["hidden 1", "hidden 2", "output"]
+    health["saturation"] = [[0, 0, None], [0.25, 0.75, None]]
+    health["gradient_norm"] = health["update_ratio"] = [[1, 1, 1]]
+    assert health_sentence(health, Model(9, [4, 4], 2, np.random.default_rng(0))).endswith(
+        "by the last, 75.0% of hidden 2's activations were saturated (the most of any layer)")
 
 
 @pytest.mark.slow
