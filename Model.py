@@ -387,8 +387,14 @@ def plot_history(history, metric, title, best_epoch=None):
                      label=f"lowest validation loss (epoch {best_epoch})")
     axes.set_xlabel("epoch")
     axes.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title(title)
+    if not train:  # training ended before its first epoch did: say so, draw no empty scale
+        axes.text(0.5, 0.5, "no epoch finished: nothing to plot", ha="center", va="center",
+                  transform=axes.transAxes)
+        axes.set_xticks([])
+        axes.set_yticks([])
+        return figure
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3)
     axes.legend()
     return figure

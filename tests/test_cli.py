@@ -15,7 +15,8 @@ from HiddenLayer import ACTIVATIONS
 from mlp import flags
 from mlp.datasets import DATASETS, keras_cache_file
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
-from helpers import IRIS, MAIN, assert_one_line_error, png_size, run_in_process, run_main, words
+from helpers import (IRIS, MAIN, assert_one_line_error, make_mnist_like, png_size, run_in_process,
+                     run_main, words)
 
 METRICS_FIELDS = ("dataset", "hidden_layers", "learning_rate", "epochs", "batch_size",
                   "optimizer", "seed", "history", "test_loss", "test_accuracy",
@@ -438,3 +439,50 @@ def test_weight_decay_that_would_flip_the_weights_is_refused(capsys, tmp_path):
                             "--output_dir", tmp_path / "out")
     assert_one_line_error(result, "argument --weight_decay", "= -1 every step", "flips the sign")
     assert not (tmp_path / "out").exists()
+
+
+def test_flags_typed_with_hyphens_are_read_as_the_underscore_flags(capsys):
+    hyphens = flags.parse_args(["--learning-rate", "0.01", "--hidden-layers", "[8,", "4]",
+                          "--lr-schedule=constant"])
+    note = capsys.readouterr().err.strip()
+    plain = flags.parse_args(["--learning_rate", "0.01", "--hidden_layers", "[8,", "4]",
+                        "--lr_schedule=constant"])
+    assert (hyphens.learning_rate, hyphens.hidden_layers, hyphens.lr_schedule) == (0.01, [8, 4],
+                                                                                   "constant")
+    assert vars(hyphens) == vars(plain)
+    assert note == ("Main.py: note: read --learning-rate --hidden-layers --lr-schedule as "
+                    "--learning_rate --hidden_layers --lr_schedule: this program's flags are "
+                    "written with underscores")
+
+
+@pytest.mark.parametrize("typed, suggested", [("--epoch", "--epochs"), ("--learnig_rate", "--learning_rate"),
+                                              ("--hiden-layers", "--hidden_layers")])
+def test_an_unknown_flag_gets_the_closest_one_suggested(capsys, typed, suggested):
+    result = run_in_process(capsys, typed, "3")
+    assert_one_line_error(result, f"unrecognized arguments: {typed} 3; did you mean {suggested}?")
+
+
+# Main.py in a process where TensorFlow, Keras and jax cannot be imported (as after
+# pip install -r requirements-without-tensorflow.txt), whatever this machine has installed.
+WITHOUT_TENSORFLOW = ("import runpy, sys\n"
+                      "sys.modules.update(tensorflow=None, keras=None, jax=None)\n"
+                      "sys.argv = sys.argv[1:]\n"
+                      "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+
+
+def test_iris_and_a_cached_mnist_train_without_tensorflow(tmp_path):
+    keras_home = tmp_path / "keras"
+    (keras_home / "datasets").mkdir(parents=True)
+    make_mnist_like(keras_home / "datasets" / "mnist.npz", n_train=600, n_test=100)
+    environment = {**os.environ, "KERAS_HOME": str(keras_home)}
+    command = [sys.executable, "-c", WITHOUT_TENSORFLOW, MAIN, "--epochs", "3", "--learning_rate",
+               "0.01", "--hidden_layers", "[8]", "--output_dir", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert {json.loads((tmp_path / "out" / kind / "metrics.json").read_text())["status"]
+            for kind in ("mnist", "iris")} == {"completed"}
+    (keras_home / "datasets" / "mnist.npz").unlink()
+    result = subprocess.run(command + ["--datasets", "mnist"], capture_output=True, text=True,
+                            env=environment, timeout=300)
+    assert_one_line_error(result, "mnist.npz: MNIST is not there and Keras could not download it",
+                          "pass --mnist_path FILE or put mnist.npz in $KERAS_HOME/datasets/")

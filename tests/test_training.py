@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from Model import (COMPLETED, Callback, DIVERGED, FitResult, HISTORY_KEYS, Model, STOPPED_EARLY,
-                   one_hot)
+                   one_hot, plot_history)
 from mlp.optimizers import (Adam, LearningRateScheduler, Momentum, OPTIMIZERS, Packed, SGD,
                             cosine_learning_rate, optimizer_for, packed_parameters,
                             unpack_parameters)
@@ -473,3 +473,66 @@ def test_a_dense_layer_returns_the_gradient_for_the_layer_below_unless_told_not_
     grad_Z = np.ones((4, 2), np.float32)
     np.testing.assert_allclose(layer.backward_scores(grad_Z), grad_Z @ layer.weights.T)
     assert layer.backward_scores(grad_Z, need_input_grad=False) is None
+
+
+# ------------------------------------------------------------ a network stuck at chance
+
+def stuck_verdict(result, folder, kind):
+    """The summary's words and metrics.json of a run expected to end stuck at chance."""
+    assert result.returncode == 1, result.stderr
+    summary = words(result.stdout.split("Summary", 1)[1])
+    with open(folder / kind / "metrics.json", encoding="utf-8") as stream:
+        return summary, json.load(stream)
+
+
+def test_a_learning_rate_that_kills_the_network_on_images_is_named_and_stops_it(capsys, tmp_path):
+    data = make_mnist_like(tmp_path / "mnist.npz", n_train=1000, n_test=200)
+    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", data, "--epochs", "8",
+                            "--learning_rate", "0.3", "--output_dir", tmp_path / "out")
+    summary, metrics = stuck_verdict(result, tmp_path / "out", "mnist")
+    assert metrics["status"] == "stuck_at_chance" and metrics["epochs_completed"] == 3
+    assert metrics["stuck_at_chance"] is True
+    chance = metrics["chance"]
+    assert chance["accuracy"] == metrics["test_accuracy"]
+    assert chance["accuracy"] <= chance["chance_level"] + chance["noise"]
+    assert chance["most_answered_share"] == 1.0 and chance["saturation"] >= 0.99
+    assert summary.startswith("MNIST: stuck at chance: the network learned nothing useful "
+                              "(stopped after epoch 3, as it could not recover; test accuracy "
+                              f"{chance['accuracy']:.4f}, where always answering the most common "
+                              f"class gets {chance['chance_level']:.4f}")
+    assert "The learning rate 0.3 is likely too large" in summary
+    assert "--learning_rate 0.03" in summary
+    assert "MNIST: stopped after epoch 3 of 8" in words(result.stdout)
+
+
+def test_a_learning_rate_that_kills_the_network_on_iris_is_named(capsys, tmp_path):
+    result = run_in_process(capsys, "--datasets", "iris", "--learning_rate", "0.05",
+                            "--epochs", "10", "--output_dir", tmp_path / "out")
+    summary, metrics = stuck_verdict(result, tmp_path / "out", "iris")
+    assert metrics["status"] == "stuck_at_chance" and metrics["test_accuracy"] == pytest.approx(1 / 3)
+    assert "it answers 'Iris-" in summary and "for 100% of the test rows" in summary
+    assert "of hidden 2's activations are saturated" in summary
+
+
+def test_a_network_that_has_not_trained_yet_is_told_to_train_longer(capsys, tmp_path):
+    result = run_in_process(capsys, "--datasets", "iris", "--learning_rate", "0.001", "--epochs",
+                            "2", "--hidden_layers", "[8]", "--output_dir", tmp_path / "out")
+    summary, metrics = stuck_verdict(result, tmp_path / "out", "iris")
+    assert metrics["status"] == "completed" and metrics["epochs_completed"] == 2  # not stopped
+    assert "It has likely not trained enough yet: try more --epochs" in summary
+
+
+def test_a_run_that_learned_records_that_it_is_not_stuck(finished):
+    with open(finished / "iris" / "metrics.json", encoding="utf-8") as stream:
+        metrics = json.load(stream)
+    assert metrics["stuck_at_chance"] is False
+    assert metrics["chance"]["accuracy"] > metrics["chance"]["chance_level"] + metrics["chance"]["noise"]
+
+
+def test_the_plot_of_a_run_with_no_finished_epoch_says_so_and_draws_no_scale():
+    empty = {key: [] for key in HISTORY_KEYS}
+    figure = plot_history(empty, "loss", "Iris: loss per epoch (diverged)")
+    axes = figure.axes[0]
+    assert [text.get_text() for text in axes.texts] == ["no epoch finished: nothing to plot"]
+    assert list(axes.get_xticks()) == [] and list(axes.get_yticks()) == []
+    assert all(len(line.get_xdata()) == 0 for line in axes.lines)

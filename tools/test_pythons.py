@@ -43,11 +43,10 @@ def requirements(without_tensorflow, folder):
     """The requirements file to install: the project's, or it with Keras and jax for TensorFlow."""
     if not without_tensorflow:
         return os.path.join(ROOT, "requirements.txt")
-    with open(os.path.join(ROOT, "requirements.txt"), encoding="utf-8") as stream:
-        lines = [line for line in stream if not line.startswith(("tensorflow", "keras", "jax"))]
-    path = os.path.join(folder, "requirements-without-tensorflow.txt")
+    path = os.path.join(folder, "requirements-keras-jax.txt")
     with open(path, "w", encoding="utf-8") as stream:
-        stream.writelines(lines + ["keras>=3.0\n", "jax>=0.4.30\n"])
+        stream.writelines([f"-r {os.path.join(ROOT, 'requirements-without-tensorflow.txt')}\n",
+                           "keras>=3.0\n", "jax>=0.4.30\n"])
     return path
 
 
