@@ -121,7 +121,7 @@ def run_command(args):
             say("No epoch had finished, so there is nothing to resume: run the same command "
                 "again to start afresh.")
         return stop_flag.exit_status
-    return EXIT_FAILED if any(outcome.status == DIVERGED or outcome.stuck
+    return EXIT_FAILED if any(outcome.status == DIVERGED or outcome.dead
                               for outcome in outcomes) else 0
 
 
@@ -276,7 +276,8 @@ def train_one(run, stop_flag):
         test_accuracy=assessment.accuracy if assessment else None,
         calibration_error=assessment.calibration_error if assessment else None,
         health=health_sentence(result.extras["layer_health"], model),
-        stuck=console.stuck_sentence(assessment, result, model, settings.learning_rate))
+        stuck=console.stuck_sentence(assessment, result, model, settings.learning_rate),
+        dead=bool(assessment and assessment.chance["cause"] == "saturated"))
 
 
 def kept_epoch(result):

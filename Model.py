@@ -65,6 +65,7 @@ def cross_entropy_gradient(P, Y):
 
 def one_hot(labels, n_classes, dtype=np.float32):
     """The (n_samples, n_classes) indicator matrix of integer class labels (n_samples,)."""
+    labels = checked_labels(labels, n_classes)
     Y = np.zeros((len(labels), n_classes), dtype=dtype)
     Y[np.arange(len(labels)), labels] = 1
     return Y
@@ -176,6 +177,8 @@ class Model:
 
     def __init__(self, n_features, hidden_sizes, n_classes, rng, dtype=np.float32,
                  activation="sigmoid", dropout=0.0):
+        check_network(n_features, hidden_sizes, n_classes, dtype, dropout)
+        rng = generator(rng)
         self.dtype = np.dtype(dtype)
         self.activation = activation
         self.dropout = dropout
@@ -238,6 +241,7 @@ class Model:
 
     def predict_proba(self, X, chunk_size=8192):
         """Class probabilities (n_samples, n_classes), computed chunk_size rows at a time."""
+        X = checked_inputs(X, self.n_features)
         P = np.empty((len(X), self.n_classes), dtype=self.dtype)
         for begin in range(0, len(X), chunk_size):
             P[begin:begin + chunk_size] = self.forward(X[begin:begin + chunk_size])
@@ -245,6 +249,7 @@ class Model:
 
     def evaluate(self, X, Y):
         """(mean loss, accuracy) on inputs X against one-hot targets Y."""
+        Y = checked_targets(Y, len(X), self.n_classes)
         P = self.predict_proba(X)
         accuracy = float(np.mean(P.argmax(axis=1) == Y.argmax(axis=1)))
         return cross_entropy(P, Y), accuracy
@@ -273,7 +278,11 @@ class Model:
         exactly as if it had never stopped (a status other than COMPLETED: it
         had been asked to stop then, and trains no further).
         """
-        rng = np.random.default_rng(0) if rng is None else rng
+        rng = np.random.default_rng(0) if rng is None else generator(rng)
+        X_train, X_val = (checked_inputs(X, self.n_features, name)
+                          for X, name in ((X_train, "X_train"), (X_val, "X_val")))
+        Y_train, Y_val = (checked_targets(Y, len(X), self.n_classes, name) for Y, X, name in
+                          ((Y_train, X_train, "Y_train"), (Y_val, X_val, "Y_val")))
         optimizer = optimizer or GradientDescent(self, learning_rate)
         result = resume_from or FitResult()
         first_epoch = result.epochs_finished + 1
@@ -362,10 +371,12 @@ class Model:
 
 # ------------------------------------------------------------------ the plot
 
-def plot_history(history, metric, title, best_epoch=None):
+def plot_history(history, metric, title, best_epoch=None, n_val=None):
     """A matplotlib Figure of one metric ("loss" or "accuracy") per epoch.
 
-    Training and validation curves share the axes; best_epoch, when given, is
+    Training and validation curves share the axes (n_val, when given, says in
+    the legend how many rows the validation curve is measured on: on a dozen,
+    one row moves the accuracy by 8 points); best_epoch, when given, is
     marked with a vertical line. The Figure is made without pyplot (drawn by
     Agg), so no window or global state is involved; save it with savefig.
     """
@@ -381,7 +392,8 @@ def plot_history(history, metric, title, best_epoch=None):
     epochs = range(1, len(train) + 1)
     marker = "o" if len(train) <= 30 else None
     axes.plot(epochs, train, marker=marker, markersize=3, label="training")
-    axes.plot(epochs, val, marker=marker, markersize=3, label="validation")
+    axes.plot(epochs, val, marker=marker, markersize=3,
+              label=f"validation ({n_val} rows)" if n_val else "validation")
     if best_epoch:
         axes.axvline(best_epoch, color="grey", linestyle="--", linewidth=1,
                      label=f"lowest validation loss (epoch {best_epoch})")
@@ -398,3 +410,86 @@ def plot_history(history, metric, title, best_epoch=None):
     axes.grid(alpha=0.3)
     axes.legend()
     return figure
+
+
+# ------------------------------------------------- what a caller hands the model
+
+def check_network(n_features, hidden_sizes, n_classes, dtype, dropout):
+    """TypeError or ValueError naming the argument of Model(...) that cannot make a network."""
+    for name, value, least in (("n_features", n_features, 1), ("n_classes", n_classes, 2)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{name} is {value!r}; expected a whole number of at least {least}")
+    sizes = list(hidden_sizes) if np.iterable(hidden_sizes) else None
+    if sizes is None or not all(isinstance(size, (int, np.integer)) and not isinstance(size, bool)
+                                and size >= 1 for size in sizes):
+        raise ValueError(f"hidden_sizes is {hidden_sizes!r}; expected a list of widths of at "
+                         f"least 1, such as [256, 64] ([] for none)")
+    if np.dtype(dtype).kind != "f":
+        raise TypeError(f"dtype is {dtype!r}; expected a float type such as np.float32")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout is {dropout!r}; expected a rate from 0 up to, not including, 1")
+
+
+def generator(rng):
+    """rng as a numpy Generator: one already, or one seeded with rng (an int or None)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is not None and (not isinstance(rng, (int, np.integer)) or isinstance(rng, bool)
+                            or rng < 0):
+        raise TypeError(f"rng is {rng!r}; expected a seed (a whole number >= 0) or a "
+                        f"numpy Generator, such as np.random.default_rng(0)")
+    return np.random.default_rng(rng)
+
+
+def checked_inputs(X, n_features, name="X"):
+    """X as an array of shape (n_samples, n_features) of finite numbers; else TypeError or
+    ValueError naming name, what it is and what is expected."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "iuf":
+        raise TypeError(f"{name} holds {X.dtype} values; expected numbers, an array of shape "
+                        f"(n_samples, {n_features})")
+    if X.ndim != 2 or X.shape[1] != n_features or len(X) == 0:
+        raise ValueError(f"{name} has shape {X.shape}; expected (n_samples, {n_features}): at "
+                         f"least one row, and one column per feature the model was built for")
+    finite = np.isfinite(X).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"{name} row {int(np.argmin(finite))} holds NaN or infinity; expected "
+                         f"finite numbers")
+    return X
+
+
+def checked_targets(Y, n_samples, n_classes, name="Y"):
+    """Y as one-hot rows of shape (n_samples, n_classes); else an error naming name that says,
+    for class labels, how to make them one-hot."""
+    Y = np.asarray(Y)
+    if Y.ndim == 1:
+        raise ValueError(f"{name} has shape {Y.shape}: class labels; expected one-hot rows of "
+                         f"shape ({n_samples}, {n_classes}), which one_hot({name}, {n_classes}) "
+                         f"makes of them")
+    if Y.dtype.kind not in "biuf":
+        raise TypeError(f"{name} holds {Y.dtype} values; expected one-hot rows of numbers")
+    if Y.shape != (n_samples, n_classes):
+        raise ValueError(f"{name} has shape {Y.shape}; expected ({n_samples}, {n_classes}): "
+                         f"one one-hot row per row of the inputs, one column per class")
+    if not (np.isfinite(Y).all() and Y.min(initial=0) >= 0
+            and np.allclose(Y.sum(axis=1), 1, atol=1e-3)):
+        raise ValueError(f"{name} has rows that are not one-hot (each row: numbers from 0 to 1 "
+                         f"that sum to 1)")
+    return Y
+
+
+def checked_labels(labels, n_classes):
+    """labels as whole class indices (n_samples,) from 0 to n_classes - 1; else an error that
+    says which label is wrong."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iuf":
+        raise ValueError(f"labels has shape {labels.shape} of {labels.dtype}; expected class "
+                         f"indices (n_samples,) from 0 to {n_classes - 1}")
+    wrong = ~np.isfinite(labels) | (labels != np.round(labels)) if labels.dtype.kind == "f" \
+        else np.zeros(len(labels), bool)
+    wrong |= (labels < 0) | (labels >= n_classes)
+    if wrong.any():
+        first = int(np.argmax(wrong))
+        raise ValueError(f"labels[{first}] is {labels[first].item()!r}; expected a whole class index "
+                         f"from 0 to {n_classes - 1}")
+    return labels.astype(np.intp)

@@ -12,6 +12,8 @@ documented command with seed 0 are copied to docs/results/. About 15 minutes on
     python docs/reference_runs.py --skip_benchmark
     python docs/reference_runs.py --only benchmark  # only benchmarks/bench_epoch.py
     python docs/reference_runs.py --only profile  # only benchmarks/profile_step.py
+    python docs/reference_runs.py --only experiment  # only README's experiment
+    python docs/reference_runs.py --only parallel  # only benchmarks/bench_parallel.py
     python docs/reference_runs.py --only fill     # no runs: rewrite the pages from the file
 
 Every page marks what it quotes: <!-- results:NAME --> ... <!-- /results -->, and NAME is
@@ -19,6 +21,7 @@ one of everything_shown(); --only fill rewrites those blocks, and the test compa
 """
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -94,6 +97,34 @@ def reference_runs(skip_benchmark):
     return results
 
 
+EXPERIMENT = ["--datasets", "mnist", "--learning_rate", "0.01", "0.001", "0.0001", "--epochs", "10"]
+
+
+def experiment():
+    """README's experiment: its comparison table's rows (without the folders, which were
+    temporary), and its picture copied to docs/results/experiment_mnist.png."""
+    with tempfile.TemporaryDirectory() as scratch:
+        output = os.path.join(scratch, "experiment")
+        main_py(*EXPERIMENT, output=output)
+        shutil.copy(os.path.join(output, "comparison_mnist.png"),
+                    os.path.join(ROOT, "docs", "results", "experiment_mnist.png"))
+        with open(os.path.join(output, "comparison_mnist.csv"), encoding="utf-8") as stream:
+            rows = [{key: value for key, value in row.items() if key != "folders"}
+                    for row in csv.DictReader(stream)]
+    return {"command": "python Main.py " + " ".join(EXPERIMENT), "rows": rows}
+
+
+def parallel():
+    """benchmarks/bench_parallel.py: two MNIST runs at once against one alone."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "parallel.json")
+        subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_parallel.py"),
+                        "--runs", "2", "--epochs", "3", "--rounds", "3", "--json", path],
+                       check=True, env=quiet_environment())
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+
+
 def benchmark():
     """benchmarks/bench_epoch.py's table: the project and PyTorch at every thread count."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -166,6 +197,25 @@ def render(results):
             + ", ".join(f"{profile[f'{batch}/split sigmoid/{count}']:.3f} ms on {count} threads"
                         for count in counts[1:])
             for batch in (32, 128, 1024))
+    if "experiment" in results:
+        rows = results["experiment"]["rows"]
+        varied = list(rows[0])[:list(rows[0]).index("best_val_accuracy")]
+        shown["experiment_table"] = "\n".join(
+            ["| " + " | ".join(name.replace("_", " ") for name in varied)
+             + " | best validation accuracy (epoch) | last validation loss | test accuracy |",
+             "|---" * (len(varied) + 3) + "|"]
+            + ["| " + " | ".join(row[name] for name in varied)
+               + f" | {float(row['best_val_accuracy']):.4f} ({float(row['best_epoch']):.0f}) | "
+               f"{float(row['last_val_loss']):.4f} | {float(row['test_accuracy']):.4f} |"
+               for row in rows])
+    if "parallel" in results:
+        run = results["parallel"]
+        shown["parallel"] = (
+            f"{run['runs']} MNIST runs of {run['epochs']} epochs at once took "
+            f"{run['ratio']:.2f} times one run alone (median of {run['rounds']} rounds: "
+            f"{statistics.median(run['together_seconds']):.1f} s against "
+            f"{statistics.median(run['alone_seconds']):.1f} s, whole commands, on "
+            f"{run['machine']['cores']} cores)")
     if "many_cores" in results:
         many = results["many_cores"]
         shown["many_cores_table"] = "\n".join(
@@ -291,9 +341,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip_benchmark", action="store_true",
                         help="keep the benchmark of the results file as it is")
-    parser.add_argument("--only", choices=("benchmark", "profile", "fill"),
-                        help="benchmark or profile: rerun only that; fill: rerun nothing, only "
-                             "rewrite the pages' results blocks from docs/results.json")
+    parser.add_argument("--only", choices=("benchmark", "profile", "experiment", "parallel",
+                                            "fill"),
+                        help="benchmark, profile, experiment or parallel: rerun only that; fill: "
+                             "rerun nothing, only rewrite the pages' results blocks from "
+                             "docs/results.json")
     args = parser.parse_args()
     earlier = {}
     if os.path.exists(RESULTS):
@@ -305,12 +357,17 @@ def main():
         results = dict(earlier, profile=profile())
     elif args.only == "benchmark":
         results = dict(earlier, benchmark=benchmark())
+    elif args.only == "experiment":
+        results = dict(earlier, experiment=experiment())
+    elif args.only == "parallel":
+        results = dict(earlier, parallel=parallel())
     else:
         results = reference_runs(args.skip_benchmark)
         results["profile"] = profile()
+        results["experiment"] = experiment()
         if args.skip_benchmark and "benchmark" in earlier:
             results["benchmark"] = earlier["benchmark"]
-        for kept in ("many_cores", "mutation", "pythons"):  # measured by other runs; kept as is
+        for kept in ("many_cores", "mutation", "pythons", "parallel"):  # measured apart; kept
             if kept in earlier:
                 results[kept] = earlier[kept]
     with open(RESULTS, "w", encoding="utf-8") as stream:

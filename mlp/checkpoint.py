@@ -20,7 +20,7 @@ from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS, read_npz_arrays
 from mlp.errors import DataError
 from mlp.callbacks import STUCK, timed
-from mlp.guarded import read_text_or_none, say, write_atomically
+from mlp.guarded import parse_json, read_text_or_none, say, write_atomically
 from mlp.optimizers import packed_parameters, unpack_parameters
 from mlp.records import fit_result, flat_result
 from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, data_file_flag,
@@ -83,7 +83,7 @@ def read_checkpoint(path):
     arrays = read_npz_arrays(path, "a checkpoint.npz written by Main.py",
                              f"{damaged}, not a readable npz file; delete it to start afresh")
     try:
-        values = json.loads(str(arrays.pop("state")))
+        values = parse_json(str(arrays.pop("state")))
         if not isinstance(values, dict) or values.get("format") != FORMAT:
             raise ValueError("not a checkpoint of this project")
         if values.get("version") != VERSION:

@@ -17,7 +17,7 @@ import numpy as np
 
 from mlp.errors import DataError
 from mlp.flags import EXPERIMENT_FLAGS
-from mlp.guarded import read_bytes, save_text, say, write_atomically
+from mlp.guarded import LARGEST_JSON, parse_json, read_bytes, save_text, say, write_atomically
 from mlp.plots import new_figure
 
 METRICS = "metrics.json"
@@ -79,9 +79,9 @@ def field(record, name, kinds, path, optional=False, within=""):
 def read_run(path):
     """The Run recorded in the metrics.json at path; DataError naming the field that is wrong."""
     try:
-        record = json.loads(read_bytes(path, "a run's metrics.json"))
-    except (ValueError, RecursionError):
-        raise DataError(f"{path}: not valid JSON; expected a run's metrics.json") from None
+        record = parse_json(read_bytes(path, "a run's metrics.json", LARGEST_JSON).decode())
+    except ValueError as error:  # (UnicodeDecodeError too)
+        raise DataError(f"{path}: not a run's metrics.json ({error})") from None
     if not isinstance(record, dict):
         raise DataError(f"{path}: not a JSON object; expected a run's metrics.json")
     history = field(record, "history", dict, path)

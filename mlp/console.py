@@ -29,6 +29,7 @@ class Outcome:
     moved_to: Optional[str] = None  # where the files of an earlier run in folder went
     best_epoch: Optional[int] = None  # with --patience: the epoch whose weights were kept
     stuck: str = ""             # stuck_sentence: said first when the network learned nothing
+    dead: bool = False          # stuck with its hidden units saturated: the run failed
 
 
 def print_header(dataset, settings, threads):
@@ -108,8 +109,7 @@ def stuck_sentence(assessment, result, model, learning_rate):
                 f"class gets {chance['chance_level']:.4f} (give or take {chance['noise']:.2f})",
                 f"it answers {chance['most_answered']!r} for {chance['most_answered_share']:.0%} "
                 f"of the test rows"]
-    saturated = (chance["saturation"] or 0) >= 0.9
-    if saturated:
+    if chance["cause"] == "saturated":
         name = model.layer_names()[chance["saturated_layer"]]
         evidence.append(f"{chance['saturation']:.0%} of {name}'s activations are saturated, "
                         f"so almost no gradient passes it")

@@ -326,6 +326,9 @@ def read_table(path, has_header, expected="a CSV file"):
     import pandas as pd
 
     content = read_bytes(path, expected)
+    problem = overlong_line_or_field(content)
+    if problem:
+        raise DataError(f"{path}: {problem}; expected {expected} of short rows of values")
     try:
         first = pd.read_csv(io.BytesIO(content), header=None, nrows=1, dtype=str,
                             skipinitialspace=True, keep_default_na=False)
@@ -346,6 +349,28 @@ def read_table(path, has_header, expected="a CSV file"):
         raise DataError(f"{path}: its header has {len(first_row)} columns but its rows have "
                         f"{frame.shape[1]}; expected one name per column")
     return (first_row if header else None), frame, content
+
+
+# A CSV line or cell longer than this is no table of features (a row of 100,000 numbers is
+# about 1 MB); it is refused before the parser spends minutes on it.
+LONGEST_LINE = 4 * 2**20
+LONGEST_FIELD = 10_000
+
+
+def overlong_line_or_field(content):
+    """What is too long in a CSV file's bytes ('line 3 is 52,428,800 characters long, more than
+    ...'), or None."""
+    characters = np.frombuffer(content, np.uint8)
+    for limit, what, separators in ((LONGEST_LINE, "characters long", b"\n"),
+                                    (LONGEST_FIELD, "characters long in one cell", b"\n,")):
+        ends = np.flatnonzero(np.isin(characters, list(separators)))
+        lengths = np.diff(np.concatenate(([-1], ends, [len(characters)]))) - 1
+        if lengths.size and lengths.max() > limit:
+            first = int(np.argmax(lengths > limit))
+            start = ends[first - 1] + 1 if first else 0
+            line = int(np.count_nonzero(characters[:start] == ord("\n"))) + 1
+            return f"line {line} is {int(lengths[first]):,} {what}, more than {limit:,}"
+    return None
 
 
 def normalised_names(cells, path):
@@ -408,12 +433,26 @@ def table_to_arrays(frame, target, path):
         raise DataError(f"{path}: {int(missing.sum())} rows have missing values "
                         f"(the first is data row {first + 1}); expected every cell filled")
     X = feature_values(features, path)
+    refuse_a_measurement(frame[target], target, path)
     labels = frame[target].astype(str).str.strip().to_numpy()
     class_names, y = np.unique(labels, return_inverse=True)
     if len(class_names) < 2:
         raise DataError(f"{path}: column {target!r} has a single class "
                         f"({class_names[0]}); expected at least two")
     return X, y.astype(np.int64), [str(name) for name in class_names]
+
+
+def refuse_a_measurement(column, target, path):
+    """DataError when the class column holds numbers that are not all whole: a measurement
+    (scikit-learn's type_of_target calls it "continuous"), which a classifier cannot learn."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(column, errors="coerce")
+    if numbers.notna().all() and not (numbers == numbers.round()).all():
+        raise DataError(f"{path}: column {target!r} holds numbers that are not whole, "
+                        f"{column.nunique():,} distinct values in {len(column):,} rows: a "
+                        f"measurement, not a class; expected a class for each row (names or "
+                        f"whole numbers), with several rows of each class, as a classifier needs")
 
 
 def stratified_split(y, validation_split, rng, test_fraction=TEST_FRACTION):

@@ -164,7 +164,8 @@ def build_parser():
                         help="passes over the training set")
     parser.add_argument("--hidden_layers", nargs="+", default=["[256, 64]"], metavar="SIZES",
                         help="widths of the hidden layers, e.g. [256, 64] (quoted or "
-                             "not), 256,64 or 256 64; [] for none (softmax regression) "
+                             "not), 256,64 or 256 64; [] for none (softmax regression); several "
+                             "networks in brackets, [256, 64] [128], make an experiment "
                              "(default: [256, 64])")
     parser.add_argument("--activation", nargs="+", choices=ACTIVATIONS, default="sigmoid",
                         help="activation of the hidden layers: "
@@ -226,8 +227,9 @@ def build_parser():
         "--activation, --optimizer, --lr_schedule, --dropout, --weight_decay, --seed several "
         "values: each combination is one run, in OUTPUT_DIR/<values>/)")
     several.add_argument("--jobs", type=positive_int, default=None,
-                         help="runs of an experiment trained at once (default: one per core, "
-                              "each with one BLAS thread, as many as memory allows)")
+                         help="runs of an experiment (several values given to any training "
+                              "flag) trained at once (default: one per core, each with one BLAS "
+                              "thread, as many as memory allows)")
     several.add_argument("--compare", nargs="+", default=None, metavar="FOLDER",
                          help="only compare runs that exist (run or experiment folders, made "
                               "anywhere): one picture and one table per data set, written to "

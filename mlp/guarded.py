@@ -12,7 +12,10 @@ the run's result.
 """
 
 import contextlib
+import json
 import os
+import re
+import stat
 import sys
 import tempfile
 
@@ -42,25 +45,84 @@ def say(text="", error=False, end="\n", stream=None):
 
 # ------------------------------------------------------------------ reading
 
-def read_bytes(path, expected):
-    """The bytes of the file at path; DataError naming it, and expected, when it cannot be read."""
-    if not os.path.exists(path):
-        raise DataError(f"{path}: no such file; expected {expected}")
-    if os.path.isdir(path):
-        raise DataError(f"{path}: is a folder; expected {expected}")
+# The largest file read as data, a model or a checkpoint, unless the caller says less: far
+# beyond MNIST (55 MB as floats) and a model of this project that trains in memory, and never
+# more than half the memory available (read_bytes holds the file whole, and parsing copies it).
+LARGEST_FILE = 4 * 2**30
+FILE_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a character device",
+              stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+
+
+def read_bytes(path, expected, largest=LARGEST_FILE):
+    """The bytes of the regular file at path, of at most largest bytes (and half the memory
+    available); DataError naming it, and expected, for anything else: no file, a folder, a
+    FIFO, a device or a socket (refused before it can block), a file too large to hold."""
     try:
-        with open(path, "rb") as stream:
-            return stream.read()
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file; expected {expected}") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror or error}); expected "
+                        f"{expected}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise DataError(f"{path}: is a folder; expected {expected}")
+    if not stat.S_ISREG(status.st_mode):
+        kind = FILE_KINDS.get(stat.S_IFMT(status.st_mode), "not a regular file")
+        raise DataError(f"{path}: is {kind}, not a file; expected {expected}")
+    available = available_memory_bytes()
+    limit = min(largest, available // 2) if available else largest
+    if status.st_size > limit:
+        raise DataError(f"{path}: {status.st_size:,} bytes, more than the {limit:,} it may be "
+                        f"(half the memory available, at most {largest:,}); expected {expected}")
+    try:  # non-blocking: a FIFO put in its place since the check cannot hold the open
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(handle, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise DataError(f"{path}: is not a regular file; expected {expected}")
+            content = stream.read(limit + 1)
     except PermissionError:
         raise DataError(f"{path}: not readable (permission denied); expected {expected}") from None
     except OSError as error:
         raise DataError(f"{path}: cannot be read ({error.strerror or error}); expected "
                         f"{expected}") from None
+    if len(content) > limit:
+        raise DataError(f"{path}: grew past {limit:,} bytes while it was read; expected {expected}")
+    return content
+
+
+# JSON inside a model or checkpoint file is this project's own, a few kilobytes, a few levels
+# deep: anything far beyond is refused before the parser could run out of memory or recursion.
+LARGEST_JSON = 16 * 2**20
+DEEPEST_JSON = 32
+
+
+def parse_json(text, largest=LARGEST_JSON, deepest=DEEPEST_JSON):
+    """The value of a JSON text of at most largest characters nested at most deepest levels;
+    ValueError saying which limit it passes, or why it is not JSON."""
+    if len(text) > largest:
+        raise ValueError(f"a JSON text of {len(text):,} characters, more than {largest:,}")
+    depth = deepest_nesting(text)
+    if depth > deepest:
+        raise ValueError(f"JSON nested {depth} levels deep, more than {deepest}")
+    return json.loads(text)
+
+
+def deepest_nesting(text):
+    """How deeply the arrays and objects of a JSON text nest (strings skipped)."""
+    brackets = re.sub(r'"(?:[^"\\]|\\.)*"', "", text)
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", brackets):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def read_text_or_none(path):
-    """The text of the file at path, or None when there is none or it cannot be read."""
+    """The text of the file at path, or None when there is none, it is not a regular file, or
+    it cannot be read."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, encoding="utf-8") as stream:
             return stream.read()
     except (OSError, UnicodeDecodeError):

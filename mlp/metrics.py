@@ -66,6 +66,10 @@ def calibration(P, labels, n_bins=CALIBRATION_BINS):
                      "accuracy": [float(a) if f else None for a, f in zip(accuracy, filled)]}}
 
 
+# A hidden layer with this share of its activations saturated passes almost no gradient back.
+SATURATED = 0.9
+
+
 def chance_level(labels, n_classes):
     """(the accuracy of always answering the most common class of labels, at least 1 /
     n_classes; the noise around it: two standard errors of an accuracy over len(labels) rows)."""
@@ -75,15 +79,19 @@ def chance_level(labels, n_classes):
 
 def chance_verdict(counts, class_names, saturation=None):
     """Whether a model whose test confusion matrix is counts learned nothing: its accuracy within
-    noise of chance_level. The evidence as a dict: accuracy, chance level, noise, the class it
-    answers most and for what share of rows, and the hidden layers' saturation at the end
-    (saturation: one share per layer, None where it does not apply)."""
+    noise of chance_level; and why: "saturated" (a hidden layer past SATURATED, a network that
+    cannot learn) or "undertrained". The evidence as a dict: accuracy, chance level, noise, the
+    class it answers most and for what share of rows, and the hidden layers' saturation at the
+    end (saturation: one share per layer, None where it does not apply)."""
     labels = np.repeat(np.arange(len(counts)), counts.sum(axis=1))
     level, noise = chance_level(labels, len(counts))
     accuracy = float(np.trace(counts) / counts.sum())
     answers = counts.sum(axis=0) / counts.sum()
     shares = [share for share in saturation or [] if share is not None]
-    return {"stuck": accuracy <= level + noise, "accuracy": accuracy, "chance_level": level,
+    stuck = accuracy <= level + noise
+    cause = None if not stuck else "saturated" if max(shares, default=0) >= SATURATED \
+        else "undertrained"
+    return {"stuck": stuck, "cause": cause, "accuracy": accuracy, "chance_level": level,
             "noise": noise, "most_answered": class_names[int(answers.argmax())],
             "most_answered_share": float(answers.max()),
             "saturation": max(shares) if shares else None,

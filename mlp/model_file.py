@@ -16,6 +16,7 @@ from HiddenLayer import ACTIVATIONS
 from Model import Model
 from mlp.datasets import read_npz_arrays
 from mlp.errors import DataError
+from mlp.guarded import parse_json
 
 FORMAT = "numpy-mlp-model"
 VERSION = 2
@@ -86,7 +87,7 @@ def load_model(path):
         n_layers = len(sizes) - 1
         weights = [_float_array(arrays, f"weights_{i}") for i in range(n_layers)]
         biases = [_float_array(arrays, f"bias_{i}") for i in range(n_layers)]
-        options = json.loads(str(arrays["options"]))
+        options = parse_json(str(arrays["options"]))
         check_options(options, sizes[0])
         class_names = [str(name) for name in arrays["class_names"]]
         feature_mean = _float_array(arrays, "feature_mean").astype(np.float64)

@@ -35,7 +35,7 @@ def save_json(data, path):
     save_text(json.dumps(data, indent=2) + "\n", path)
 
 
-def save_history_plots(folder, title, network, run, result, status=None):
+def save_history_plots(folder, title, network, run, result, status=None, n_val=None):
     """loss.png and accuracy.png: training and validation per epoch, the best epoch marked.
 
     run is the RunSettings; result a Model.FitResult; status, when given, is said
@@ -48,7 +48,7 @@ def save_history_plots(folder, title, network, run, result, status=None):
     settings = textwrap.fill(settings, TITLE_WIDTH)
     for metric in ("loss", "accuracy"):
         save_figure(plot_history(result.history, metric, f"{title}: {metric} per epoch\n{settings}",
-                                 best_epoch=result.extras.get("best_epoch")),
+                                 best_epoch=result.extras.get("best_epoch"), n_val=n_val),
                     os.path.join(folder, f"{metric}.png"))
 
 
@@ -150,7 +150,8 @@ class LiveRecords(Callback):
                 network = network_text(self.dataset.n_features, self.run_settings.hidden_layers,
                                        self.dataset.n_classes)
                 save_history_plots(self.folder, self.dataset.title, network,
-                                   self.run_settings, run.result, status=COMPLETED)
+                                   self.run_settings, run.result, status=COMPLETED,
+                                   n_val=len(self.dataset.X_val))
                 finished = self.clock()
                 self._next_plot = finished + max(PLOT_INTERVAL, (finished - started) / PLOT_BUDGET)
         return None
@@ -167,7 +168,7 @@ def write_results(folder, dataset, run, model, result, train_seconds, costs, thr
     make_folder(folder)
     title = dataset.title
     network = network_text(dataset.n_features, run.hidden_layers, dataset.n_classes)
-    save_history_plots(folder, title, network, run, result)
+    save_history_plots(folder, title, network, run, result, n_val=len(dataset.X_val))
     health = result.extras.get("layer_health", {})
     if health.get("gradient_norm"):
         save_figure(plot_layer_health(health, f"{title}: each layer's health per epoch "

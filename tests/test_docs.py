@@ -41,7 +41,7 @@ def test_every_quoted_result_is_the_results_files_and_appears_once():
 
 
 def test_the_flags_table_is_the_parsers():
-    block = re.search(r"<!-- flags -->\n(.*?)\n<!-- /flags -->", PAGES["README.md"], re.S)
+    block = re.search(r"<!-- flags -->\n(.*?)\n<!-- /flags -->", PAGES["docs/flags.md"], re.S)
     assert block and block.group(1) == flags_table()
 
 

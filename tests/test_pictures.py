@@ -76,10 +76,11 @@ def test_the_layer_health_picture_plots_what_the_sentence_reads(pictured_run):
     rates = np.asarray(metrics["learning_rates"])
     np.testing.assert_allclose(reference, 1e-3 * rates / rates[0], rtol=1e-6)
     assert reference[-1] < reference[0] / 2  # the cosine schedule takes the reference down
-    # The saturation panel's last epoch holds the sentence's "up to".
-    share = float(re.search(r"up to ([\d.]+)% of a hidden layer's", printed).group(1)) / 100
-    last = max(values[-1] for values in lines_by_label(saturated).values())
-    assert last == pytest.approx(share, abs=5e-4)
+    # The saturation panel's last epoch holds the sentence's share, on the layer it names.
+    found = re.search(r"by the last, ([\d.]+)% of (hidden \d)'s activations", printed)
+    last = {label: values[-1] for label, values in lines_by_label(saturated).items()}
+    assert max(last.values()) == pytest.approx(float(found.group(1)) / 100, abs=5e-4)
+    assert max(last, key=last.get) == found.group(2)
     assert all(axes.get_ylabel() for axes in (gradient, update, saturated))
 
 
@@ -131,8 +132,10 @@ def test_the_history_plot_draws_both_curves_and_marks_the_best_epoch(metric, lab
     assert [text.get_text() for text in axes.get_legend().get_texts()] == [
         "training", "validation", "lowest validation loss (epoch 2)"]
     assert axes.lines[0].get_marker() == "o"  # markers for 30 epochs or fewer
-    plain = plot_history(history, metric, "t").axes[0]
+    plain = plot_history(history, metric, "t", n_val=12).axes[0]
     assert len(plain.lines) == 2
+    assert [text.get_text() for text in plain.get_legend().get_texts()] == [
+        "training", "validation (12 rows)"]
     thirty = {key: values * 10 for key, values in history.items()}  # the assignment's 30 epochs
     assert plot_history(thirty, metric, "t").axes[0].lines[0].get_marker() == "o"
     long = {key: values * 11 for key, values in history.items()}

@@ -26,7 +26,7 @@ def run_block(block, cwd, env=None):
 
 
 def test_the_python_block_trains_iris_with_model_alone_wherever_it_is_saved(tmp_path):
-    [block] = python_blocks()
+    block = python_blocks()[0]
     imports = re.findall(r"^(?:from|import) (\w+)", block, flags=re.M)
     assert set(imports) == {"numpy", "Model", "pathlib"}  # nothing of the package
     alone = tmp_path / "elsewhere"

@@ -477,9 +477,10 @@ def test_a_dense_layer_returns_the_gradient_for_the_layer_below_unless_told_not_
 
 # ------------------------------------------------------------ a network stuck at chance
 
-def stuck_verdict(result, folder, kind):
-    """The summary's words and metrics.json of a run expected to end stuck at chance."""
-    assert result.returncode == 1, result.stderr
+def stuck_verdict(result, folder, kind, status=1):
+    """The summary's words and metrics.json of a run expected to end stuck at chance (exit
+    status 1 when its network is dead, 0 when it has only not learned yet)."""
+    assert result.returncode == status, result.stderr
     summary = words(result.stdout.split("Summary", 1)[1])
     with open(folder / kind / "metrics.json", encoding="utf-8") as stream:
         return summary, json.load(stream)
@@ -493,6 +494,7 @@ def test_a_learning_rate_that_kills_the_network_on_images_is_named_and_stops_it(
     assert metrics["status"] == "stuck_at_chance" and metrics["epochs_completed"] == 3
     assert metrics["stuck_at_chance"] is True
     chance = metrics["chance"]
+    assert chance["cause"] == "saturated"
     assert chance["accuracy"] == metrics["test_accuracy"]
     assert chance["accuracy"] <= chance["chance_level"] + chance["noise"]
     assert chance["most_answered_share"] == 1.0 and chance["saturation"] >= 0.99
@@ -517,8 +519,9 @@ def test_a_learning_rate_that_kills_the_network_on_iris_is_named(capsys, tmp_pat
 def test_a_network_that_has_not_trained_yet_is_told_to_train_longer(capsys, tmp_path):
     result = run_in_process(capsys, "--datasets", "iris", "--learning_rate", "0.001", "--epochs",
                             "2", "--hidden_layers", "[8]", "--output_dir", tmp_path / "out")
-    summary, metrics = stuck_verdict(result, tmp_path / "out", "iris")
+    summary, metrics = stuck_verdict(result, tmp_path / "out", "iris", status=0)
     assert metrics["status"] == "completed" and metrics["epochs_completed"] == 2  # not stopped
+    assert metrics["chance"]["cause"] == "undertrained"
     assert "It has likely not trained enough yet: try more --epochs" in summary
 
 
