@@ -490,6 +490,6 @@ def checked_labels(labels, n_classes):
     wrong |= (labels < 0) | (labels >= n_classes)
     if wrong.any():
         first = int(np.argmax(wrong))
-        raise ValueError(f"labels[{first}] is {labels[first].item()!r}; expected a whole class index "
-                         f"from 0 to {n_classes - 1}")
+        raise ValueError(f"labels[{first}] is {labels[first].item()!r}; expected a whole class "
+                         f"index from 0 to {n_classes - 1}")
     return labels.astype(np.intp)

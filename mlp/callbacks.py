@@ -142,7 +142,8 @@ class EarlyStopping(Callback):
         run.result.extras["best_epoch"] = self.best_epoch
 
     def state(self):
-        values = {"best_loss": self.best_loss, "best_epoch": self.best_epoch, "stopped": self.stopped}
+        values = {"best_loss": self.best_loss, "best_epoch": self.best_epoch,
+                  "stopped": self.stopped}
         arrays = {} if self.best_weights is None else {"best_weights": self.best_weights}
         return values, arrays
 
@@ -301,7 +302,8 @@ def health_sentence(health, model):
     parts = []
     if len(per_weight) > 1 and per_weight[0] > 0 and per_weight[-1] > 0:
         ratio = per_weight[-1] / per_weight[0]
-        comparison = (f"{ratio:.3g} times smaller" if ratio >= 1 else f"{1 / ratio:.3g} times larger")
+        comparison = (f"{ratio:.3g} times smaller" if ratio >= 1
+                      else f"{1 / ratio:.3g} times larger")
         parts.append(f"the first hidden layer's weights got gradients {comparison} than the output "
                      f"layer's (root mean square per weight)")
     ratios = health["update_ratio"][0]

@@ -293,7 +293,8 @@ def compare_and_report(runs, output_dir):
         figure = plot_comparison(settings, title, of_kind[0].n_val)
         write_atomically(picture, lambda stream: figure.savefig(stream, format="png", dpi=120))
         save_text(table_csv(rows), os.path.join(output_dir, f"comparison_{kind}.csv"))
-        say(f"{title}: {plural(len(of_kind), 'run')}, {plural(len(settings), 'setting')}, by best validation "
+        say(f"{title}: {plural(len(of_kind), 'run')}, {plural(len(settings), 'setting')}, "
+            f"by best validation "
             f"accuracy ({picture}):")
         for line in table_text(rows):
             say(line)

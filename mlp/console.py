@@ -70,7 +70,8 @@ def look_before_training(model, X_val, Y_val):
     expected = math.log(model.n_classes)
     verdict = ("as expected of an untrained network" if abs(loss - expected) <= 0.5 * expected
                else "far from it: check how the data is scaled and the weights initialised")
-    say(f"  untrained validation loss {loss:.3f}; ln({model.n_classes}) = {expected:.3f}: {verdict}")
+    say(f"  untrained validation loss {loss:.3f}; ln({model.n_classes}) = {expected:.3f}: "
+        f"{verdict}")
 
 
 def print_diverged(title, epoch, learning_rate):
@@ -117,7 +118,8 @@ def stuck_sentence(assessment, result, model, learning_rate):
                  f"the hidden units into saturation, where they stop learning; try "
                  f"--learning_rate {learning_rate / 10:g}")
     else:
-        cause = "it has likely not trained enough yet: try more --epochs or a larger --learning_rate"
+        cause = ("it has likely not trained enough yet: try more --epochs or a larger "
+                 "--learning_rate")
     return (f"stuck at chance: the network learned nothing useful ({stopped}"
             f"{'; '.join(evidence)}). {cause[0].upper()}{cause[1:]}.")
 

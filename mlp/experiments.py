@@ -26,8 +26,8 @@ from mlp import comparison
 from mlp.datasets import DATASETS
 from mlp.errors import EXIT_FAILED, DataError, UserError
 from mlp.flags import estimated_training_bytes, parse_args, weight_decay_problem
-from mlp.guarded import (available_memory_bytes, make_folder, open_log, read_text_or_none, save_text,
-                         set_aside, say)
+from mlp.guarded import (available_memory_bytes, make_folder, open_log, read_text_or_none,
+                         save_text, set_aside, say)
 from mlp.signals import EXIT_SIGNAL
 
 MARKER = "experiment.json"
@@ -184,8 +184,9 @@ def run_experiment(args):
     moved = prepare_folder(args, jobs)
     if moved:
         say(f"The earlier experiment in {args.output_dir} was moved to {moved}")
-    say(f"Experiment: {len(jobs)} runs ({', '.join(f'--{name} x{len(values)}' for name, values in args.varied.items())}) "
-        f"in {args.output_dir}, {width} at a time; each run's printout is in its folder's {LOG}")
+    varied = ", ".join(f"--{name} x{len(values)}" for name, values in args.varied.items())
+    say(f"Experiment: {len(jobs)} runs ({varied}) in {args.output_dir}, {width} at a time; "
+        f"each run's printout is in its folder's {LOG}")
     stop = Stopper()
     with stop:
         run_jobs(jobs, width, stop, args.resume)
@@ -229,9 +230,9 @@ def start(job, resume):
     again = resume and (unfinished(job.folder) or bool(comparison.metrics_files(job.folder)))
     job.log = open_log(os.path.join(job.folder, LOG), append=again)
     job.started = time.monotonic()
-    job.process = subprocess.Popen([sys.executable, MAIN, *job.tokens, *(["--resume"] if again else [])],
-                                   stdout=job.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+    command = [sys.executable, MAIN, *job.tokens, *(["--resume"] if again else [])]
+    job.process = subprocess.Popen(command, stdout=job.log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
 
 
 def report(job, ended, total, waiting, running, width):
