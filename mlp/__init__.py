@@ -20,6 +20,9 @@ run and calls on the modules here, one job each:
     gradient_check  finite differences, for the tests and --gradient_check
     explain         --explain: the assignment's written example, worked
     console         what a run prints: its header, the network, the summary
+    experiments     several values per flag: one run per combination, in parallel
+    comparison      runs side by side, read from their metrics.json (and --compare)
+    estimator       the network as a scikit-learn classifier
     errors          the errors a user can cause, and their exit statuses
     outputs         every path a command will write, checked before it writes
     signals         Ctrl-C and SIGTERM while training

@@ -28,7 +28,7 @@ from mlp.errors import EXIT_FAILED, DataError, UserError
 from mlp.flags import estimated_training_bytes, parse_args, weight_decay_problem
 from mlp.guarded import (available_memory_bytes, make_folder, open_log, read_text_or_none,
                          save_text, set_aside, say)
-from mlp.signals import EXIT_SIGNAL
+from mlp.signals import EXIT_SIGNAL, StopFlag
 
 MARKER = "experiment.json"
 LOG = "log.txt"
@@ -258,23 +258,14 @@ def report(job, ended, total, waiting, running, width):
         f"{job.seconds:.1f} s ({left} left{eta})")
 
 
-class Stopper:
+class Stopper(StopFlag):
     """Ctrl-C or SIGTERM during an experiment: passed on once to every running run (each
     keeps its finished epochs and stops), and no further run starts; a second Ctrl-C is
     passed on too (each run quits at once)."""
 
     def __init__(self):
-        self.signal_number = None
+        super().__init__()
         self.running = []
-        self._previous = {}
-
-    def __enter__(self):
-        self._previous = {number: signal.signal(number, self._handle) for number in EXIT_SIGNAL}
-        return self
-
-    def __exit__(self, *exception):
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
 
     def _handle(self, signal_number, frame):
         if self.signal_number is None:
