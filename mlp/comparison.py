@@ -156,6 +156,14 @@ class Setting:
     def finished(self):
         return all(run.finished for run in self.runs)
 
+    def status(self):
+        """How its runs ended, where not all completed: "unfinished", "diverged", ...; "" when
+        every run completed."""
+        words = {"running": "unfinished", "interrupted": "unfinished"}
+        ended = [words.get(run.status, run.status.replace("_", " ")) for run in self.runs
+                 if run.status != "completed"]
+        return ", ".join(dict.fromkeys(ended))
+
 
 def shown(value):
     if isinstance(value, list):
@@ -200,6 +208,7 @@ def table_rows(settings):
             if seeds:
                 row[name + "_std"] = setting.std(read)
         row.update(runs=len(setting.runs), finished=setting.finished,
+                   status=setting.status(),
                    folders=" ".join(os.path.dirname(run.path) for run in setting.runs))
         rows.append(row)
     return rows
@@ -256,7 +265,7 @@ def table_text(rows):
     """The table as printed: one line per setting, best validation accuracy first."""
     seeds = any("best_val_accuracy_std" in row for row in rows)
     names = [name for name in rows[0] if name not in dict(COLUMNS) and not name.endswith("_std")
-             and name not in ("runs", "finished", "folders")]
+             and name not in ("runs", "finished", "status", "folders")]
     numbers = [("best_val_accuracy", "best val_acc"), ("best_epoch", "epoch"),
                ("last_val_loss", "val_loss"), ("test_accuracy", "test_acc"),
                ("test_loss", "test_loss"), ("seconds", "seconds")]
@@ -271,7 +280,7 @@ def table_text(rows):
         return text + (f"±{spread:.{digits}f}" if seeds and not math.isnan(spread) else "")
 
     table = [[*(row[name] for name in names), *(cell(row, name) for name, _ in numbers),
-              "" if row["finished"] else "unfinished"] for row in rows]
+              row["status"]] for row in rows]
     header = [*names, *(label for _, label in numbers), ""]
     widths = [max(len(line[column]) for line in [header, *table]) for column in range(len(header))]
     return ["  " + "  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip()

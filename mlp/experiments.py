@@ -26,8 +26,9 @@ from mlp import comparison
 from mlp.datasets import DATASETS
 from mlp.errors import EXIT_FAILED, DataError, UserError
 from mlp.flags import estimated_training_bytes, parse_args, weight_decay_problem
-from mlp.guarded import (available_memory_bytes, make_folder, open_log, read_text_or_none,
-                         save_text, set_aside, say)
+from mlp.guarded import (available_memory_bytes, make_folder, open_log, read_bytes,
+                         read_text_or_none, save_text, set_aside, say)
+from mlp.run_record import data_file_flag
 from mlp.signals import EXIT_SIGNAL, StopFlag
 
 MARKER = "experiment.json"
@@ -108,6 +109,9 @@ def plan_jobs(args):
             SHORT[name] + value_text(name, value) for name, value in values.items()))
         run_args = parse_args(tokens)
         for kind in run_args.datasets:
+            data_file = getattr(run_args, data_file_flag(kind)[2:])
+            if data_file and not jobs:  # the same file for every run: read once, here
+                read_bytes(data_file, f"the data file {data_file_flag(kind)} names")
             entry = DATASETS.get(kind)
             decay = run_args.weight_decay if run_args.weight_decay is not None else (
                 entry.weight_decay if entry else 0.0)
@@ -191,9 +195,11 @@ def run_experiment(args):
     with stop:
         run_jobs(jobs, width, stop, args.resume)
     failed = [job for job in jobs if job.returncode not in (0, None)]
-    if not stop.signal_number:
-        comparison.compare_and_report(comparison.find_runs([job.folder for job in jobs]),
-                                      args.output_dir)
+    with_runs = [job.folder for job in jobs if comparison.metrics_files(job.folder)]
+    if not stop.signal_number and with_runs:
+        comparison.compare_and_report(comparison.find_runs(with_runs), args.output_dir)
+    elif not stop.signal_number:
+        say("No run left a record to compare: see each run's log.txt")
     if stop.signal_number:
         done = sum(job.returncode == 0 for job in jobs)
         say(f"Stopped: {done} of {len(jobs)} runs finished; run the same command with --resume "
@@ -244,11 +250,12 @@ def report(job, ended, total, waiting, running, width):
             run = comparison.read_run(path)
         except DataError:
             continue
-        parts.append(f"{run.title} best val_accuracy {run.best_val_accuracy:.4f} "
-                     f"(epoch {run.best_epoch})" if run.best_epoch else f"{run.title} {run.status}")
+        how = "" if run.status == "completed" else f" ({run.status.replace('_', ' ')})"
+        parts.append(f"{run.title} best val_accuracy {run.best_val_accuracy:.4f} (epoch "
+                     f"{run.best_epoch}){how}" if run.best_epoch else f"{run.title}{how}")
     if job.returncode in EXIT_SIGNAL.values():
         parts.append("stopped; its finished epochs are kept for --resume")
-    elif job.returncode not in (0, None):
+    elif job.returncode not in (0, None) and not parts:
         lines = (read_text_or_none(os.path.join(job.folder, LOG)) or "").strip().splitlines()
         parts.append(f"exit {job.returncode}: {lines[-1] if lines else 'no output'}")
     left = len(waiting) + len(running)

@@ -222,3 +222,29 @@ def test_several_values_are_refused_where_nothing_trains(capsys):
     assert_one_line_error(result, "argument --hidden_layers: several values make an experiment")
     result = run_in_process(capsys, "--datasets", "iris", "--jobs", "2")
     assert_one_line_error(result, "argument --jobs: does nothing for one run")
+
+
+def test_what_every_run_would_refuse_is_refused_before_any_starts(capsys, tmp_path):
+    result = run_in_process(capsys, "--datasets", "iris", "--iris_path", tmp_path / "none.data",
+                            "--seed", "0", "1", "--output_dir", tmp_path / "out")
+    assert_one_line_error(result, f"{tmp_path / 'none.data'}: no such file; expected the data "
+                                  f"file --iris_path names")
+    result = run_in_process(capsys, "--datasets", "iris", "--seed", "0", "1", "--jobs", "100000",
+                            "--output_dir", tmp_path / "out")
+    line = assert_one_line_error(result, "argument --jobs: 100000 runs at once need about")
+    fits = int(line.split("expected --jobs ")[1].split()[0])
+    per_job = float(line.split("need about ")[1].split()[0]) / 100000
+    assert 0.25 < per_job < 1.0  # GiB: a process, Iris and its network
+    assert fits >= 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_run_that_learned_nothing_is_marked_in_the_table(tmp_path):
+    out = tmp_path / "stuck"
+    result = run_main("--datasets", "iris", "--learning_rate", "0.05", "0.01", "--epochs", "6",
+                      "--output_dir", out)
+    assert result.returncode == 1  # the dead network's run failed
+    assert "lr0.05: Iris best val_accuracy" in result.stdout and "(stuck at chance)" in result.stdout
+    with open(out / "comparison_iris.csv", encoding="utf-8") as stream:
+        rows = {row["learning_rate"]: row for row in csv.DictReader(stream)}
+    assert rows["0.05"]["status"] == "stuck at chance" and rows["0.01"]["status"] == ""
