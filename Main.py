@@ -108,8 +108,7 @@ def run_command(args):
         runs = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
         make_folder(args.output_dir)
         lock.take()
-        for run in runs:
-            keep_earlier_run(run)
+        keep_earlier_runs(runs)
         with StopFlag() as stop_flag:
             outcomes = train_all(runs, stop_flag)
     console.print_summary(outcomes)
@@ -191,14 +190,15 @@ def prepare(kind, folder, args, plan):
     return PreparedRun(kind, folder, plan, dataset.title, dataset, rng, settings)
 
 
-def keep_earlier_run(run):
-    """A fresh run never writes over a finished one: a folder that holds one (its metrics.json)
-    is renamed to the first free <folder>.1, .2, ... first, and the run says where it went."""
-    finished = os.path.isfile(os.path.join(run.folder, "metrics.json"))
-    if isinstance(run.plan, checkpoint.Fresh) and finished:
-        run.moved_to = set_aside(run.folder)
-        say(f"{run.title}: the earlier run's files in {run.folder} were moved to "
-            f"{run.moved_to}")
+def keep_earlier_runs(runs):
+    """A fresh run never writes over a finished one: the folders that hold one (its
+    metrics.json) are renamed to <folder>.N first, N the first number free for all of them,
+    and each run says where its folder went."""
+    finished = [run for run in runs if isinstance(run.plan, checkpoint.Fresh)
+                and os.path.isfile(os.path.join(run.folder, "metrics.json"))]
+    for run, moved_to in zip(finished, set_aside(*(run.folder for run in finished))):
+        run.moved_to = moved_to
+        say(f"{run.title}: the earlier run's files in {run.folder} were moved to {moved_to}")
 
 
 def train_one(run, stop_flag):

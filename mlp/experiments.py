@@ -173,7 +173,7 @@ def prepare_folder(args, jobs):
     if exists and any(unfinished(job.folder) for job in jobs):
         raise DataError(f"argument --resume: {args.output_dir} holds an unfinished experiment; "
                         f"add --resume to continue it, or choose another --output_dir")
-    moved = set_aside(args.output_dir) if exists else None
+    moved = set_aside(args.output_dir)[0] if exists else None
     make_folder(args.output_dir)
     save_text(json.dumps({"varied": args.varied, "runs": [job.name for job in jobs]}, indent=2)
               + "\n", marker)

@@ -273,16 +273,18 @@ def remove(path):
         raise failed(path, error, "could not be removed") from None
 
 
-def set_aside(folder):
-    """Rename folder to the first free folder.1, folder.2, ... beside it; return the new name."""
+def set_aside(*folders):
+    """Rename each folder to folder.N beside it, N the first number free for all of them (so
+    that folders set aside together keep one number); return the new names."""
     number = 1
-    while os.path.lexists(f"{folder}.{number}"):
+    while any(os.path.lexists(f"{folder}.{number}") for folder in folders):
         number += 1
-    try:
-        os.rename(folder, f"{folder}.{number}")
-    except OSError as error:
-        raise failed(folder, error, "could not be moved aside") from None
-    return f"{folder}.{number}"
+    for folder in folders:
+        try:
+            os.rename(folder, f"{folder}.{number}")
+        except OSError as error:
+            raise failed(folder, error, "could not be moved aside") from None
+    return [f"{folder}.{number}" for folder in folders]
 
 
 def current_umask():

@@ -486,3 +486,14 @@ def test_iris_and_a_cached_mnist_train_without_tensorflow(tmp_path):
                             env=environment, timeout=300)
     assert_one_line_error(result, "mnist.npz: MNIST is not there and Keras could not download it",
                           "pass --mnist_path FILE or put mnist.npz in $KERAS_HOME/datasets/")
+
+
+def test_one_command_sets_its_folders_aside_under_one_number(capsys, tmp_path, small_mnist):
+    flags = ["--mnist_path", small_mnist, "--hidden_layers", "[4]", "--epochs", "1",
+             "--output_dir", tmp_path / "out"]
+    assert run_in_process(capsys, *flags).returncode == 0
+    (tmp_path / "out" / "iris.1").mkdir()  # Iris alone was set aside once before
+    result = run_in_process(capsys, *flags)
+    assert result.returncode == 0
+    assert sorted(os.listdir(tmp_path / "out")) == ["iris", "iris.1", "iris.2", "mnist", "mnist.2"]
+    assert f"were moved to {tmp_path / 'out' / 'mnist'}.2" in result.stdout
