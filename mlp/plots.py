@@ -44,8 +44,9 @@ def plot_calibration(bins, calibration_error, title):
     """A reliability diagram: each confidence bin's accuracy against its mean confidence.
 
     A perfectly calibrated model's bars reach the diagonal; bars below it mean
-    overconfidence. The number of test rows in each bin is written above its bar; a bin
-    no row fell in has no bar.
+    overconfidence. The number of test rows in each bin is written above its bar, whose top
+    is drawn as a line (a bin whose rows were all wrong shows as a line at 0); a bin no row
+    fell in has neither bar nor number.
     """
     n_bins = len(bins["count"])
     width = 1.0 / n_bins
@@ -57,6 +58,9 @@ def plot_calibration(bins, calibration_error, title):
     axes.bar([left for left, _, _ in filled], [accuracy for _, accuracy, _ in filled],
              width=width, align="edge", edgecolor="black", linewidth=0.5,
              label="accuracy of the bin's rows")
+    # Each bar's top as a line: a bin whose few rows were all wrong (accuracy 0) is seen too.
+    axes.hlines([accuracy for _, accuracy, _ in filled], [left for left, _, _ in filled],
+                [left + width for left, _, _ in filled], color="black", linewidth=1.5)
     axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
     for left, accuracy, count in filled:
         axes.text(left + width / 2, accuracy + 0.01, str(count), ha="center", va="bottom",
@@ -67,7 +71,8 @@ def plot_calibration(bins, calibration_error, title):
     axes.set_ylabel("accuracy")
     axes.set_title(f"{title}\nexpected calibration error "
                    f"{calibration_error:.4f} over {n_bins} bins\n"
-                   f"above each bar, its test rows; an empty bin has no bar", fontsize=10)
+                   f"above each bar, its test rows (a bar at 0: none of them right); a bin "
+                   f"with no rows has neither", fontsize=10)
     axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
     return figure

@@ -140,3 +140,17 @@ def test_the_history_plot_draws_both_curves_and_marks_the_best_epoch(metric, lab
     assert plot_history(thirty, metric, "t").axes[0].lines[0].get_marker() == "o"
     long = {key: values * 11 for key, values in history.items()}
     assert plot_history(long, metric, "t").axes[0].lines[0].get_marker() in ("None", None, "")
+
+
+def test_a_calibration_bin_whose_rows_were_all_wrong_is_drawn_and_an_empty_one_is_not():
+    from mlp.plots import plot_calibration
+
+    bins = {"upper": [0.25, 0.5, 0.75, 1.0], "count": [0, 1, 2, 7],
+            "confidence": [None, 0.4, 0.6, 0.9], "accuracy": [None, 0.0, 0.5, 1.0]}
+    axes = plot_calibration(bins, 0.1, "t").axes[0]
+    [tops] = axes.collections
+    segments = [segment.tolist() for segment in tops.get_segments()]
+    assert segments == [[[0.25, 0.0], [0.5, 0.0]], [[0.5, 0.5], [0.75, 0.5]],
+                        [[0.75, 1.0], [1.0, 1.0]]]
+    assert [text.get_text() for text in axes.texts] == ["1", "2", "7"]
+    assert "a bar at 0: none of them right" in axes.get_title()
