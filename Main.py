@@ -26,7 +26,6 @@ def _interrupted_while_starting(signal_number, frame):
 if __name__ == "__main__":  # Ctrl-C while the libraries below load: one line, not a traceback
     signal.signal(signal.SIGINT, _interrupted_while_starting)
 
-import contextlib
 import functools
 import time
 from dataclasses import dataclass
@@ -57,15 +56,15 @@ from mlp.experiments import run_experiment
 from mlp.explain import explain
 from mlp.flags import check_network_fits, parse_args, refuse_network_too_large, weight_decay_problem
 from mlp.gradient_check import report as gradient_check_report
-from mlp.metrics import assess, chance_verdict
+from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for
-from mlp.outputs import check_output_dir, check_predictions_path, check_run_folder
-from mlp.guarded import (OutputLock, make_folder, remove, remove_stale_temporaries, say,
-                         set_aside)
+from mlp.outputs import (check_output_dir, check_predictions_path, check_run_folder,
+                         keep_earlier_runs, run_folder)
+from mlp.guarded import OutputLock, make_folder, remove, remove_stale_temporaries, say
 from mlp.prediction import use_saved_model
 from mlp.records import LiveRecords, write_results
-from mlp.run_record import CSV, RunSettings, check_loaded, data_file_flag
-from mlp.signals import EXIT_SIGNAL, StopFlag
+from mlp.run_record import RunSettings, check_loaded, data_file_flag
+from mlp.signals import StopFlag, run_from_command_line
 from mlp.threads import choose_threads, scratch_step
 
 
@@ -97,10 +96,15 @@ def run_command(args):
         if args.predict:
             check_predictions_path(args.output_dir, args.predict, args.model)
         return use_saved_model(args)
+    return train_command(args)
+
+
+def train_command(args):
+    """Train on each data set the flags name; return the exit status."""
     # Checks before anything is written: the lock, the paths, the data; then the folder.
     with OutputLock(args.output_dir) as lock:
         check_network_fits(args)
-        folders = [(name, output_folder(name, args)) for name in args.datasets]
+        folders = [(name, run_folder(name, args)) for name in args.datasets]
         check_output_dir(args.output_dir)
         for name, folder in folders:
             check_run_folder(folder, getattr(args, data_file_flag(name)[2:]))
@@ -110,40 +114,20 @@ def run_command(args):
         lock.take()
         keep_earlier_runs(runs)
         with StopFlag() as stop_flag:
-            outcomes = train_all(runs, stop_flag)
+            outcomes = []
+            for run in runs:
+                if stop_flag():
+                    break
+                outcomes.append(console.finished_before(run.title, run.folder, run.plan.status)
+                                if isinstance(run.plan, checkpoint.Finished)
+                                else train_one(run, stop_flag))
     console.print_summary(outcomes)
     if stop_flag():
-        if any(os.path.exists(os.path.join(outcome.folder, checkpoint.FILE_NAME))
-               for outcome in outcomes):
-            say("To continue from the last finished epoch, run the same command with --resume.")
-        else:
-            say("No epoch had finished, so there is nothing to resume: run the same command "
-                "again to start afresh.")
+        console.print_stop_advice(any(os.path.exists(os.path.join(
+            outcome.folder, checkpoint.FILE_NAME)) for outcome in outcomes))
         return stop_flag.exit_status
     return EXIT_FAILED if any(outcome.status == DIVERGED or outcome.dead
                               for outcome in outcomes) else 0
-
-
-def train_all(runs, stop_flag):
-    """Train each prepared run in its folder; a run that finished before is only reported."""
-    outcomes = []
-    for run in runs:
-        if isinstance(run.plan, checkpoint.Finished):
-            outcomes.append(console.finished_before(run.title, run.folder, run.plan.status))
-            continue
-        outcomes.append(train_one(run, stop_flag))
-        if stop_flag():
-            break
-    return outcomes
-
-
-def output_folder(kind, args):
-    """Where a data set's files go: OUTPUT_DIR/<data set>; a CSV's is named after its file, with
-    _csv added where that name is a named data set's (iris.csv: OUTPUT_DIR/iris_csv)."""
-    if kind != CSV:
-        return os.path.join(args.output_dir, kind)
-    title = csv_title(args.csv)
-    return os.path.join(args.output_dir, f"{title}_csv" if title.lower() in DATASETS else title)
 
 
 @dataclass
@@ -174,8 +158,8 @@ def prepare(kind, folder, args, plan):
     if resuming and plan.data is not None:
         check_loaded(plan.data, dataset.data, f"the run in {folder}")
     entry = DATASETS.get(kind)
-    shape = (dataset.n_features, dataset.n_classes)
-    if entry is None or shape != (entry.n_features, entry.n_classes):
+    if entry is None or (dataset.n_features, dataset.n_classes) != (entry.n_features,
+                                                                    entry.n_classes):
         # the shape check_network_fits could not know before the file was read
         refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, args)
     if args.augment and training_defaults(dataset).augment_pixels and dataset.image_shape is None:
@@ -183,32 +167,19 @@ def prepare(kind, folder, args, plan):
                         f"{dataset.n_features} pixels a row; expected images of (n, 28, 28) "
                         f"to shift")
     settings = RunSettings.from_flags(kind, args, training_defaults(dataset),
-                                      data_file=resumed_data_file_setting(kind, args, plan))
+                                      data_file=checkpoint.resumed_data_file(kind, args, plan))
     problem = weight_decay_problem(settings.learning_rate, settings.weight_decay)
     if problem:
         raise UserError(problem)
     return PreparedRun(kind, folder, plan, dataset.title, dataset, rng, settings)
 
 
-def keep_earlier_runs(runs):
-    """A fresh run never writes over a finished one: the folders that hold one (its
-    metrics.json) are renamed to <folder>.N first, N the first number free for all of them,
-    and each run says where its folder went."""
-    finished = [run for run in runs if isinstance(run.plan, checkpoint.Fresh)
-                and os.path.isfile(os.path.join(run.folder, "metrics.json"))]
-    for run, moved_to in zip(finished, set_aside(*(run.folder for run in finished))):
-        run.moved_to = moved_to
-        say(f"{run.title}: the earlier run's files in {run.folder} were moved to {moved_to}")
-
-
 def train_one(run, stop_flag):
     """Build, fit and finish one prepared run."""
     # --- build: the network and its optimizer, drawing on the run's one generator
-    kind, folder, plan, dataset, rng, settings = (run.kind, run.folder, run.plan, run.dataset,
-                                                  run.rng, run.settings)
-    resuming = isinstance(plan, checkpoint.Resume)
+    dataset, settings, folder = run.dataset, run.settings, run.folder
     dtype = np.dtype(settings.dtype)
-    model = Model(dataset.n_features, settings.hidden_layers, dataset.n_classes, rng, dtype,
+    model = Model(dataset.n_features, settings.hidden_layers, dataset.n_classes, run.rng, dtype,
                   settings.activation, settings.dropout)
     make_optimizer = functools.partial(optimizer_for, name=settings.optimizer,
                                        learning_rate=settings.learning_rate,
@@ -216,26 +187,26 @@ def train_one(run, stop_flag):
     optimizer = make_optimizer(model)
     Y_train = one_hot(dataset.y_train, dataset.n_classes, dtype)
     Y_val = one_hot(dataset.y_val, dataset.n_classes, dtype)
-    saved_threads = plan.values.get("threads") if resuming else None
-    threads = choose_threads(settings.threads, saved_threads, lambda: scratch_step(
-        model, dataset.X_train, Y_train, settings.batch_size, make_optimizer))
+    resuming = isinstance(run.plan, checkpoint.Resume)
+    threads = choose_threads(settings.threads, run.plan.values.get("threads") if resuming
+                             else None, lambda: scratch_step(model, dataset.X_train, Y_train,
+                                                             settings.batch_size, make_optimizer))
     console.print_header(dataset, settings, threads.text())
     console.look_before_training(model, dataset.X_val, Y_val)
 
     # --- callbacks: what runs between the steps, each one job
     stateful = [EarlyStopping(settings.patience)] if settings.patience else []
-    saver = checkpoint.Checkpoint(os.path.join(folder, checkpoint.FILE_NAME),
-                                  dict(settings.record(), dataset=kind, data=dataset.data.record()),
-                                  stateful, threads.count)
-    records = LiveRecords(folder, dataset, settings)
-    health = LayerHealth(dataset.X_val)
-    stuck = StuckAtChance(dataset.X_val, dataset.y_val, dataset.n_classes)
+    saver = checkpoint.Checkpoint(os.path.join(folder, checkpoint.FILE_NAME), dict(
+        settings.record(), dataset=run.kind, data=dataset.data.record()), stateful, threads.count)
+    records, health = LiveRecords(folder, dataset, settings), LayerHealth(dataset.X_val)
     augment = [Augment(dataset.image_shape, settings.augment_pixels)] if settings.augment else []
     callbacks = [LearningRateScheduler(settings.lr_schedule), *augment, PrintProgress(), health,
-                 stuck, *stateful, saver, records, StopOnRequest(stop_flag)]
+                 StuckAtChance(dataset.X_val, dataset.y_val, dataset.n_classes), *stateful,
+                 saver, records, StopOnRequest(stop_flag)]
     resume_from = None
     if resuming:
-        resume_from = checkpoint.restore(saver.path, plan, model, optimizer, rng, stateful)
+        resume_from = checkpoint.restore(saver.path, run.plan, model, optimizer, run.rng,
+                                         stateful)
         say(f"{dataset.title}: resuming after epoch {resume_from.epochs_finished} from "
             f"{saver.path}")
     remove_stale_temporaries(folder)
@@ -248,20 +219,19 @@ def train_one(run, stop_flag):
     started = time.perf_counter()
     with threadpool_limits(limits=threads.count, user_api="blas"):
         result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, epochs=settings.epochs,
-                           batch_size=settings.batch_size, rng=rng, optimizer=optimizer,
+                           batch_size=settings.batch_size, rng=run.rng, optimizer=optimizer,
                            callbacks=callbacks, resume_from=resume_from)
+    train_seconds = time.perf_counter() - started + earlier_seconds
 
     # --- finish: assess on the test set, write everything, say how it went
-    train_seconds = time.perf_counter() - started + earlier_seconds
     assessment = None
     if result.status == STUCK:
         console.print_stuck(dataset.title, len(result.learning_rates), settings.epochs)
     if result.status == DIVERGED:
         console.print_diverged(dataset.title, result.diverged_epoch, settings.learning_rate)
     else:
-        assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
-        assessment.chance = chance_verdict(assessment.confusion_matrix, dataset.class_names,
-                                           result.extras["layer_health"]["saturation"][-1])
+        assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names,
+                            result.extras["layer_health"]["saturation"][-1])
     costs = {"checkpoint_and_records_seconds": saver.seconds + records.seconds,
              "layer_health_seconds": health.seconds,
              "augment_seconds": augment[0].seconds if augment else 0.0}
@@ -269,70 +239,10 @@ def train_one(run, stop_flag):
                   assessment)
     if result.status in checkpoint.FINISHED:
         remove(saver.path)  # nothing left to resume; metrics.json says it finished
-    return console.Outcome(
-        dataset.title, folder, result.status, moved_to=run.moved_to,
-        best_epoch=kept_epoch(result),
-        test_loss=assessment.loss if assessment else None,
-        test_accuracy=assessment.accuracy if assessment else None,
-        calibration_error=assessment.calibration_error if assessment else None,
-        health=health_sentence(result.extras["layer_health"], model),
-        stuck=console.stuck_sentence(assessment, result, model, settings.learning_rate),
-        dead=bool(assessment and assessment.chance["cause"] == "saturated"))
-
-
-def kept_epoch(result):
-    """With --patience, the earlier epoch whose weights the run kept; None if it kept the last."""
-    best = result.extras.get("best_epoch")
-    return best if best and best != len(result.learning_rates) else None
-
-
-def resumed_data_file_setting(kind, args, plan):
-    """The data file setting a resumed run keeps: the flag's when given, else the one it was
-    started with (it reads the recorded file: see checkpoint.plan_resume); None when fresh."""
-    if isinstance(plan, checkpoint.Fresh) or data_file_flag(kind) in args.given_flags:
-        return None
-    return plan.values["settings"].get("data_file")
-
-
-def run_from_command_line():
-    """main(), with every way a run can end turned into one line and an exit status: a fault
-    writing a file or standard output (1, through guarded.say and RunFailed), memory running
-    out (1), Ctrl-C outside training (130)."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here, a KeyboardInterrupt
-    try:
-        status = main()
-    except KeyboardInterrupt:
-        status = say_and_exit_status("interrupted; every file finished before is kept",
-                                     EXIT_SIGNAL[signal.SIGINT])
-    except MemoryError:
-        status = say_and_exit_status("out of memory (the process's limit or the machine's); "
-                                     "expected smaller --hidden_layers or --batch_size",
-                                     EXIT_FAILED)
-    except OSError as error:  # one the guarded module did not see: named as it is
-        status = say_and_exit_status(f"{error.filename or 'a file'}: {error.strerror or error}",
-                                     EXIT_FAILED)
-    sys.exit(flushed(status))
-
-
-def flushed(status):
-    """status, once what is left for standard output is written. Every line is flushed as it is
-    printed, so anything left is from a line that already failed, and was reported then."""
-    try:
-        if sys.stdout is not None:  # None when the command ran with standard output closed
-            sys.stdout.flush()
-    except (OSError, ValueError):
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more at exit
-        return status or EXIT_FAILED
-    return status
-
-
-def say_and_exit_status(message, status):
-    """Print Main.py's one error line on standard error, if it is there; return status (what
-    is left for standard output is flushed() after)."""
-    say(f"Main.py: error: {message}", error=True)
-    return status
+    return console.outcome(dataset.title, folder, result, assessment, model,
+                           settings.learning_rate,
+                           health_sentence(result.extras["layer_health"], model), run.moved_to)
 
 
 if __name__ == "__main__":
-    run_from_command_line()
+    run_from_command_line(main)

@@ -11,10 +11,9 @@ import os
 import numpy as np
 
 from Model import Callback
-from mlp.plots import plot_augmented
+from mlp.plots import plot_augmented, save_figure
 from mlp.guarded import make_folder
 from mlp.callbacks import timed
-from mlp.records import save_figure
 
 
 def shift_block(source, target, dy, dx):

@@ -15,7 +15,7 @@ import numpy as np
 
 from Model import INTERRUPTED, STOPPED_EARLY, Callback
 from mlp.guarded import say
-from mlp.metrics import chance_level
+from mlp.metrics import chance_level, gradient_rms
 from mlp.optimizers import packed_parameters, unpack_parameters
 
 
@@ -284,12 +284,6 @@ def saturation(model, X):
 
 def weights_per_layer(model):
     return [layer.weights.size for layer in model.layers]
-
-
-def gradient_rms(norms, weights_per_layer):
-    """Each layer's weight-gradient norm as a root mean square per weight (norm / sqrt(count)):
-    layers of different sizes compared on one footing, in the sentence and in the plot."""
-    return [norm / np.sqrt(count) for norm, count in zip(norms, weights_per_layer)]
 
 
 def health_sentence(health, model):

@@ -17,10 +17,10 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
-from mlp.datasets import DATASETS, read_npz_arrays
+from mlp.datasets import DATASETS
 from mlp.errors import DataError
 from mlp.callbacks import STUCK, timed
-from mlp.guarded import parse_json, read_text_or_none, say, write_atomically
+from mlp.guarded import parse_json, read_npz_arrays, read_text_or_none, say, write_atomically
 from mlp.optimizers import packed_parameters, unpack_parameters
 from mlp.records import fit_result, flat_result
 from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, data_file_flag,
@@ -73,7 +73,8 @@ def checkpoint_contents(run, settings, stateful):
     for callback in stateful:
         callback_values, callback_arrays = callback.state()
         values["callbacks"][callback.name] = callback_values
-        arrays.update({f"{callback.name}__{name}": array for name, array in callback_arrays.items()})
+        arrays.update({f"{callback.name}__{name}": array
+                       for name, array in callback_arrays.items()})
     return values, arrays
 
 
@@ -111,7 +112,8 @@ def check_contents(values, arrays):
         _expect(values["stop_reason"], str, "stop_reason")
     result = values["result"]
     _expect(result["status"], str, "result's status")
-    lists = {f"history's {key}": _expect(result["history"], dict, "history")[key] for key in HISTORY_KEYS}
+    history = _expect(result["history"], dict, "history")
+    lists = {f"history's {key}": history[key] for key in HISTORY_KEYS}
     lists.update(epoch_seconds=result["epoch_seconds"], learning_rates=result["learning_rates"])
     health = result.get("layer_health")
     if health is not None:
@@ -262,6 +264,14 @@ def plan_resume(args, names_and_folders):
     return plans
 
 
+def resumed_data_file(kind, args, plan):
+    """The data file setting a resumed run keeps: the flag's when given, else the one it was
+    started with (it reads the recorded file: see plan_resume); None when fresh."""
+    if isinstance(plan, Fresh) or data_file_flag(kind) in args.given_flags:
+        return None
+    return plan.values["settings"].get("data_file")
+
+
 def given_data_file(args, kind):
     """The data file flag's value if the user gave it on the command line, else None."""
     flag = data_file_flag(kind)
@@ -283,8 +293,10 @@ def check_same_run(name, args, saved, folder, only_saved=False, compare_data_fil
                         f"{saved_kind!r}, not {name!r}; choose another --output_dir")
     defaults = DATASETS.get(name)
     if defaults is None:  # a CSV's defaults depend on its rows: compare with what was saved
-        defaults = SimpleNamespace(batch_size=saved.get("batch_size"), schedule=saved.get("lr_schedule"),
-                                   weight_decay=saved.get("weight_decay"), dropout=saved.get("dropout"),
+        defaults = SimpleNamespace(batch_size=saved.get("batch_size"),
+                                   schedule=saved.get("lr_schedule"),
+                                   weight_decay=saved.get("weight_decay"),
+                                   dropout=saved.get("dropout"),
                                    augment_pixels=0)
     current = RunSettings.from_flags(name, args, defaults).record()
     flags = settings_flags(name)

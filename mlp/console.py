@@ -7,13 +7,37 @@ from typing import Optional
 
 from Model import COMPLETED, cross_entropy
 from mlp.callbacks import STUCK, StuckAtChance
-from mlp.flags import network_text, settings_text
 from mlp.guarded import say
 
 
 # Console lines longer than this are wrapped (a terminal is often 100 or 120 columns wide).
 WIDTH = 100
 
+
+# ------------------------------------------------- a network and its settings, in words
+
+def network_text(n_features, hidden_layers, n_classes):
+    """The widths of a network, input to output, as the text 784-256-64-10."""
+    return "-".join(str(width) for width in [n_features, *hidden_layers, n_classes])
+
+
+def regularisation_text(settings):
+    """", weight decay 0.05, dropout 0.1" for a run's RunSettings; "" when both are off."""
+    parts = [f"{label} {getattr(settings, key):g}" for key, label in
+             (("weight_decay", "weight decay"), ("dropout", "dropout"),
+              ("augment_pixels", "augmented by shifts up to")) if getattr(settings, key)]
+    return "".join(", " + part for part in parts)
+
+
+def settings_text(network, settings):
+    """How a network was trained (a RunSettings), in one line: the run's header and the plots'
+    titles say it."""
+    return (f"network {network} {settings.activation}, {settings.optimizer}, learning rate "
+            f"{settings.learning_rate:g} ({settings.lr_schedule}), batch "
+            f"{settings.batch_size}{regularisation_text(settings)}")
+
+
+# ------------------------------------------------------------------ the lines of a run
 
 @dataclass
 class Outcome:
@@ -96,6 +120,29 @@ def finished_before(title, folder, status):
 def ended_before(outcome):
     how = "" if outcome.status == COMPLETED else f" ({outcome.status.replace('_', ' ')})"
     return f"finished before{how}; its files in {outcome.folder} are kept"
+
+
+def outcome(title, folder, result, assessment, model, learning_rate, health, moved_to=None):
+    """The summary's Outcome of a run that trained: result its FitResult, assessment its
+    Assessment (None when it diverged), health the sentence on its layers."""
+    best = result.extras.get("best_epoch")
+    return Outcome(
+        title, folder, result.status, moved_to=moved_to,
+        best_epoch=best if best and best != len(result.learning_rates) else None,
+        test_loss=assessment.loss if assessment else None,
+        test_accuracy=assessment.accuracy if assessment else None,
+        calibration_error=assessment.calibration_error if assessment else None, health=health,
+        stuck=stuck_sentence(assessment, result, model, learning_rate),
+        dead=bool(assessment and assessment.chance["cause"] == "saturated"))
+
+
+def print_stop_advice(resumable):
+    """What to do after a stop: --resume when a run left a checkpoint, else start again."""
+    if resumable:
+        say("To continue from the last finished epoch, run the same command with --resume.")
+    else:
+        say("No epoch had finished, so there is nothing to resume: run the same command again "
+            "to start afresh.")
 
 
 def stuck_sentence(assessment, result, model, learning_rate):

@@ -14,15 +14,13 @@ import importlib.util
 import io
 import os
 import sys
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import numpy as np
 
 from mlp.errors import DataError
-from mlp.guarded import read_bytes
+from mlp.guarded import NPZ_READ_ERRORS, npz_error_text, open_npz, read_bytes
 from mlp.run_record import CSV, DataSource, fingerprint
 
 # The project's top folder, where the shipped iris.data lies.
@@ -34,11 +32,6 @@ TEST_FRACTION = 0.2
 # The largest feature value a table may hold: float32's, so that standardising, and a model
 # saved in float32, stay finite.
 LARGEST_VALUE = float(np.finfo(np.float32).max)
-# What np.load and reading an array out of the archive raise for bytes that are not a good npz
-# (the file itself was read by guarded.read_bytes; no OSError can come from parsing memory).
-NPZ_READ_ERRORS = (ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
-
-
 @dataclass
 class Dataset:
     """A classification data set split three ways.
@@ -86,43 +79,6 @@ def keras_cache_file():
     """Where keras.datasets.mnist.load_data() keeps mnist.npz: $KERAS_HOME/datasets/mnist.npz."""
     keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return os.path.join(keras_home, "datasets", "mnist.npz")
-
-
-@contextlib.contextmanager
-def open_npz(content):
-    """The npz archive held in content (a file's bytes), read without pickle.
-
-    (np.load returns a bare array for a .npy file: it is refused here.)
-    """
-    with io.BytesIO(content) as stream:
-        archive = np.load(stream, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an npz archive of named arrays")
-        with archive:
-            yield archive
-
-
-def read_npz_arrays(path, expected, refusal):
-    """Every array of an npz file, by name, read without pickle.
-
-    expected says what the file should be, for a missing file; a file that
-    cannot be read as an npz raises DataError(refusal + the error's name).
-    """
-    content = read_bytes(path, expected)
-    try:
-        with open_npz(content) as archive:
-            return {key: archive[key] for key in archive.files}
-    except NPZ_READ_ERRORS as error:
-        raise DataError(f"{refusal} ({npz_error_text(error)})") from None
-
-
-def npz_error_text(error):
-    """What went wrong reading an npz, in words for the user. numpy's own message for an
-    array of Python objects advises allow_pickle=True, which would let the file run code:
-    it is never passed on."""
-    if "allow_pickle" in str(error):
-        return "it holds Python objects, which this project never unpickles; expected plain arrays"
-    return f"{type(error).__name__}: {error}"
 
 
 def read_mnist_npz(path, content=None):
@@ -593,7 +549,8 @@ def did_you_mean(name, candidates):
 
 
 def read_images(path):
-    """The images of an npz file to predict on: x_test of an MNIST-layout file, else its only array."""
+    """The images of an npz file to predict on: x_test of an MNIST-layout file, else its only
+    array."""
     content = read_bytes(path, "an npz file of images")
     try:
         with open_npz(content) as archive:

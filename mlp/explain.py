@@ -94,7 +94,8 @@ def show_forward(layer):
 
 def show_backward(layer):
     x, y = SAMPLES[:1], np.array([TARGET])
-    prediction, grad_prediction, grad_v, grad_rows = squared_loss_gradients(layer, x, y, OUTPUT_WEIGHTS)
+    prediction, grad_prediction, grad_v, grad_rows = squared_loss_gradients(layer, x, y,
+                                                                            OUTPUT_WEIGHTS)
     numeric_v, numeric_rows = numeric_squared_loss_gradients(x, y)
     say(f"\n2. Backward pass for x = [1, 2], y = {TARGET:g}, L = (y - prediction)^2")
     say(f"   {'quantity':<38}{'exact':>13}{'finite difference':>19}   assignment")
@@ -121,7 +122,8 @@ def show_batch(layer):
     summed_v = sum(s[2] for s in single)
     summed_rows = sum(s[3] for s in single)
     numeric_v, numeric_rows = numeric_squared_loss_gradients(SAMPLES, y)
-    say(f"\n3. The batch form over the three samples, L = sum_i (y_i - prediction_i)^2, y_i = {TARGET:g}:")
+    say(f"\n3. The batch form over the three samples, L = sum_i (y_i - prediction_i)^2, "
+        f"y_i = {TARGET:g}:")
     say("   the layer's vectorised backward on the 3 x 2 batch at once, the sum of the three")
     say("   single-sample gradients, and the finite difference")
     say(f"   dL/dv        batch   {numbers(grad_v)}")
@@ -145,7 +147,8 @@ def show_sigmoid_output(layer):
     numeric = numerical_gradient(
         lambda: 0.5 * float(np.sum((sigmoid(Z_with_bias @ v) - y) ** 2)), v)
     say("\n4. A sigmoid output unit, E = 1/2 sum_i (prediction_i - y_i)^2 over the three samples:")
-    say("   dE/dv = sum_i (prediction_i - y_i) prediction_i (1 - prediction_i) z_i,  z_i = [1, a_i]")
+    say("   dE/dv = sum_i (prediction_i - y_i) prediction_i (1 - prediction_i) z_i,  "
+        "z_i = [1, a_i]")
     say(f"   predictions  {numbers(prediction)}")
     say(f"   dE/dv exact  {numbers(grad_v)}")
     say(f"   finite diff. {numbers(numeric)}")

@@ -16,6 +16,7 @@ from HiddenLayer import ACTIVATIONS
 from mlp.datasets import DATASETS
 from mlp.errors import DataError, UserError
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
+from mlp.console import network_text
 from mlp.guarded import available_memory_bytes, say
 from mlp.threads import TIE_MARGIN
 # Besides the optimizer's own buffers, training keeps the weights and their gradients.
@@ -70,7 +71,8 @@ def bounded_number(expected, accept):
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number; expected {expected}") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; expected "
+                                             f"{expected}") from None
         if not math.isfinite(value) or not accept(value):
             raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
         return value
@@ -91,7 +93,8 @@ def positive_int(text):
 
 def shift_pixels(text):
     if not re.fullmatch(r"\s*\+?\d+\s*", text) or not 1 <= int(text) <= 13:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of pixels from 1 to 13")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of pixels from 1 "
+                                         f"to 13")
     return int(text)
 
 
@@ -177,7 +180,8 @@ def build_parser():
     per_dataset = ", ".join(f"{entry.batch_size} for {name}" for name, entry in DATASETS.items())
     parser.add_argument("--batch_size", nargs="+", type=positive_int, default=None,
                         help=f"rows per gradient step (default: {per_dataset})")
-    per_dataset = ", ".join(f"{entry.weight_decay:g} for {name}" for name, entry in DATASETS.items())
+    per_dataset = ", ".join(f"{entry.weight_decay:g} for {name}"
+                            for name, entry in DATASETS.items())
     parser.add_argument("--weight_decay", nargs="+", type=non_negative_float, default=None,
                         help="decoupled weight decay (AdamW's): each step shrinks the weights, "
                              "not the biases, by the factor 1 - learning rate x this; 0 turns "
@@ -213,7 +217,8 @@ def build_parser():
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads of numpy's BLAS for the matrix products; the same seed "
                              "gives the same numbers at the same count (default: the fewest "
-                             f"of 1, 2, 4, ... up to the cores within {TIE_MARGIN * 100:.0f}%% of the "
+                             f"of 1, 2, 4, ... up to the cores within "
+                             f"{TIE_MARGIN * 100:.0f}%% of the "
                              "fastest, timed on a few batches before training; a count exported "
                              "in OMP_NUM_THREADS or OPENBLAS_NUM_THREADS is kept)")
     parser.add_argument("--patience", type=positive_int, default=None,
@@ -238,10 +243,12 @@ def build_parser():
     own.add_argument("--csv", default=None, metavar="FILE",
                      help="train on this CSV instead of " + " and ".join(
                          entry.title for entry in DATASETS.values())
-                     + ": a header row, numeric feature columns and a class column named by --target")
+                     + ": a header row, numeric feature columns and a class column named by "
+                       "--target")
     own.add_argument("--target", default=None, metavar="COLUMN",
                      help="the class column of --csv")
-    saved = parser.add_argument_group("a saved model (every run saves OUTPUT_DIR/<dataset>/model.npz)")
+    saved = parser.add_argument_group(
+        "a saved model (every run saves OUTPUT_DIR/<dataset>/model.npz)")
     saved.add_argument("--model", default=None, metavar="FILE",
                        help="use this saved model instead of training one")
     saved.add_argument("--evaluate", action="store_true",
@@ -381,7 +388,8 @@ def parse_args(argv=None):
     if (args.evaluate or args.predict) and not args.model:
         parser.error("argument --model: --evaluate and --predict need --model FILE")
     if args.model and not (args.evaluate or args.predict):
-        parser.error("argument --model: say what to do with it: --evaluate, --predict FILE, or both")
+        parser.error("argument --model: say what to do with it: --evaluate, --predict FILE, or "
+                     "both")
     if args.augment and not any(DATASETS[name].augment_pixels for name in args.datasets
                                 if name in DATASETS):
         with_images = ", ".join(name for name, entry in DATASETS.items() if entry.augment_pixels)
@@ -435,7 +443,8 @@ def weight_decay_problem(learning_rate, weight_decay):
 # The flags that act in each mode besides training; every other flag there does nothing.
 MODE_FLAGS = {
     "explain": {"--explain"},
-    "gradient_check": {"--gradient_check", "--hidden_layers", "--activation", "--seed", "--dropout"},
+    "gradient_check": {"--gradient_check", "--hidden_layers", "--activation", "--seed",
+                       "--dropout"},
     "model": {"--model", "--evaluate", "--predict", "--output_dir", "--mnist_path", "--iris_path",
               "--csv", "--target"},
 }
@@ -488,24 +497,6 @@ def idle_flag(args, given):
     return None
 
 
-# --------------------------------------------------------- a run's settings, in words
-
-def regularisation_text(settings):
-    """", weight decay 0.05, dropout 0.1" for a run's RunSettings; "" when both are off."""
-    parts = [f"{label} {getattr(settings, key):g}" for key, label in
-             (("weight_decay", "weight decay"), ("dropout", "dropout"),
-              ("augment_pixels", "augmented by shifts up to")) if getattr(settings, key)]
-    return "".join(", " + part for part in parts)
-
-
-def settings_text(network, settings):
-    """How a network was trained (a RunSettings), in one line: the run's header and the plots'
-    titles say it."""
-    return (f"network {network} {settings.activation}, {settings.optimizer}, learning rate "
-            f"{settings.learning_rate:g} ({settings.lr_schedule}), batch "
-            f"{settings.batch_size}{regularisation_text(settings)}")
-
-
 # ------------------------------------------------- checks before any training
 
 def estimated_training_bytes(n_features, hidden_layers, n_classes, dtype_size, optimizer="adam"):
@@ -520,11 +511,6 @@ def estimated_training_bytes(n_features, hidden_layers, n_classes, dtype_size, o
     copies = MODEL_COPIES + OPTIMIZERS[optimizer].buffers
     activations = EVALUATION_CHUNK * sum(widths[1:]) * 2
     return (copies * n_parameters + activations) * dtype_size, n_parameters
-
-
-def network_text(n_features, hidden_layers, n_classes):
-    """The widths of a network, input to output, as the text 784-256-64-10."""
-    return "-".join(str(width) for width in [n_features, *hidden_layers, n_classes])
 
 
 def network_too_large(title, n_features, n_classes, args, available):

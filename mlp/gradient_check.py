@@ -10,7 +10,7 @@ flags' shape.
 import numpy as np
 
 from Model import Model, cross_entropy, cross_entropy_gradient, one_hot
-from mlp.flags import network_text
+from mlp.console import network_text
 from mlp.guarded import say
 
 STEP = 1e-5
@@ -128,7 +128,8 @@ def random_problem(n_features, hidden_sizes, n_classes, rng, n_samples=7, activa
 
 
 def report(hidden_sizes, activation, seed, dropout=0.0, n_features=5, n_classes=3, n_samples=8):
-    """Print each layer's largest relative error against finite differences; 0 if all pass, else 1."""
+    """Print each layer's largest relative error against finite differences; return 0 if all
+    pass, else 1."""
     rng = np.random.default_rng(seed)
     model, X, Y = random_problem(n_features, hidden_sizes, n_classes, rng, n_samples, activation,
                                  dropout)
@@ -140,7 +141,8 @@ def report(hidden_sizes, activation, seed, dropout=0.0, n_features=5, n_classes=
     errors = check_model(model, X, Y, dropout_seed=seed)
     for (name, error), n_in, n_out in zip(errors, widths, widths[1:]):
         verdict = "ok" if error < TOLERANCE else "FAILED"
-        say(f"  {name:<16} ({n_in:>3} -> {n_out:<3})  largest relative error {error:.2e}  {verdict}")
+        say(f"  {name:<16} ({n_in:>3} -> {n_out:<3})  largest relative error {error:.2e}  "
+            f"{verdict}")
     passed = all(error < TOLERANCE for _, error in errors)
     say("All layers agree with finite differences." if passed else
         f"Some layers differ from finite differences by more than {TOLERANCE:g}.")

@@ -12,12 +12,17 @@ the run's result.
 """
 
 import contextlib
+import io
 import json
 import os
 import re
 import stat
 import sys
 import tempfile
+import zipfile
+import zlib
+
+import numpy as np
 
 from mlp.errors import DataError, RunFailed
 
@@ -88,6 +93,49 @@ def read_bytes(path, expected, largest=LARGEST_FILE):
     if len(content) > limit:
         raise DataError(f"{path}: grew past {limit:,} bytes while it was read; expected {expected}")
     return content
+
+
+# What np.load and reading an array out of the archive raise for bytes that are not a good npz
+# (the file itself was read by read_bytes; no OSError can come from parsing memory).
+NPZ_READ_ERRORS = (ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+
+@contextlib.contextmanager
+def open_npz(content):
+    """The npz archive held in content (a file's bytes), read without pickle.
+
+    (np.load returns a bare array for a .npy file: it is refused here.)
+    """
+    with io.BytesIO(content) as stream:
+        archive = np.load(stream, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an npz archive of named arrays")
+        with archive:
+            yield archive
+
+
+def read_npz_arrays(path, expected, refusal):
+    """Every array of an npz file, by name, read without pickle.
+
+    expected says what the file should be, for a missing file; a file that
+    cannot be read as an npz raises DataError(refusal + the error's name).
+    """
+    content = read_bytes(path, expected)
+    try:
+        with open_npz(content) as archive:
+            return {key: archive[key] for key in archive.files}
+    except NPZ_READ_ERRORS as error:
+        raise DataError(f"{refusal} ({npz_error_text(error)})") from None
+
+
+def npz_error_text(error):
+    """What went wrong reading an npz, in words for the user. numpy's own message for an
+    array of Python objects advises allow_pickle=True, which would let the file run code:
+    it is never passed on."""
+    if "allow_pickle" in str(error):
+        return "it holds Python objects, which this project never unpickles; expected plain arrays"
+    return f"{type(error).__name__}: {error}"
 
 
 # JSON inside a model or checkpoint file is this project's own, a few kilobytes, a few levels
@@ -242,7 +290,8 @@ def make_folder(path):
 
 
 def sync_folder(folder):
-    """fsync a folder, so that a rename in it is on the disk (a no-op where folders cannot be opened)."""
+    """fsync a folder, so that a rename in it is on the disk (a no-op where folders cannot be
+    opened)."""
     try:
         handle = os.open(folder, os.O_RDONLY)
     except OSError:

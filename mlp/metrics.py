@@ -62,7 +62,8 @@ def calibration(P, labels, n_bins=CALIBRATION_BINS):
     return {"expected_calibration_error": error,
             "bins": {"upper": [(m + 1) / n_bins for m in range(n_bins)],
                      "count": counts.tolist(),
-                     "confidence": [float(c) if f else None for c, f in zip(mean_confidence, filled)],
+                     "confidence": [float(c) if f else None
+                                    for c, f in zip(mean_confidence, filled)],
                      "accuracy": [float(a) if f else None for a, f in zip(accuracy, filled)]}}
 
 
@@ -95,8 +96,8 @@ def chance_verdict(counts, class_names, saturation=None):
             "noise": noise, "most_answered": class_names[int(answers.argmax())],
             "most_answered_share": float(answers.max()),
             "saturation": max(shares) if shares else None,
-            "saturated_layer": (int(np.argmax([-1 if share is None else share for share in saturation]))
-                                if shares else None)}
+            "saturated_layer": (int(np.argmax([-1 if share is None else share
+                                               for share in saturation])) if shares else None)}
 
 
 @dataclass
@@ -124,8 +125,9 @@ class Assessment:
                    if self.chance else {})}
 
 
-def assess(model, X, labels, class_names):
-    """The Assessment of model on inputs X against integer labels (n_samples,)."""
+def assess(model, X, labels, class_names, saturation=None):
+    """The Assessment of model on inputs X against integer labels (n_samples,); given the
+    hidden layers' saturation at the end of training, with its chance_verdict."""
     P = model.predict_proba(X)
     counts = confusion_matrix(labels, P.argmax(axis=1), len(class_names))
     table = calibration(P, labels)
@@ -133,4 +135,12 @@ def assess(model, X, labels, class_names):
                       accuracy=float(np.trace(counts) / len(labels)), confusion_matrix=counts,
                       per_class=per_class_scores(counts, class_names),
                       calibration_error=table["expected_calibration_error"],
-                      calibration_bins=table["bins"], probabilities=P)
+                      calibration_bins=table["bins"], probabilities=P,
+                      chance=(chance_verdict(counts, class_names, saturation)
+                              if saturation is not None else None))
+
+
+def gradient_rms(norms, weights_per_layer):
+    """Each layer's weight-gradient norm as a root mean square per weight (norm / sqrt(count)):
+    layers of different sizes compared on one footing, in the sentence and in the plot."""
+    return [norm / np.sqrt(count) for norm, count in zip(norms, weights_per_layer)]

@@ -14,9 +14,8 @@ import numpy as np
 
 from HiddenLayer import ACTIVATIONS
 from Model import Model
-from mlp.datasets import read_npz_arrays
 from mlp.errors import DataError
-from mlp.guarded import parse_json
+from mlp.guarded import parse_json, read_npz_arrays
 
 FORMAT = "numpy-mlp-model"
 VERSION = 2
@@ -68,7 +67,8 @@ def load_model(path):
     try:
         version = int(_whole_numbers(arrays, "version", np.array(-1)))
     except (TypeError, ValueError):
-        raise DataError(f"{path}: a damaged model file (its version is not a whole number)") from None
+        raise DataError(f"{path}: a damaged model file (its version is not a whole "
+                        f"number)") from None
     if version > VERSION:
         raise DataError(f"{path}: a model file of version {version}, written by a newer version "
                         f"of this project; this one reads versions {READABLE_VERSIONS[0]} to "
@@ -95,7 +95,8 @@ def load_model(path):
     except (KeyError, ValueError, TypeError, IndexError) as error:
         raise DataError(f"{path}: a damaged model file ({type(error).__name__}: {error})") from None
     expected = [(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:])]
-    if ([w.shape for w in weights] != expected or [b.shape for b in biases] != [(n,) for n in sizes[1:]]
+    if ([w.shape for w in weights] != expected
+            or [b.shape for b in biases] != [(n,) for n in sizes[1:]]
             or len(class_names) != sizes[-1] or feature_mean.shape != (sizes[0],)
             or feature_scale.shape != (sizes[0],)
             or len({w.dtype for w in weights + biases}) != 1
@@ -113,7 +114,8 @@ def load_model(path):
         layer.weights[...] = W
         layer.bias[...] = b
     if not model.all_finite():
-        raise DataError(f"{path}: the model's weights are not all finite (it was saved after diverging)")
+        raise DataError(f"{path}: the model's weights are not all finite (it was saved after "
+                        f"diverging)")
     details = {"class_names": class_names, "feature_mean": feature_mean,
                "feature_scale": feature_scale, "options": options}
     return model, details

@@ -5,8 +5,9 @@ to the gradient arrays the layers' backward() fills, and changes the
 parameters in place on every step(). optimizer_for packs a model's arrays into
 one vector first (Packed), for speed; the layers keep their own arrays. Every
 buffer an optimizer needs is allocated once, so a step allocates nothing;
-`buffers` says how many copies of the parameters that is, for the memory estimate. state() and restore() give a checkpoint what
-it needs to continue exactly where training stopped.
+`buffers` says how many copies of the parameters that is, for the memory
+estimate. state() and restore() give a checkpoint what it needs to continue
+exactly where training stopped.
 
 OPTIMIZERS and LEARNING_RATE_SCHEDULES are the tables --optimizer and
 --lr_schedule are built from: a new rule is its class (or function) and one entry.

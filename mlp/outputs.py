@@ -3,14 +3,26 @@ creates nothing and changes nothing of the user's."""
 
 import os
 
+from mlp.datasets import DATASETS, csv_title
 from mlp.errors import DataError
-from mlp.guarded import LOCK, cannot_write_in
+from mlp.checkpoint import Fresh
+from mlp.guarded import LOCK, cannot_write_in, say, set_aside
+from mlp.run_record import CSV
 
 # What a training run may write into its data set's folder.
 RUN_FILES = ("metrics.json", "history.csv", "model.npz", "checkpoint.npz", "loss.png",
              "accuracy.png", "confusion_matrix.png", "calibration.png", "layer_health.png",
              "misclassified.png", "hidden_weights.png", "augmented.png")
 PREDICTIONS = "predictions.csv"
+
+
+def run_folder(kind, args):
+    """Where a data set's files go: OUTPUT_DIR/<data set>; a CSV's is named after its file, with
+    _csv added where that name is a named data set's (iris.csv: OUTPUT_DIR/iris_csv)."""
+    if kind != CSV:
+        return os.path.join(args.output_dir, kind)
+    title = csv_title(args.csv)
+    return os.path.join(args.output_dir, f"{title}_csv" if title.lower() in DATASETS else title)
 
 
 def same_file(path, other):
@@ -74,3 +86,14 @@ def check_predictions_path(output_dir, predict_file, model_file):
         if same_file(path, other):
             raise DataError(f"argument --output_dir: the predictions would be written over "
                             f"{other}, the {flag} file; choose another --output_dir")
+
+
+def keep_earlier_runs(runs):
+    """A fresh run never writes over a finished one: the folders that hold one (its
+    metrics.json) are renamed to <folder>.N first, N the first number free for all of them,
+    and each run says where its folder went."""
+    finished = [run for run in runs if isinstance(run.plan, Fresh)
+                and os.path.isfile(os.path.join(run.folder, "metrics.json"))]
+    for run, moved_to in zip(finished, set_aside(*(run.folder for run in finished))):
+        run.moved_to = moved_to
+        say(f"{run.title}: the earlier run's files in {run.folder} were moved to {moved_to}")

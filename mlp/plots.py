@@ -6,7 +6,12 @@ global state); mlp.records saves them.
 
 import numpy as np
 
-from mlp.callbacks import gradient_rms
+from mlp.guarded import write_atomically
+from mlp.metrics import gradient_rms
+
+
+def save_figure(figure, path):
+    write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=120))
 
 
 def new_figure(width, height):
@@ -20,7 +25,8 @@ def new_figure(width, height):
 
 
 def plot_confusion_matrix(counts, class_names, title):
-    """A Figure of the confusion matrix: true classes down, predicted across, counts in the cells."""
+    """A Figure of the confusion matrix: true classes down, predicted across, counts in the
+    cells."""
     size = max(4.5, 0.55 * len(class_names) + 2.5)
     figure = new_figure(size + 1, size)
     axes = figure.subplots()
@@ -122,7 +128,8 @@ def plot_layer_health(health, title, weights_per_layer, learning_rates):
             start = learning_rates[0] or 1.0
             axes.plot(epochs, [1e-3 * rate / start for rate in learning_rates[:len(epochs)]],
                       color="grey", linestyle="--", linewidth=1,
-                      label="1e-3 x learning rate / starting rate\n(rule of thumb, with the schedule)")
+                      label="1e-3 x learning rate / starting rate\n"
+                            "(rule of thumb, with the schedule)")
         axes.set_xlabel("epoch")
         axes.set_ylabel(unit)
         axes.set_title(label, fontsize=10)

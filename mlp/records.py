@@ -11,13 +11,14 @@ import time
 
 from Model import COMPLETED, Callback, FitResult, plot_history
 from mlp.callbacks import timed, weights_per_layer
-from mlp.flags import network_text, settings_text
+from mlp.console import network_text, settings_text
 from mlp.guarded import append_text, make_folder, save_text, write_atomically
 from mlp.model_file import save_model
 from mlp.plots import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
-                       plot_layer_health, plot_misclassified)
+                       plot_layer_health, plot_misclassified, save_figure)
 
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
+                   "seconds")
 # Redrawing the two plots costs about 0.4 s. During training they are redrawn at most
 # once in PLOT_INTERVAL seconds, and never sooner than the last redraw's time divided by
 # PLOT_BUDGET, so that they cost at most that share of the run; always at the end.
@@ -25,10 +26,6 @@ PLOT_INTERVAL = 10.0
 PLOT_BUDGET = 0.02
 # Characters of a plot title's line that fit across the figure; longer lines are wrapped.
 TITLE_WIDTH = 70
-
-
-def save_figure(figure, path):
-    write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=120))
 
 
 def save_json(data, path):
@@ -112,7 +109,8 @@ def history_row(result, index):
     values = (index + 1, history["train_loss"][index], history["train_accuracy"][index],
               history["val_loss"][index], history["val_accuracy"][index],
               result.learning_rates[index], result.epoch_seconds[index])
-    return ",".join(repr(value) if isinstance(value, float) else str(value) for value in values) + "\n"
+    return ",".join(repr(value) if isinstance(value, float) else str(value)
+                    for value in values) + "\n"
 
 
 class LiveRecords(Callback):
@@ -132,7 +130,8 @@ class LiveRecords(Callback):
         self._next_plot = None
 
     def on_train_begin(self, run):
-        import matplotlib.figure  # noqa: F401  (loaded here for the plots at the end anyway; not counted)
+        # Loaded here, not counted: the plots at the end load it anyway.
+        import matplotlib.figure  # noqa: F401
 
         with timed(self):
             make_folder(self.folder)
@@ -192,12 +191,14 @@ def write_results(folder, dataset, run, model, result, train_seconds, costs, thr
                        image_shape=list(dataset.image_shape) if dataset.image_shape else None)
         write_atomically(os.path.join(folder, "model.npz"),
                          lambda stream: save_model(stream, model, dataset.class_names,
-                                                   dataset.feature_mean, dataset.feature_scale, options))
+                                                   dataset.feature_mean, dataset.feature_scale,
+                                                   options))
     save_json(metrics, os.path.join(folder, "metrics.json"))
 
 
 def write_image_plots(folder, title, dataset, model, assessment):
-    """For a data set of images: the most confidently misclassified ones, and the first layer's weights."""
+    """For a data set of images: the most confidently misclassified ones, and the first layer's
+    weights."""
     images = dataset.X_test.reshape(len(dataset.X_test), *dataset.image_shape)
     save_figure(plot_misclassified(images, dataset.y_test, assessment.probabilities,
                                    dataset.class_names,

@@ -99,8 +99,9 @@ def data_file_to_reuse(recorded, given_path, flag, whose):
 def check_loaded(recorded, loaded, whose):
     """Raise DataError unless the data just read (loaded, a DataSource) is the recorded one."""
     if loaded.sha256 != recorded.sha256:
-        raise DataError(f"{loaded.path}: changed while it was being read: not the data {whose} was "
-                        f"trained on (sha256 {loaded.sha256[:12]}, expected {recorded.sha256[:12]})")
+        raise DataError(f"{loaded.path}: changed while it was being read: not the data {whose} "
+                        f"was trained on (sha256 {loaded.sha256[:12]}, expected "
+                        f"{recorded.sha256[:12]})")
 
 
 UNVERIFIED = ("note: {whose} was saved by an earlier version that did not record its data's "
@@ -111,7 +112,8 @@ UNVERIFIED = ("note: {whose} was saved by an earlier version that did not record
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Every setting a run trains with: the flags, and a data set's defaults where they are unset."""
+    """Every setting a run trains with: the flags, and a data set's defaults where they are
+    unset."""
     hidden_layers: list
     activation: str
     learning_rate: float

@@ -33,7 +33,8 @@ TIE_MARGIN = 0.03       # a count within 3% of the fastest is as fast: the fewes
 class ThreadChoice:
     """The BLAS thread count a run trains with, why, and what the trial measured."""
     count: int
-    source: str                     # "measured", "--threads", "checkpoint" or an environment variable
+    source: str                     # "measured", "--threads", "checkpoint", or an environment
+                                    # variable's name
     seconds_per_batch: dict = field(default_factory=dict)   # {count: seconds}, when measured
     trial_seconds: float = 0.0
 

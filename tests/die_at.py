@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import Main  # noqa: E402
 from mlp import callbacks, checkpoint  # noqa: E402
+from mlp.signals import run_from_command_line  # noqa: E402
 
 
 def die_at_checkpoint(epoch, dataset):
@@ -57,4 +58,4 @@ if __name__ == "__main__":
         epoch, _, dataset = point.partition(":")
         die_at_checkpoint(int(epoch), dataset or None)
     sys.argv = [Main.__file__, *sys.argv[2:]]
-    Main.run_from_command_line()
+    run_from_command_line(Main.main)
