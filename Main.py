@@ -63,7 +63,7 @@ from mlp.outputs import (check_output_dir, check_predictions_path, check_run_fol
 from mlp.guarded import OutputLock, make_folder, remove, remove_stale_temporaries, say
 from mlp.prediction import use_saved_model
 from mlp.records import LiveRecords, write_results
-from mlp.run_record import RunSettings, check_loaded, data_file_flag
+from mlp.run_record import RunSettings, check_loaded, data_file_flag, settings_and_data
 from mlp.signals import StopFlag, run_from_command_line
 from mlp.threads import choose_threads, scratch_step
 
@@ -196,8 +196,8 @@ def train_one(run, stop_flag):
 
     # --- callbacks: what runs between the steps, each one job
     stateful = [EarlyStopping(settings.patience)] if settings.patience else []
-    saver = checkpoint.Checkpoint(os.path.join(folder, checkpoint.FILE_NAME), dict(
-        settings.record(), dataset=run.kind, data=dataset.data.record()), stateful, threads.count)
+    saver = checkpoint.Checkpoint(os.path.join(folder, checkpoint.FILE_NAME),
+                                  settings_and_data(settings, dataset), stateful, threads.count)
     records, health = LiveRecords(folder, dataset, settings), LayerHealth(dataset.X_val)
     augment = [Augment(dataset.image_shape, settings.augment_pixels)] if settings.augment else []
     callbacks = [LearningRateScheduler(settings.lr_schedule), *augment, PrintProgress(), health,

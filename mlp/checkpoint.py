@@ -16,14 +16,14 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from Model import COMPLETED, DIVERGED, HISTORY_KEYS, STOPPED_EARLY, Callback
+from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS
 from mlp.errors import DataError
 from mlp.callbacks import STUCK, timed
 from mlp.guarded import parse_json, read_npz_arrays, read_text_or_none, say, write_atomically
 from mlp.optimizers import packed_parameters, unpack_parameters
 from mlp.records import fit_result, flat_result
-from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, data_file_flag,
+from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, check_record, data_file_flag,
                             data_file_to_reuse, settings_flags)
 
 FILE_NAME = "checkpoint.npz"
@@ -101,6 +101,7 @@ def check_contents(values, arrays):
     checkpoint_contents writes: the keys, their types, and an epoch and a history that agree."""
     for key in ("settings", "result", "rng", "optimizer", "callbacks"):
         _expect(values[key], dict, key)
+    check_record(values["settings"], required=())
     epoch, epochs = values["epoch"], values["settings"].get("epochs")
     if type(epoch) is not int or type(epochs) is not int or not 1 <= epoch <= epochs:
         raise ValueError(f"epoch {epoch!r} of {epochs!r}; expected whole numbers, the first "
@@ -111,30 +112,22 @@ def check_contents(values, arrays):
     if values.get("stop_reason") is not None:
         _expect(values["stop_reason"], str, "stop_reason")
     result = values["result"]
-    _expect(result["status"], str, "result's status")
-    history = _expect(result["history"], dict, "history")
-    lists = {f"history's {key}": history[key] for key in HISTORY_KEYS}
-    lists.update(epoch_seconds=result["epoch_seconds"], learning_rates=result["learning_rates"])
+    check_record({**result, "epochs_completed": epoch},
+                 required=("status", "history", "epoch_seconds", "learning_rates"))
+    for name in ("epoch_seconds", "learning_rates"):
+        if len(result[name]) != epoch:
+            raise ValueError(f"{name} is not a list of {epoch} values, one per finished epoch")
     health = result.get("layer_health")
     if health is not None:
-        layers = _expect(_expect(health, dict, "layer_health")["layers"], list, "layer_health")
+        layers = _expect(health["layers"], list, "layer health's layers")
         for key in ("gradient_norm", "update_ratio", "saturation"):
-            lists[f"layer health's {key}"] = health[key]
-            for values_of_epoch in _expect(health[key], list, key):
-                if not isinstance(values_of_epoch, list) or len(values_of_epoch) != len(layers):
-                    raise ValueError(f"layer health's {key} has an entry that is not one value "
-                                     f"per layer")
-    for name, values_of_run in lists.items():
-        # Layer health may have begun after epoch 1: a run resumed from a checkpoint of a
-        # version that did not measure it.
-        health_list = name.startswith("layer")
-        if not isinstance(values_of_run, list) or not (
-                len(values_of_run) <= epoch if health_list else len(values_of_run) == epoch):
-            raise ValueError(f"{name} is not a list of {epoch} values, one per finished epoch")
-        if not health_list and any(type(value) not in (int, float) for value in values_of_run):
-            raise ValueError(f"{name} holds values that are not numbers")
-    if "best_epoch" in result and (type(result["best_epoch"]) is not int
-                                   or not 0 <= result["best_epoch"] <= epoch):
+            entries = _expect(health[key], list, f"layer health's {key}")
+            # (it may have begun after epoch 1: a run resumed from an older checkpoint)
+            if len(entries) > epoch or not all(isinstance(entry, list)
+                                               and len(entry) == len(layers) for entry in entries):
+                raise ValueError(f"layer health's {key} is not one value per layer for each "
+                                 f"finished epoch")
+    if result.get("best_epoch", 0) > epoch:
         raise ValueError(f"best epoch {result['best_epoch']!r} of {epoch}")
     np.random.default_rng(0).bit_generator.state = values["rng"]  # a PCG64 state, or it raises
     parameters = arrays["parameters"]

@@ -19,6 +19,7 @@ from mlp.errors import DataError
 from mlp.flags import EXPERIMENT_FLAGS
 from mlp.guarded import LARGEST_JSON, parse_json, read_bytes, save_text, say, write_atomically
 from mlp.plots import new_figure
+from mlp.run_record import check_record
 
 METRICS = "metrics.json"
 # The settings that name a run, in this order; a run's other keys are its results.
@@ -63,44 +64,20 @@ class Run:
         return self.history["val_loss"][-1] if self.history["val_loss"] else math.nan
 
 
-def field(record, name, kinds, path, optional=False, within=""):
-    """record[name] when it is one of kinds (a type or a tuple of them; never a bool for a
-    number); else DataError naming the file and the field (within: the fields around it)."""
-    value = record.get(name)
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    if (value is None and optional) or (isinstance(value, kinds) and not isinstance(value, bool)):
-        return value
-    expected = " or ".join("number" if kind is float else kind.__name__ for kind in kinds
-                           if kind is not int or float not in kinds)
-    raise DataError(f"{path}: field {within + name!r} is {json.dumps(value)[:40]}; expected "
-                    f"{expected}; the file is damaged or not a run's metrics.json")
-
-
 def read_run(path):
     """The Run recorded in the metrics.json at path; DataError naming the field that is wrong."""
     try:
-        record = parse_json(read_bytes(path, "a run's metrics.json", LARGEST_JSON).decode())
+        record = check_record(parse_json(read_bytes(path, "a run's metrics.json",
+                                                    LARGEST_JSON).decode()))
     except ValueError as error:  # (UnicodeDecodeError too)
-        raise DataError(f"{path}: not a run's metrics.json ({error})") from None
-    if not isinstance(record, dict):
-        raise DataError(f"{path}: not a JSON object; expected a run's metrics.json")
-    history = field(record, "history", dict, path)
-    for name in HISTORY:
-        values = field(history, name, list, path, within="history.")
-        if not all(isinstance(value, (int, float)) for value in values):
-            raise DataError(f"{path}: field 'history.{name}' holds a value that is not a number")
-    if len({len(history[name]) for name in HISTORY}) != 1:
-        raise DataError(f"{path}: field 'history' has lists of different lengths")
-    kind = field(record, "dataset", str, path)
-    data = record.get("data") if isinstance(record.get("data"), dict) else {}
-    return Run(path=path, kind=kind, title=data.get("title") or kind,
+        raise DataError(f"{path}: a damaged metrics.json, or not a run's ({error})") from None
+    data = record.get("data") or {}
+    return Run(path=path, kind=record["dataset"], title=data.get("title") or record["dataset"],
                settings={name: record[name] for name in SETTINGS if name in record},
-               status=field(record, "status", str, path),
-               history={name: history[name] for name in HISTORY},
-               test_loss=field(record, "test_loss", (int, float), path, optional=True),
-               test_accuracy=field(record, "test_accuracy", (int, float), path, optional=True),
-               seconds=field(record, "train_seconds", (int, float), path, optional=True) or 0.0,
-               n_val=field(record, "n_val", int, path, optional=True))
+               status=record["status"],
+               history={name: record["history"][name] for name in HISTORY},
+               test_loss=record.get("test_loss"), test_accuracy=record.get("test_accuracy"),
+               seconds=record.get("train_seconds", 0.0), n_val=record.get("n_val"))
 
 
 def metrics_files(folder, depth=SEARCH_DEPTH):

@@ -16,6 +16,7 @@ from HiddenLayer import ACTIVATIONS
 from Model import Model
 from mlp.errors import DataError
 from mlp.guarded import parse_json, read_npz_arrays
+from mlp.run_record import check_record
 
 FORMAT = "numpy-mlp-model"
 VERSION = 2
@@ -122,27 +123,14 @@ def load_model(path):
 
 
 def check_options(options, n_features):
-    """Raise ValueError unless the options that --evaluate and --predict read are of the types
-    and ranges that Main.py writes (each may be missing from older files)."""
-    if not isinstance(options, dict):
-        raise ValueError("its options are not a JSON object")
-    seed, split = options.get("seed", 0), options.get("validation_split", 0.1)
-    if type(seed) is not int or seed < 0:
-        raise ValueError(f"its seed is {seed!r}; expected a whole number >= 0")
-    if type(split) not in (int, float) or not 0 < split < 1:
-        raise ValueError(f"its validation split is {split!r}; expected a fraction")
-    for key in ("dataset", "target", "source"):
-        if options.get(key) is not None and not isinstance(options[key], str):
-            raise ValueError(f"its {key} is {options[key]!r}; expected a text")
-    if options.get("data") is not None and not isinstance(options["data"], dict):
-        raise ValueError(f"its data record is {options['data']!r}; expected a JSON object")
+    """Raise ValueError unless the options that --evaluate and --predict read are a run's
+    record (run_record.check_record; each field may be missing from older files) whose feature
+    names and image shape fit n_features inputs."""
+    check_record(options, required=())
     names, shape = options.get("feature_names"), options.get("image_shape")
-    if names is not None and (not isinstance(names, list) or len(names) != n_features
-                              or not all(isinstance(name, str) for name in names)):
+    if names is not None and len(names) != n_features:
         raise ValueError(f"its feature names are not {n_features} texts")
-    if shape is not None and (not isinstance(shape, list) or len(shape) != 2
-                              or not all(type(side) is int and side > 0 for side in shape)
-                              or shape[0] * shape[1] != n_features):
+    if shape is not None and (len(shape) != 2 or shape[0] * shape[1] != n_features):
         raise ValueError(f"its image shape {shape!r} does not hold {n_features} pixels")
 
 

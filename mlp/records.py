@@ -14,6 +14,7 @@ from mlp.callbacks import timed, weights_per_layer
 from mlp.console import network_text, settings_text
 from mlp.guarded import append_text, make_folder, save_text, write_atomically
 from mlp.model_file import save_model
+from mlp.run_record import settings_and_data
 from mlp.plots import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
                        plot_layer_health, plot_misclassified, save_figure)
 
@@ -77,8 +78,7 @@ def metrics_record(dataset, run, result, train_seconds, status=None, costs=None,
     """
     flat = flat_result(result)
     network = network_text(dataset.n_features, run.hidden_layers, dataset.n_classes)
-    metrics = dict(run.record(), dataset=dataset.kind, data=dataset.data.record(),
-                   source=dataset.source, network=network,
+    metrics = dict(settings_and_data(run, dataset), source=dataset.source, network=network,
                    classes=dataset.class_names, n_train=len(dataset.X_train),
                    n_val=len(dataset.X_val), n_test=len(dataset.X_test),
                    status=status or result.status,
@@ -185,8 +185,7 @@ def write_results(folder, dataset, run, model, result, train_seconds, costs, thr
                     os.path.join(folder, "confusion_matrix.png"))
         if dataset.image_shape is not None:
             write_image_plots(folder, title, dataset, model, assessment)
-        options = dict(run.record(), dataset=dataset.kind, data=dataset.data.record(),
-                       source=dataset.source,
+        options = dict(settings_and_data(run, dataset), source=dataset.source,
                        feature_names=dataset.feature_names,
                        image_shape=list(dataset.image_shape) if dataset.image_shape else None)
         write_atomically(os.path.join(folder, "model.npz"),

@@ -13,6 +13,8 @@ path are accepted.
 
 import dataclasses
 import hashlib
+import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -162,22 +164,134 @@ class RunSettings:
         return record
 
 
-# Each setting with the flag that sets it: a --resume whose flags differ is refused, naming it.
-SETTING_FLAGS = {
-    "hidden_layers": "--hidden_layers", "activation": "--activation",
-    "learning_rate": "--learning_rate", "lr_schedule": "--lr_schedule", "epochs": "--epochs",
-    "batch_size": "--batch_size", "optimizer": "--optimizer", "seed": "--seed",
-    "dtype": "--dtype", "validation_split": "--validation_split", "patience": "--patience",
-    "weight_decay": "--weight_decay", "dropout": "--dropout", "augment": "--augment",
-    "augment_pixels": "--augment_pixels", "threads": "--threads",
-    "target": "--target", "data_file": None,
-}
+def settings_and_data(settings, dataset):
+    """The part of a run's record that metrics.json, model.npz and checkpoint.npz all begin
+    with: its settings (a RunSettings), the kind of data set, and the data's identity."""
+    return dict(settings.record(), dataset=dataset.kind, data=dataset.data.record())
 
 
 def settings_flags(kind):
-    """SETTING_FLAGS with the data set's own file flag filled in."""
-    return dict(SETTING_FLAGS, data_file=data_file_flag(kind))
+    """Each setting with the flag that sets it (its name, or for the data file, the data set's
+    own file flag): a --resume whose flags differ is refused, naming it."""
+    return {field.name: data_file_flag(kind) if field.name == "data_file" else f"--{field.name}"
+            for field in dataclasses.fields(RunSettings)}
 
 
 def first_given(value, default):
     return default if value is None else value
+
+
+# ------------------------------------------------------------ the record, checked
+
+@dataclass(frozen=True)
+class Field:
+    """What one field of a run's record must be: accept(value), said in words as expected."""
+    expected: str
+    accept: object
+
+    def __or__(self, other):
+        return Field(f"{self.expected} or {other.expected}",
+                     lambda value: self.accept(value) or other.accept(value))
+
+
+def _number(value):
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def number(low=-math.inf, high=math.inf, low_open=False, high_open=False):
+    """A finite number in [low, high] (an end left out where open)."""
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    words = ("a number" if (low, high) == (-math.inf, math.inf)
+             else f"a number {'>' if low_open else '>='} {low:g}" if high == math.inf
+             else f"a number in {left}{low:g}, {high:g}{right}")
+    return Field(words, lambda value: _number(value)
+                 and (value > low if low_open else value >= low)
+                 and (value < high if high_open else value <= high))
+
+
+def whole(least=0):
+    return Field(f"a whole number >= {least}", lambda value: type(value) is int and value >= least)
+
+
+def one_of(names):
+    return Field("one of " + ", ".join(map(str, names)), lambda value: value in tuple(names))
+
+
+def list_of(item):
+    return Field(f"a list of {item.expected.removeprefix('a ')}s",
+                 lambda value: isinstance(value, list) and all(map(item.accept, value)))
+
+
+TEXT = Field("a text", lambda value: isinstance(value, str))
+NONE = Field("null", lambda value: value is None)
+SWITCH = Field("true or false", lambda value: type(value) is bool)
+OBJECT = Field("a JSON object", lambda value: isinstance(value, dict))
+SECONDS = number(0)
+
+# Every field a run's record may hold (metrics.json holds them all; a model file and a
+# checkpoint hold its settings and data), each checked one way wherever a record is read.
+SETTING_FIELDS = {
+    "hidden_layers": list_of(whole(1)), "activation": TEXT,
+    "learning_rate": number(0, low_open=True),
+    "lr_schedule": TEXT, "epochs": whole(1), "batch_size": whole(1), "optimizer": TEXT,
+    "weight_decay": number(0), "dropout": number(0, 1, high_open=True), "augment": SWITCH,
+    "augment_pixels": whole(1) | NONE, "seed": whole(0), "dtype": one_of(("float32", "float64")),
+    "validation_split": number(0, 1, True, True), "patience": whole(1) | NONE,
+    "threads": whole(1) | NONE, "data_file": TEXT | NONE, "target": TEXT | NONE,
+}
+DATA_FIELDS = {"kind": TEXT, "title": TEXT, "path": TEXT, "size": whole(0), "sha256": TEXT,
+               "rows": whole(0), "split_seed": whole(0), "validation_split": number(0, 1),
+               "test_fraction": number(0, 1) | NONE, "pixel_scale": one_of((1, 255)) | NONE,
+               "header": list_of(TEXT) | NONE, "feature_names": list_of(TEXT) | NONE,
+               "target": TEXT | NONE}
+HISTORY_FIELDS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+RESULT_FIELDS = {
+    "dataset": TEXT, "data": OBJECT, "source": TEXT | NONE, "network": TEXT,
+    "classes": list_of(TEXT), "n_train": whole(0), "n_val": whole(0), "n_test": whole(0),
+    "status": TEXT, "epochs_completed": whole(0), "history": OBJECT,
+    "learning_rates": list_of(number()), "epoch_seconds": list_of(SECONDS),
+    "train_seconds": SECONDS, "test_loss": number(0) | NONE, "test_accuracy": number(0, 1) | NONE,
+    "diverged_epoch": whole(1), "best_epoch": whole(0), "layer_health": OBJECT,
+    "checkpoint_and_records_seconds": SECONDS, "layer_health_seconds": SECONDS,
+    "augment_seconds": SECONDS, "blas_threads": whole(1), "blas_threads_source": TEXT,
+    "blas_threads_seconds_per_batch": OBJECT, "blas_threads_trial_seconds": SECONDS,
+    "expected_calibration_error": number(0, 1), "per_class": OBJECT,
+    "confusion_matrix": list_of(list_of(whole(0))), "calibration": OBJECT,
+    "stuck_at_chance": SWITCH, "chance": OBJECT,
+    "feature_names": list_of(TEXT) | NONE, "image_shape": list_of(whole(1)) | NONE,
+}
+RECORD_FIELDS = {**SETTING_FIELDS, **RESULT_FIELDS}
+
+
+def check_record(record, required=("dataset", "status", "history")):
+    """record (a dict read from metrics.json, a model's options or a checkpoint's settings and
+    result), if it holds each field of RECORD_FIELDS it has in the kind and range expected,
+    the required ones among them, a DataSource's fields in its data, and one value per epoch
+    in its history; else ValueError naming the first field that does not (each reader says
+    which file is damaged)."""
+    def refuse(name, value, expected):
+        shown = json.dumps(value)
+        raise ValueError(f"field {name!r} is {shown if len(shown) <= 40 else shown[:37] + '...'}"
+                         f"; expected {expected}")
+
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    for name in required:
+        if name not in record:
+            raise ValueError(f"field {name!r} is missing")
+    for name, value in record.items():
+        field = RECORD_FIELDS.get(name)
+        if field is not None and not field.accept(value):
+            refuse(name, value, field.expected)
+    for name, value in (record.get("data") or {}).items():
+        if name in DATA_FIELDS and not DATA_FIELDS[name].accept(value):
+            refuse(f"data.{name}", value, DATA_FIELDS[name].expected)
+    if "history" in record:
+        history = record["history"]
+        epochs = record.get("epochs_completed", len(history.get("train_loss") or []))
+        for name in HISTORY_FIELDS:
+            value = history.get(name)
+            if not (list_of(number()).accept(value) and len(value) == epochs):
+                refuse(f"history.{name}", value, f"a list of {epochs} number"
+                       f"{'' if epochs == 1 else 's'}, one per finished epoch")
+    return record

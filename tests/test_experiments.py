@@ -202,7 +202,8 @@ def test_compare_names_the_damaged_field(capsys, tmp_path):
     (tmp_path / "run" / "metrics.json").write_text(json.dumps(
         {"dataset": "iris", "status": "completed", "history": {"train_loss": "x"}}))
     result = run_in_process(capsys, "--compare", tmp_path / "run")
-    assert_one_line_error(result, "metrics.json: field 'history.train_loss' is \"x\"; expected list")
+    assert_one_line_error(result, "metrics.json: a damaged metrics.json, or not a run's (field "
+                                  "'history.train_loss' is \"x\"; expected a list of")
 
 
 @pytest.mark.parametrize("tokens, networks", [

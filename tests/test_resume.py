@@ -361,12 +361,15 @@ def test_a_refused_resume_creates_nothing(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("change, reason", [
-    (lambda state: state["result"]["history"].pop("val_loss"), "KeyError: 'val_loss'"),
+    (lambda state: state["result"]["history"].pop("val_loss"), "field 'history.val_loss' is null"),
     (lambda state: state.update(settings=["not", "a", "dict"]), "settings is list, not dict"),
     (lambda state: state.update(epoch="2"), "epoch '2' of 4"),
     (lambda state: state.update(epoch=9), "epoch 9 of 4"),
     (lambda state: state["result"].update(learning_rates=[0.001]), "learning_rates is not a list of 2"),
-    (lambda state: state["result"]["history"].update(val_loss=["x", "y"]), "not numbers"),
+    (lambda state: state["result"]["history"].update(val_loss=["x", "y"]),
+     "field 'history.val_loss' is [\"x\", \"y\"]; expected a list of 2 numbers"),
+    (lambda state: state["settings"].update(seed=-1), "field 'seed' is -1; expected a whole number"),
+    (lambda state: state["settings"]["data"].update(sha256=7), "field 'data.sha256' is 7"),
     (lambda state: state["rng"].update(state="x"), "a damaged checkpoint"),
 ])
 def test_a_checkpoint_holding_the_wrong_things_is_refused(capsys, unfinished_iris, change, reason):
