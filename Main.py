@@ -46,24 +46,20 @@ except ModuleNotFoundError as missing:
           f"project folder", file=sys.stderr)
     sys.exit(2)
 from mlp import checkpoint, console
-from mlp.augment import Augment, save_examples
+from mlp.callbacks import (Augment, EarlyStopping, LayerHealth, PrintProgress, STUCK, StopOnRequest,
+                           StuckAtChance, health_sentence, save_examples)
 from mlp.comparison import compare_folders
-from mlp.callbacks import (STUCK, EarlyStopping, LayerHealth, PrintProgress, StopOnRequest,
-                           StuckAtChance, health_sentence)
-from mlp.datasets import DATASETS, Dataset, csv_title, load_with, training_defaults
-from mlp.errors import EXIT_FAILED, UserError
+from mlp.datasets import DATASETS, Dataset, csv_title, load_with, run_folder, training_defaults
+from mlp.files import (EXIT_FAILED, OutputLock, UserError, check_output_dir, check_predictions_path,
+                       check_run_folder, make_folder, remove, remove_stale_temporaries, say)
 from mlp.experiments import run_experiment
-from mlp.explain import explain
+from mlp.gradients import explain, report as gradient_check_report
 from mlp.flags import check_network_fits, parse_args, refuse_network_too_large, weight_decay_problem
-from mlp.gradient_check import report as gradient_check_report
 from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for
-from mlp.outputs import (check_output_dir, check_predictions_path, check_run_folder,
-                         keep_earlier_runs, run_folder)
-from mlp.guarded import OutputLock, make_folder, remove, remove_stale_temporaries, say
-from mlp.prediction import use_saved_model
-from mlp.records import LiveRecords, write_results
-from mlp.run_record import RunSettings, check_loaded, data_file_flag, settings_and_data
+from mlp.saved_models import use_saved_model
+from mlp.results import LiveRecords, write_results
+from mlp.record import RunSettings, check_loaded, data_file_flag, settings_and_data
 from mlp.signals import StopFlag, run_from_command_line
 from mlp.threads import choose_threads, scratch_step
 
@@ -112,7 +108,7 @@ def train_command(args):
         runs = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
         make_folder(args.output_dir)
         lock.take()
-        keep_earlier_runs(runs)
+        checkpoint.keep_earlier_runs(runs)
         with StopFlag() as stop_flag:
             outcomes = []
             for run in runs:

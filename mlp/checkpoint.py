@@ -18,12 +18,12 @@ import numpy as np
 
 from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback
 from mlp.datasets import DATASETS
-from mlp.errors import DataError
+from mlp.files import (DataError, parse_json, read_npz_arrays, read_text_or_none, say, set_aside,
+                       write_atomically)
 from mlp.callbacks import STUCK, timed
-from mlp.guarded import parse_json, read_npz_arrays, read_text_or_none, say, write_atomically
 from mlp.optimizers import packed_parameters, unpack_parameters
-from mlp.records import fit_result, flat_result
-from mlp.run_record import (UNVERIFIED, DataSource, RunSettings, check_record, data_file_flag,
+from mlp.results import fit_result, flat_result
+from mlp.record import (UNVERIFIED, DataSource, RunSettings, check_record, data_file_flag,
                             data_file_to_reuse, settings_flags)
 
 FILE_NAME = "checkpoint.npz"
@@ -197,7 +197,6 @@ FINISHED = (COMPLETED, STOPPED_EARLY, DIVERGED, STUCK)
 class Fresh(NamedTuple):
     """The plan for a data set with nothing to resume: it trains from the start."""
 
-
 class Finished(NamedTuple):
     """The plan for a data set whose run ended before: its files are kept as they are."""
     status: str             # how it ended, one of FINISHED
@@ -263,6 +262,17 @@ def resumed_data_file(kind, args, plan):
     if isinstance(plan, Fresh) or data_file_flag(kind) in args.given_flags:
         return None
     return plan.values["settings"].get("data_file")
+
+
+def keep_earlier_runs(runs):
+    """A fresh run never writes over a finished one: the folders that hold one (its
+    metrics.json) are renamed to <folder>.N first, N the first number free for all of them,
+    and each run says where its folder went."""
+    finished = [run for run in runs if isinstance(run.plan, Fresh)
+                and os.path.isfile(os.path.join(run.folder, "metrics.json"))]
+    for run, moved_to in zip(finished, set_aside(*(run.folder for run in finished))):
+        run.moved_to = moved_to
+        say(f"{run.title}: the earlier run's files in {run.folder} were moved to {moved_to}")
 
 
 def given_data_file(args, kind):

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlp.errors import DataError
+from mlp.files import (DataError, LARGEST_JSON, parse_json, read_bytes, save_text, say,
+                       write_atomically)
 from mlp.flags import EXPERIMENT_FLAGS
-from mlp.guarded import LARGEST_JSON, parse_json, read_bytes, save_text, say, write_atomically
 from mlp.plots import new_figure
-from mlp.run_record import check_record
+from mlp.record import check_record
 
 METRICS = "metrics.json"
 # The settings that name a run, in this order; a run's other keys are its results.
@@ -267,7 +267,7 @@ def table_text(rows):
 def compare_and_report(runs, output_dir):
     """For each data set among runs: comparison_<kind>.png and .csv in output_dir, the table
     printed, and the best setting by validation named."""
-    from mlp.guarded import make_folder
+    from mlp.files import make_folder
 
     make_folder(output_dir)
     for kind in dict.fromkeys(run.kind for run in runs):

@@ -7,7 +7,7 @@ from typing import Optional
 
 from Model import COMPLETED, cross_entropy
 from mlp.callbacks import STUCK, StuckAtChance
-from mlp.guarded import say
+from mlp.files import say
 
 
 # Console lines longer than this are wrapped (a terminal is often 100 or 120 columns wide).

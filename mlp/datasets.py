@@ -19,9 +19,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from mlp.errors import DataError
-from mlp.guarded import NPZ_READ_ERRORS, npz_error_text, open_npz, read_bytes
-from mlp.run_record import CSV, DataSource, fingerprint
+from mlp.files import DataError, NPZ_READ_ERRORS, npz_error_text, open_npz, read_bytes
+from mlp.record import CSV, DataSource, fingerprint
 
 # The project's top folder, where the shipped iris.data lies.
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,7 +37,7 @@ class Dataset:
 
     X_* are float arrays (n_samples, n_features); y_* are integer class indices
     (n_samples,) into class_names. data says exactly which file it was read
-    from and how (mlp.run_record.DataSource); source, where, as the user would
+    from and how (mlp.record.DataSource); source, where, as the user would
     write it. feature_mean and feature_scale are what the features were
     standardised with (None when they were not).
     """
@@ -489,6 +488,15 @@ def csv_title(path):
     """A CSV file's name without its folder and .csv: its title in messages and plots."""
     name = os.path.basename(str(path))
     return name[:-4] if name.lower().endswith(".csv") else name
+
+
+def run_folder(kind, args):
+    """Where a data set's files go: OUTPUT_DIR/<data set>; a CSV's is named after its file, with
+    _csv added where that name is a named data set's (iris.csv: OUTPUT_DIR/iris_csv)."""
+    if kind != CSV:
+        return os.path.join(args.output_dir, kind)
+    title = csv_title(args.csv)
+    return os.path.join(args.output_dir, f"{title}_csv" if title.lower() in DATASETS else title)
 
 
 def load_csv(path, target, validation_split, rng, dtype=np.float32, seed=None):

@@ -24,11 +24,10 @@ from typing import Optional
 
 from mlp import comparison
 from mlp.datasets import DATASETS
-from mlp.errors import EXIT_FAILED, DataError, UserError
+from mlp.files import (DataError, EXIT_FAILED, UserError, available_memory_bytes, make_folder,
+                       open_log, read_bytes, read_text_or_none, save_text, say, set_aside)
 from mlp.flags import estimated_training_bytes, parse_args, weight_decay_problem
-from mlp.guarded import (available_memory_bytes, make_folder, open_log, read_bytes,
-                         read_text_or_none, save_text, set_aside, say)
-from mlp.run_record import data_file_flag
+from mlp.record import data_file_flag
 from mlp.signals import EXIT_SIGNAL, StopFlag
 
 MARKER = "experiment.json"

@@ -14,10 +14,9 @@ import numpy as np
 
 from HiddenLayer import ACTIVATIONS
 from mlp.datasets import DATASETS
-from mlp.errors import DataError, UserError
+from mlp.files import DataError, UserError, available_memory_bytes, say
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
 from mlp.console import network_text
-from mlp.guarded import available_memory_bytes, say
 from mlp.threads import TIE_MARGIN
 # Besides the optimizer's own buffers, training keeps the weights and their gradients.
 MODEL_COPIES = 2

@@ -1,12 +1,12 @@
 """The diagnostic figures a run draws beside the loss and accuracy plots (Model.plot_history).
 
 Each function returns a matplotlib Figure made without pyplot (no window, no
-global state); mlp.records saves them.
+global state); mlp.results saves them.
 """
 
 import numpy as np
 
-from mlp.guarded import write_atomically
+from mlp.files import write_atomically
 from mlp.metrics import gradient_rms
 
 

@@ -6,8 +6,7 @@ import os
 import signal
 import sys
 
-from mlp.errors import EXIT_FAILED
-from mlp.guarded import say
+from mlp.files import EXIT_FAILED, say
 
 # The exit status of a run stopped by each signal, as a shell reports a process it killed.
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -52,7 +51,7 @@ class StopFlag:
 
 def run_from_command_line(main):
     """main() (it returns the exit status), with every way a run can end turned into one line
-    and an exit status: a fault writing a file or standard output (1, through guarded.say and
+    and an exit status: a fault writing a file or standard output (1, through files.say and
     RunFailed), memory running out (1), Ctrl-C outside training (130)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # from here, a KeyboardInterrupt
     try:
@@ -64,7 +63,7 @@ def run_from_command_line(main):
         status = say_and_exit_status("out of memory (the process's limit or the machine's); "
                                      "expected smaller --hidden_layers or --batch_size",
                                      EXIT_FAILED)
-    except OSError as error:  # one the guarded module did not see: named as it is
+    except OSError as error:  # one mlp.files did not see: named as it is
         status = say_and_exit_status(f"{error.filename or 'a file'}: {error.strerror or error}",
                                      EXIT_FAILED)
     sys.exit(flushed(status))

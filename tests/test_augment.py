@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from Model import Model, TrainingRun, one_hot
-from mlp.augment import Augment, shift_block
+from mlp.callbacks import Augment, shift_block
 from mlp.optimizers import optimizer_for
 from helpers import assert_one_line_error, make_mnist_like, png_size, run_in_process, words
 

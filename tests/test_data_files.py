@@ -13,7 +13,7 @@ import pytest
 
 from mlp.datasets import (load_csv, load_dataset, read_feature_rows, read_images, read_mnist_npz,
                           split_images, table_dataset, table_source)
-from mlp.errors import DataError
+from mlp.files import DataError
 from helpers import (IRIS, ROOT, assert_one_line_error, kill_at, make_csv, make_mnist_like, npz,
                      run_in_process, words)
 

@@ -15,7 +15,7 @@ import tempfile
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from mlp import guarded
+from mlp import files
 from mlp.checkpoint import read_checkpoint
 from helpers import MAIN, run_in_process, words
 
@@ -24,7 +24,7 @@ ERRNOS = [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO]
 
 
 class FailingWrites:
-    """Stands in for the os module and open() inside mlp.guarded: the Nth write (a rename into
+    """Stands in for the os module and open() inside mlp.files: the Nth write (a rename into
     place, an append, a folder made) raises OSError(code), as the system would."""
 
     def __init__(self, nth, code):
@@ -47,7 +47,7 @@ class FailingWrites:
         return os.makedirs(path, exist_ok=exist_ok)
 
     def open_file(self, path, mode="r", **keywords):  # stands in for the built-in open()
-        if "a" in mode and not str(path).endswith(guarded.LOCK):
+        if "a" in mode and not str(path).endswith(files.LOCK):
             self._write(path)
         return open(path, mode, **keywords)
 
@@ -93,8 +93,8 @@ def test_the_nth_write_fails(capsys, monkeypatch, nth, code):
     try:
         failing = FailingWrites(nth, code)
         with monkeypatch.context() as patch:
-            patch.setattr(guarded, "os", failing)
-            patch.setattr(guarded, "open", failing.open_file, raising=False)
+            patch.setattr(files, "os", failing)
+            patch.setattr(files, "open", failing.open_file, raising=False)
             result = run_in_process(capsys, *FLAGS, "--output_dir", out)
         if failing.count < nth:  # the run made fewer writes: nothing failed
             assert result.returncode == 0
@@ -179,7 +179,7 @@ def test_odd_environments_and_flags(tmp_path, capsys):
     result = run_main(*FLAGS, "--output_dir", tmp_path / "a", env={"MPLBACKEND": "nonsense",
                                                                   "TERM": "dumb"})
     assert result.returncode == 0 and "\x1b" not in result.stdout, result.stderr
-    assert not os.path.exists(tmp_path / "a" / guarded.LOCK)  # the lock goes with the run
+    assert not os.path.exists(tmp_path / "a" / files.LOCK)  # the lock goes with the run
     assert_one_line_error(run_in_process(capsys, *FLAGS, "--output_dir", ""),
                           "argument --output_dir: empty")
     result = run_in_process(capsys, *FLAGS, "--threads", "10000", "--output_dir", tmp_path / "b")
@@ -212,6 +212,6 @@ def test_a_second_run_is_told_of_the_first_before_anything_else(tmp_path, capsys
     from helpers import assert_one_line_error, kill_at
 
     kill_at("checkpoint:2", *FLAGS, "--output_dir", tmp_path)  # an unfinished run in the folder
-    with guarded.output_lock(str(tmp_path)):  # ... and a live one writing to it
+    with files.output_lock(str(tmp_path)):  # ... and a live one writing to it
         result = run_in_process(capsys, *FLAGS, "--output_dir", tmp_path)
     assert_one_line_error(result, "another run (process", "is writing to")

@@ -8,7 +8,7 @@ import pytest
 from HiddenLayer import ACTIVATIONS, HiddenLayer
 from Model import Model, cross_entropy, one_hot
 from OutputLayer import OutputLayer
-from mlp.gradient_check import (TOLERANCE, CrossEntropy, WeightedSum, check_layer, check_model,
+from mlp.gradients import (TOLERANCE, CrossEntropy, WeightedSum, check_layer, check_model,
                                 random_problem)
 from helpers import run_in_process
 

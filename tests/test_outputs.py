@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from Model import FitResult, TrainingRun
-from mlp import guarded, records
+from mlp import files, results
 from mlp.callbacks import PrintProgress
-from mlp.guarded import output_lock
+from mlp.files import output_lock
 from helpers import (IRIS, MAIN, RUN, assert_one_line_error, make_csv, run_in_process, run_main,
                      snapshot)
 
@@ -29,12 +29,12 @@ def test_files_are_replaced_atomically(tmp_path):
         raise RuntimeError("killed mid-write")
 
     with pytest.raises(RuntimeError):
-        guarded.write_atomically(str(target), write_half_then_fail)
+        files.write_atomically(str(target), write_half_then_fail)
     assert target.read_text() == "the old, complete file\n"
     assert os.listdir(tmp_path) == ["metrics.json"]
-    guarded.write_atomically(str(target), lambda stream: stream.write(b"new\n"))
+    files.write_atomically(str(target), lambda stream: stream.write(b"new\n"))
     assert target.read_text() == "new\n" and os.listdir(tmp_path) == ["metrics.json"]
-    assert target.stat().st_mode & 0o777 == 0o666 & ~guarded.current_umask()
+    assert target.stat().st_mode & 0o777 == 0o666 & ~files.current_umask()
 
 
 def test_a_data_set_folder_that_is_a_file(capsys, tmp_path):
@@ -118,7 +118,7 @@ def test_two_runs_into_one_folder(capsys, tmp_path, data):
 
 
 def test_a_dead_runs_lock_is_not_stuck(capsys, tmp_path, data):
-    holder = ("import os, signal, sys; sys.path.insert(0, %r); from mlp.guarded import output_lock\n"
+    holder = ("import os, signal, sys; sys.path.insert(0, %r); from mlp.files import output_lock\n"
               "with output_lock(%r):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
               % (os.path.dirname(MAIN), str(tmp_path)))
     assert subprocess.run([sys.executable, "-c", holder]).returncode == -signal.SIGKILL
@@ -144,8 +144,8 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
     no sooner than 0.4 / PLOT_BUDGET = 20 s apart."""
     from mlp.datasets import DATASETS, Dataset
     from mlp.flags import parse_args
-    from mlp.records import LiveRecords
-    from mlp.run_record import DataSource, RunSettings
+    from mlp.results import LiveRecords
+    from mlp.record import DataSource, RunSettings
 
     now = [0.0]
     drawn = []
@@ -154,7 +154,7 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
         drawn.append(now[0])
         now[0] += 0.4
 
-    monkeypatch.setattr(records, "save_history_plots", draw)
+    monkeypatch.setattr(results, "save_history_plots", draw)
     X, y = np.zeros((4, 2), np.float32), np.zeros(4, np.int64)
     data = DataSource(kind="csv", title="toy", path="toy.csv", size=0, sha256="", rows=4,
                       split_seed=0, validation_split=0.1, test_fraction=0.2)
@@ -174,6 +174,6 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
         live.on_epoch_end(run, {})
     assert drawn[0] == pytest.approx(10.0)
     assert all(b - a >= 20.0 for a, b in zip(drawn, drawn[1:]))
-    assert 0.4 * len(drawn) / now[0] <= records.PLOT_BUDGET
+    assert 0.4 * len(drawn) / now[0] <= results.PLOT_BUDGET
     assert len((tmp_path / "history.csv").read_text().splitlines()) == 101
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "running"

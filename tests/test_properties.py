@@ -17,10 +17,10 @@ from hypothesis import assume, given, strategies as st
 from Model import COMPLETED, DIVERGED, Callback, Model, one_hot
 from mlp import flags
 from mlp.checkpoint import checkpoint_contents, read_checkpoint
-from mlp.errors import UserError
+from mlp.files import UserError
 from mlp.datasets import (DataError, load_csv, read_feature_rows, read_images, read_mnist_npz,
                           split_images, table_dataset, table_source)
-from mlp.model_file import load_model, save_model
+from mlp.saved_models import load_model, save_model
 from mlp.optimizers import optimizer_for
 
 FLAGS_WITH_VALUES = [action.option_strings[0] for action in flags.build_parser()._actions

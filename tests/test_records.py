@@ -1,4 +1,4 @@
-"""A run's record, checked one way (run_record.check_record) wherever it is read: metrics.json by
+"""A run's record, checked one way (record.check_record) wherever it is read: metrics.json by
 the comparison, a model's options by --evaluate and --predict, a checkpoint's settings and
 history by --resume. Each field set to a wrong kind or range gets the damaged-file line that
 names it."""
@@ -10,9 +10,9 @@ import pytest
 
 from mlp.checkpoint import read_checkpoint
 from mlp.comparison import read_run
-from mlp.errors import DataError
-from mlp.model_file import load_model
-from mlp.run_record import DATA_FIELDS, OBJECT, RECORD_FIELDS, SETTING_FIELDS, check_record
+from mlp.files import DataError
+from mlp.saved_models import load_model
+from mlp.record import DATA_FIELDS, OBJECT, RECORD_FIELDS, SETTING_FIELDS, check_record
 from helpers import IRIS
 
 

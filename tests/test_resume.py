@@ -12,10 +12,10 @@ import sys
 import numpy as np
 import pytest
 
-from mlp import checkpoint, guarded
+from mlp import checkpoint, files as file_module
 from mlp.checkpoint import read_checkpoint
-from mlp.errors import DataError
-from mlp.records import HISTORY_COLUMNS
+from mlp.files import DataError
+from mlp.results import HISTORY_COLUMNS
 from helpers import (IRIS, MAIN, RUN, assert_one_line_error, kill_at, make_mnist_like, npz,
                      png_size, run_in_process, run_main, snapshot)
 
@@ -126,7 +126,7 @@ def test_early_stopping_keeps_the_best_epoch(reference):
     # The saved weights are the best epoch's: they score its validation loss again.
     from Model import one_hot
     from mlp.datasets import load_mnist
-    from mlp.model_file import load_model
+    from mlp.saved_models import load_model
     model, _ = load_model(reference / "patient" / "mnist" / "model.npz")
     dataset = load_mnist(metrics["source"], 0.1, np.random.default_rng(0), np.dtype("float32"))
     loss, _ = model.evaluate(dataset.X_val, one_hot(dataset.y_val, 10))
@@ -244,7 +244,7 @@ def test_bad_patience(capsys, tmp_path, value):
 
 def test_a_full_disk_while_writing_the_checkpoint(capsys, tmp_path, data, monkeypatch):
     """The third checkpoint fails part-way as on a full disk: one line, exit 1, the second intact."""
-    real = guarded.write_atomically
+    real = file_module.write_atomically
     calls = []
 
     def fill_the_disk(path, write, durable=False, what="could not be written"):

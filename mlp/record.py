@@ -8,19 +8,18 @@ table). Main builds both once; the checkpoint, model.npz and metrics.json all
 store them from here, and every later command that reuses a run (--resume,
 --evaluate) checks the data it is about to read against the record: a file
 that changed is refused, never used silently; the same bytes under another
-path are accepted.
-"""
+path are accepted."""
 
+from dataclasses import dataclass
+from typing import Optional
 import dataclasses
 import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass
-from typing import Optional
 
-from mlp.errors import DataError
-from mlp.guarded import read_bytes
+from mlp.files import DataError, read_bytes
+
 
 # The kinds of data set: the named ones of mlp.datasets.DATASETS, and a user's CSV.
 CSV = "csv"

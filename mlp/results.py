@@ -1,8 +1,7 @@
 """Writing what a run leaves behind: plots, metrics.json, history.csv and model.npz.
 
 Every file is written atomically; during training, LiveRecords keeps
-metrics.json, history.csv and the plots up to date after each epoch.
-"""
+metrics.json, history.csv and the plots up to date after each epoch."""
 
 import json
 import os
@@ -12,11 +11,12 @@ import time
 from Model import COMPLETED, Callback, FitResult, plot_history
 from mlp.callbacks import timed, weights_per_layer
 from mlp.console import network_text, settings_text
-from mlp.guarded import append_text, make_folder, save_text, write_atomically
-from mlp.model_file import save_model
-from mlp.run_record import settings_and_data
+from mlp.files import append_text, make_folder, save_text, write_atomically
 from mlp.plots import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
                        plot_layer_health, plot_misclassified, save_figure)
+from mlp.record import settings_and_data
+from mlp.saved_models import save_model
+
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
                    "seconds")

@@ -1,15 +1,17 @@
-"""The one way out: every file and folder the project writes, the lock, every file it reads,
-and every line it prints pass through here; the only place an OSError is caught.
+"""The one way in and out: every file and folder the project reads or writes, the output lock,
+every path a command will write (checked before it writes anything), every printed line,
+and the errors a user can cause; the only place an OSError is caught.
 
-Every write goes through here: a file is written to a temporary file beside it and renamed
-into place (fsync'd where asked), so that a failure or a kill leaves the old file or the new
-one, never half of one. An OSError on the way (a full disk, a read-only file or folder, a
-permission, an I/O error) becomes a RunFailed whose one line names the file and what went
-wrong: Main.py prints it and exits with 1, and every file finished before is intact. A line
-that cannot be printed (standard output on a full device, or a reader that went away) ends the
-run the same way; standard output closed before the run started is skipped, as the files are
-the run's result.
-"""
+A file is read only when it is a regular file within a size limit (a FIFO, a device or a
+socket is refused before it could block). Every write goes to a temporary file beside its
+target, renamed into place (fsync'd where asked), so that a failure or a kill leaves the old
+file or the new one, never half of one. An OSError on the way (a full disk, a read-only file
+or folder, a permission, an I/O error) becomes a RunFailed whose one line names the file and
+what went wrong: Main.py prints it and exits with 1, and every file finished before is
+intact. A line that cannot be printed (standard output on a full device, or a reader that
+went away) ends the run the same way; standard output closed before the run started is
+skipped, as the files are the run's result. A refused command creates nothing and changes
+nothing of the user's."""
 
 import contextlib
 import io
@@ -24,7 +26,24 @@ import zlib
 
 import numpy as np
 
-from mlp.errors import DataError, RunFailed
+
+EXIT_FAILED = 1         # a run or a write failed (training diverged, a full disk)
+EXIT_USAGE = 2          # a bad flag or file, refused before anything of the user's changed
+
+
+class UserError(Exception):
+    """Something the user can fix; the message says what. exit_status is what Main exits with."""
+    exit_status = EXIT_USAGE
+
+
+class DataError(UserError):
+    """A data, model or checkpoint file that cannot be used; the message names it and says why."""
+
+class RunFailed(UserError):
+    """A run that could not go on: a file could not be written (a full disk, a file or folder
+    gone read-only), or standard output went away. The message names what and why."""
+    exit_status = EXIT_FAILED
+
 
 LOCK = ".lock"          # in --output_dir: held while a run writes there (output_lock)
 
@@ -426,3 +445,73 @@ def output_lock(folder):
         yield
     finally:
         lock.release()
+
+
+# What a training run may write into its data set's folder.
+RUN_FILES = ("metrics.json", "history.csv", "model.npz", "checkpoint.npz", "loss.png",
+             "accuracy.png", "confusion_matrix.png", "calibration.png", "layer_health.png",
+             "misclassified.png", "hidden_weights.png", "augmented.png")
+PREDICTIONS = "predictions.csv"
+
+
+def same_file(path, other):
+    """Whether two paths, however written (relative, through links), name the same place."""
+    return other is not None and os.path.realpath(path) == os.path.realpath(other)
+
+
+def check_writable_folder(path, flag="--output_dir"):
+    """Raise DataError unless path is a folder this process can write in, or could be created
+    as one (its nearest existing folder above is writable). Nothing is created."""
+    existing = path
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(os.path.abspath(existing))
+    if os.path.islink(existing) and not os.path.exists(existing):
+        raise DataError(f"argument {flag}: {existing} is a link to {os.readlink(existing)}, which "
+                        f"does not exist; expected a folder (it is created if missing)")
+    if not os.path.isdir(existing):
+        where = "is a file" if existing == path else f"is under {existing}, which is a file"
+        raise DataError(f"argument {flag}: {path} {where}; expected a folder (it is created "
+                        f"if missing)")
+    reason = cannot_write_in(existing)
+    if reason:
+        raise DataError(f"argument {flag}: cannot write to {path} ({reason})")
+
+
+def check_output_dir(path):
+    """Raise DataError unless the run can write in --output_dir and take its lock there."""
+    check_writable_folder(path)
+    lock = os.path.join(path, LOCK)
+    if os.path.lexists(lock) and not os.path.isfile(lock):
+        raise DataError(f"argument --output_dir: {lock}, the lock that keeps two runs out of one "
+                        f"folder, is not a file; remove it or choose another --output_dir")
+
+
+def check_run_folder(folder, data_file):
+    """Raise DataError when a training run could not write its files into folder, or would
+    write over its own data file; data_file is None where the data set has no file flag set."""
+    if same_file(folder, data_file):
+        raise DataError(f"argument --output_dir: {folder}, the folder for the results of "
+                        f"{data_file}, is that data file itself; choose another --output_dir")
+    check_writable_folder(folder)
+    for name in RUN_FILES:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path):
+            raise DataError(f"argument --output_dir: {path} is a folder, where the run writes "
+                            f"a file; move it away or choose another --output_dir")
+        if same_file(path, data_file):
+            raise DataError(f"argument --output_dir: the run would write {path} over its own "
+                            f"data file; choose another --output_dir")
+
+
+def check_predictions_path(output_dir, predict_file, model_file):
+    """Raise DataError when OUTPUT_DIR/predictions.csv could not be written, or would replace
+    the file of rows to predict or the model."""
+    check_writable_folder(output_dir)
+    path = os.path.join(output_dir, PREDICTIONS)
+    if os.path.isdir(path):
+        raise DataError(f"argument --output_dir: {path} is a folder, where the predictions go; "
+                        f"move it away or choose another --output_dir")
+    for other, flag in ((predict_file, "--predict"), (model_file, "--model")):
+        if same_file(path, other):
+            raise DataError(f"argument --output_dir: the predictions would be written over "
+                            f"{other}, the {flag} file; choose another --output_dir")
