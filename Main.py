@@ -2,15 +2,11 @@
 
     python Main.py --learning_rate 0.001 --epochs 30 --hidden_layers [256, 64]
 
-For each data set it prints one line per epoch, then writes the plots,
-metrics.json and model.npz to <output_dir>/<dataset>/. It also trains on a CSV
-(--csv, --target), reuses a saved model (--model with --evaluate or --predict),
-checks the backward pass against finite differences (--gradient_check) and
-works the assignment's written example (--explain).
-
-This file is the story of a run, in sections: prepare a data set's run, choose
-its callbacks, fit, finish. The network is Model.py (with HiddenLayer.py and
-OutputLayer.py); every other job it calls on lives in the package mlp/.
+For each data set it prints one line per epoch, then writes the plots, metrics.json and
+model.npz to <output_dir>/<dataset>/. This file is the story of a run: prepare each data
+set's run, build, fit, finish. The network is Model.py (with HiddenLayer.py and
+OutputLayer.py); every other job, the other modes (--csv, --model, --explain, an
+experiment, --compare...) included, lives in the package mlp/.
 """
 
 import os
@@ -28,8 +24,6 @@ if __name__ == "__main__":  # Ctrl-C while the libraries below load: one line, n
 
 import functools
 import time
-from dataclasses import dataclass
-from typing import Optional, Union
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -46,20 +40,20 @@ except ModuleNotFoundError as missing:
           f"project folder", file=sys.stderr)
     sys.exit(2)
 from mlp import checkpoint, console
-from mlp.callbacks import (Augment, EarlyStopping, LayerHealth, PrintProgress, STUCK, StopOnRequest,
+from mlp.callbacks import (STUCK, Augment, EarlyStopping, LayerHealth, PrintProgress, StopOnRequest,
                            StuckAtChance, health_sentence, save_examples)
 from mlp.comparison import compare_folders
-from mlp.datasets import DATASETS, Dataset, csv_title, load_with, run_folder, training_defaults
+from mlp.datasets import DATASETS, csv_title, load_with, run_folder, training_defaults
+from mlp.experiments import run_experiment
 from mlp.files import (EXIT_FAILED, OutputLock, UserError, check_output_dir, check_predictions_path,
                        check_run_folder, make_folder, remove, remove_stale_temporaries, say)
-from mlp.experiments import run_experiment
-from mlp.gradients import explain, report as gradient_check_report
 from mlp.flags import check_network_fits, parse_args, refuse_network_too_large, weight_decay_problem
+from mlp.gradients import explain, report as gradient_check_report
 from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for
-from mlp.saved_models import use_saved_model
-from mlp.results import LiveRecords, write_results
 from mlp.record import RunSettings, check_loaded, data_file_flag, settings_and_data
+from mlp.results import LiveRecords, write_results
+from mlp.saved_models import use_saved_model
 from mlp.signals import StopFlag, run_from_command_line
 from mlp.threads import choose_threads, scratch_step
 
@@ -126,25 +120,10 @@ def train_command(args):
                               for outcome in outcomes) else 0
 
 
-@dataclass
-class PreparedRun:
-    """A data set's run, ready before anything is written: its folder, its plan (see
-    checkpoint.plan_resume), and unless it finished before, its data, already read and checked,
-    the generator that split it (the weights and batches draw on from it) and its settings."""
-    kind: str
-    folder: str
-    plan: Union[checkpoint.Fresh, checkpoint.Finished, checkpoint.Resume]
-    title: str
-    dataset: Optional[Dataset] = None
-    rng: Optional[np.random.Generator] = None
-    settings: Optional[RunSettings] = None
-    moved_to: Optional[str] = None    # where an earlier run's files in folder went
-
-
 def prepare(kind, folder, args, plan):
     """Read and check a data set's data and settings, for a run that plan says to train."""
     if isinstance(plan, checkpoint.Finished):
-        return PreparedRun(kind, folder, plan,
+        return checkpoint.PreparedRun(kind, folder, plan,
                            DATASETS[kind].title if kind in DATASETS else csv_title(args.csv))
     resuming = isinstance(plan, checkpoint.Resume)
     rng = np.random.default_rng(args.seed)
@@ -167,7 +146,7 @@ def prepare(kind, folder, args, plan):
     problem = weight_decay_problem(settings.learning_rate, settings.weight_decay)
     if problem:
         raise UserError(problem)
-    return PreparedRun(kind, folder, plan, dataset.title, dataset, rng, settings)
+    return checkpoint.PreparedRun(kind, folder, plan, dataset.title, dataset, rng, settings)
 
 
 def train_one(run, stop_flag):
@@ -218,8 +197,15 @@ def train_one(run, stop_flag):
                            batch_size=settings.batch_size, rng=run.rng, optimizer=optimizer,
                            callbacks=callbacks, resume_from=resume_from)
     train_seconds = time.perf_counter() - started + earlier_seconds
+    costs = {"checkpoint_and_records_seconds": saver.seconds + records.seconds,
+             "layer_health_seconds": health.seconds,
+             "augment_seconds": augment[0].seconds if augment else 0.0}
+    return finish(run, model, result, train_seconds, costs, threads)
 
-    # --- finish: assess on the test set, write everything, say how it went
+
+def finish(run, model, result, train_seconds, costs, threads):
+    """Assess a fitted run on the test set, write everything, say how it went (an Outcome)."""
+    dataset, settings, folder = run.dataset, run.settings, run.folder
     assessment = None
     if result.status == STUCK:
         console.print_stuck(dataset.title, len(result.learning_rates), settings.epochs)
@@ -228,13 +214,10 @@ def train_one(run, stop_flag):
     else:
         assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names,
                             result.extras["layer_health"]["saturation"][-1])
-    costs = {"checkpoint_and_records_seconds": saver.seconds + records.seconds,
-             "layer_health_seconds": health.seconds,
-             "augment_seconds": augment[0].seconds if augment else 0.0}
     write_results(folder, dataset, settings, model, result, train_seconds, costs, threads,
                   assessment)
-    if result.status in checkpoint.FINISHED:
-        remove(saver.path)  # nothing left to resume; metrics.json says it finished
+    if result.status in checkpoint.FINISHED:  # nothing left to resume: metrics.json says so
+        remove(os.path.join(folder, checkpoint.FILE_NAME))
     return console.outcome(dataset.title, folder, result, assessment, model,
                            settings.learning_rate,
                            health_sentence(result.extras["layer_health"], model), run.moved_to)

@@ -12,12 +12,13 @@ stopped: the same batches in the same order, the same numbers bit for bit.
 import json
 import os
 from types import SimpleNamespace
-from typing import NamedTuple, Optional
+from dataclasses import dataclass
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 
 from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback
-from mlp.datasets import DATASETS
+from mlp.datasets import DATASETS, Dataset
 from mlp.files import (DataError, parse_json, read_npz_arrays, read_text_or_none, say, set_aside,
                        write_atomically)
 from mlp.callbacks import STUCK, timed
@@ -208,6 +209,21 @@ class Resume(NamedTuple):
     arrays: dict            # its arrays (weights, optimizer state...)
     data_file: Optional[str]  # the data file to read: the flag's, or else the one recorded
     data: Optional[DataSource]  # the data the run was started on (None: not recorded)
+
+
+@dataclass
+class PreparedRun:
+    """A data set's run, ready before anything is written: its folder, its plan (see
+    plan_resume), and unless it finished before, its data, already read and checked,
+    the generator that split it (the weights and batches draw on from it) and its settings."""
+    kind: str
+    folder: str
+    plan: Union[Fresh, Finished, Resume]
+    title: str
+    dataset: Optional[Dataset] = None
+    rng: Optional[np.random.Generator] = None
+    settings: Optional[RunSettings] = None
+    moved_to: Optional[str] = None    # where an earlier run's files in folder went
 
 
 def plan_resume(args, names_and_folders):
