@@ -160,6 +160,15 @@ def build_parser():
                     "hidden layers, softmax output, categorical cross-entropy, hand-written "
                     "backpropagation) on MNIST and Iris, and save its metric plots.",
         formatter_class=DefaultOnceFormatter)
+    add_training_flags(parser)
+    add_run_flags(parser)
+    add_mode_flags(parser)
+    return parser
+
+
+def add_training_flags(parser):
+    """The flags of what a run trains: the network, the optimizer and its schedule, the seed
+    (each takes several values: an experiment)."""
     parser.add_argument("--learning_rate", nargs="+", type=positive_float, default=0.001,
                         help="step size of the optimizer")
     parser.add_argument("--epochs", nargs="+", type=positive_int, default=30,
@@ -194,6 +203,10 @@ def build_parser():
                         help=choices_help(OPTIMIZERS, lambda entry: entry.description))
     parser.add_argument("--seed", nargs="+", type=seed_int, default=0,
                         help="seeds the weights, the data split and the shuffling")
+
+
+def add_run_flags(parser):
+    """The flags of where a run reads and writes, and how it runs."""
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), metavar="NAME",
                         help="which data sets to train on, in order: " + ", ".join(DATASETS)
                         + f" (default: {' '.join(DATASETS)})")
@@ -226,6 +239,11 @@ def build_parser():
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in OUTPUT_DIR from its last finished epoch, with "
                              "the same flags; data sets that finished are skipped")
+
+
+def add_mode_flags(parser):
+    """The flags of the other things the command does: experiments, your own data, a saved
+    model, --explain and --gradient_check."""
     several = parser.add_argument_group(
         "experiments (give any of --hidden_layers, --learning_rate, --epochs, --batch_size, "
         "--activation, --optimizer, --lr_schedule, --dropout, --weight_decay, --seed several "
@@ -267,7 +285,6 @@ def build_parser():
                              "--hidden_layers and --activation against finite differences on "
                              "a small random batch (float64), print the largest relative error "
                              "per layer, exit 0 if all are below 1e-6, else 1; needs no data")
-    return parser
 
 
 def flags_table():

@@ -108,16 +108,7 @@ def plot_layer_health(health, title, weights_per_layer, learning_rates):
     figure = new_figure(14, 4.4)
     panels = figure.subplots(1, 3)
     for axes, (key, label, unit, log) in zip(panels, measures):
-        for index, name in enumerate(layers):
-            values = [epoch[index] for epoch in series[key]]
-            if any(value is None for value in values):  # a measure the layer does not have
-                continue
-            if log:  # a log scale has no 0: such an epoch is left a gap, and an all-0 line out
-                values = [value if value > 0 else np.nan for value in values]
-                if np.isnan(values).all():
-                    continue
-            axes.plot(epochs, values, marker="o" if len(values) <= 30 and not many else None,
-                          markersize=3, color=colours[index], label=None if many else name)
+        _plot_layers(axes, epochs, series[key], layers, colours, log, many)
         if log and axes.lines:
             axes.set_yscale("log")
         elif not log:
@@ -141,6 +132,22 @@ def plot_layer_health(health, title, weights_per_layer, learning_rates):
         _depth_colour_bar(figure, panels, len(layers))
     figure.suptitle(title)
     return figure
+
+
+def _plot_layers(axes, epochs, values_per_epoch, layers, colours, log, many):
+    """One line per layer of a measure (values_per_epoch: per epoch, one value per layer);
+    none for a layer without the measure, and on a log scale none for an all-0 line (a 0 is
+    left a gap)."""
+    for index, name in enumerate(layers):
+        values = [epoch[index] for epoch in values_per_epoch]
+        if any(value is None for value in values):
+            continue
+        if log:
+            values = [value if value > 0 else np.nan for value in values]
+            if np.isnan(values).all():
+                continue
+        axes.plot(epochs, values, marker="o" if len(values) <= 30 and not many else None,
+                  markersize=3, color=colours[index], label=None if many else name)
 
 
 # Up to this many layers, each gets a line with a name in the legend; beyond, colours by depth.

@@ -87,6 +87,22 @@ def load_model(path):
     if activation not in ACTIVATIONS:
         raise DataError(f"{path}: a damaged model file (unknown activation {activation!r}; "
                         f"expected one of {', '.join(ACTIVATIONS)})")
+    sizes, weights, biases, details = model_parts(path, arrays)
+    dtype = weights[0].dtype
+    model = Model(sizes[0], sizes[1:-1], sizes[-1], np.random.default_rng(0), dtype=dtype,
+                  activation=activation)
+    for layer, W, b in zip(model.layers, weights, biases):
+        layer.weights[...] = W
+        layer.bias[...] = b
+    if not model.all_finite():
+        raise DataError(f"{path}: the model's weights are not all finite (it was saved after "
+                        f"diverging)")
+    return model, details
+
+
+def model_parts(path, arrays):
+    """(layer sizes, weights, biases, details) read out of a model file's arrays, each checked
+    against the others; DataError naming the file when they are damaged."""
     try:
         sizes = [int(size) for size in _whole_numbers(arrays, "layer_sizes")]
         if len(sizes) < 2 or min(sizes) < 1:
@@ -114,18 +130,8 @@ def load_model(path):
             and np.all(feature_scale > 0)):
         raise DataError(f"{path}: a damaged model file (its feature standardisation is not finite "
                         f"and positive)")
-    dtype = weights[0].dtype
-    model = Model(sizes[0], sizes[1:-1], sizes[-1], np.random.default_rng(0), dtype=dtype,
-                  activation=activation)
-    for layer, W, b in zip(model.layers, weights, biases):
-        layer.weights[...] = W
-        layer.bias[...] = b
-    if not model.all_finite():
-        raise DataError(f"{path}: the model's weights are not all finite (it was saved after "
-                        f"diverging)")
-    details = {"class_names": class_names, "feature_mean": feature_mean,
-               "feature_scale": feature_scale, "options": options}
-    return model, details
+    return sizes, weights, biases, {"class_names": class_names, "feature_mean": feature_mean,
+                                    "feature_scale": feature_scale, "options": options}
 
 
 def check_options(options, n_features):
