@@ -94,23 +94,23 @@ def train_command(args):
     # Checks before anything is written: the lock, the paths, the data; then the folder.
     with OutputLock(args.output_dir) as lock:
         check_network_fits(args)
-        folders = [(name, run_folder(name, args)) for name in args.datasets]
+        folders = [(kind, run_folder(kind, args)) for kind in args.datasets]
         check_output_dir(args.output_dir)
-        for name, folder in folders:
-            check_run_folder(folder, getattr(args, data_file_flag(name)[2:]))
+        for kind, folder in folders:
+            check_run_folder(folder, getattr(args, data_file_flag(kind)[2:]))
         plans = checkpoint.plan_resume(args, folders)  # made once, before anything is written
-        runs = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
+        tasks = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
         make_folder(args.output_dir)
         lock.take()
-        checkpoint.keep_earlier_runs(runs)
+        checkpoint.keep_earlier_runs(tasks)
         with StopFlag() as stop_flag:
             outcomes = []
-            for run in runs:
+            for task in tasks:
                 if stop_flag():
                     break
-                outcomes.append(console.finished_before(run.title, run.folder, run.plan.status)
-                                if isinstance(run.plan, checkpoint.Finished)
-                                else train_one(run, stop_flag))
+                outcomes.append(console.finished_before(task.title, task.folder, task.plan.status)
+                                if isinstance(task.plan, checkpoint.Finished)
+                                else train_one(task, stop_flag))
     console.print_summary(outcomes)
     if stop_flag():
         console.print_stop_advice(any(os.path.exists(os.path.join(
@@ -123,7 +123,7 @@ def train_command(args):
 def prepare(kind, folder, args, plan):
     """Read and check a data set's data and settings, for a run that plan says to train."""
     if isinstance(plan, checkpoint.Finished):
-        return checkpoint.PreparedRun(kind, folder, plan,
+        return checkpoint.Task(kind, folder, plan,
                            DATASETS[kind].title if kind in DATASETS else csv_title(args.csv))
     resuming = isinstance(plan, checkpoint.Resume)
     rng = np.random.default_rng(args.seed)
@@ -131,7 +131,7 @@ def prepare(kind, folder, args, plan):
     dataset = load_with(kind, data_file, args.target, args.validation_split, rng,
                         np.dtype(args.dtype), args.seed)
     if resuming and plan.data is not None:
-        check_loaded(plan.data, dataset.data, f"the run in {folder}")
+        check_loaded(plan.data, dataset.identity, f"the run in {folder}")
     entry = DATASETS.get(kind)
     if entry is None or (dataset.n_features, dataset.n_classes) != (entry.n_features,
                                                                     entry.n_classes):
@@ -146,15 +146,15 @@ def prepare(kind, folder, args, plan):
     problem = weight_decay_problem(settings.learning_rate, settings.weight_decay)
     if problem:
         raise UserError(problem)
-    return checkpoint.PreparedRun(kind, folder, plan, dataset.title, dataset, rng, settings)
+    return checkpoint.Task(kind, folder, plan, dataset.title, dataset, rng, settings)
 
 
-def train_one(run, stop_flag):
-    """Build, fit and finish one prepared run."""
+def train_one(task, stop_flag):
+    """Build, fit and finish the run of one prepared Task."""
     # --- build: the network and its optimizer, drawing on the run's one generator
-    dataset, settings, folder = run.dataset, run.settings, run.folder
+    dataset, settings, folder = task.dataset, task.settings, task.folder
     dtype = np.dtype(settings.dtype)
-    model = Model(dataset.n_features, settings.hidden_layers, dataset.n_classes, run.rng, dtype,
+    model = Model(dataset.n_features, settings.hidden_layers, dataset.n_classes, task.rng, dtype,
                   settings.activation, settings.dropout)
     make_optimizer = functools.partial(optimizer_for, name=settings.optimizer,
                                        learning_rate=settings.learning_rate,
@@ -162,8 +162,8 @@ def train_one(run, stop_flag):
     optimizer = make_optimizer(model)
     Y_train = one_hot(dataset.y_train, dataset.n_classes, dtype)
     Y_val = one_hot(dataset.y_val, dataset.n_classes, dtype)
-    resuming = isinstance(run.plan, checkpoint.Resume)
-    threads = choose_threads(settings.threads, run.plan.values.get("threads") if resuming
+    resuming = isinstance(task.plan, checkpoint.Resume)
+    threads = choose_threads(settings.threads, task.plan.values.get("threads") if resuming
                              else None, lambda: scratch_step(model, dataset.X_train, Y_train,
                                                              settings.batch_size, make_optimizer))
     console.print_header(dataset, settings, threads.text())
@@ -180,7 +180,7 @@ def train_one(run, stop_flag):
                  saver, records, StopOnRequest(stop_flag)]
     resume_from = None
     if resuming:
-        resume_from = checkpoint.restore(saver.path, run.plan, model, optimizer, run.rng,
+        resume_from = checkpoint.restore(saver.path, task.plan, model, optimizer, task.rng,
                                          stateful)
         say(f"{dataset.title}: resuming after epoch {resume_from.epochs_finished} from "
             f"{saver.path}")
@@ -194,18 +194,18 @@ def train_one(run, stop_flag):
     started = time.perf_counter()
     with threadpool_limits(limits=threads.count, user_api="blas"):
         result = model.fit(dataset.X_train, Y_train, dataset.X_val, Y_val, epochs=settings.epochs,
-                           batch_size=settings.batch_size, rng=run.rng, optimizer=optimizer,
+                           batch_size=settings.batch_size, rng=task.rng, optimizer=optimizer,
                            callbacks=callbacks, resume_from=resume_from)
     train_seconds = time.perf_counter() - started + earlier_seconds
     costs = {"checkpoint_and_records_seconds": saver.seconds + records.seconds,
              "layer_health_seconds": health.seconds,
              "augment_seconds": augment[0].seconds if augment else 0.0}
-    return finish(run, model, result, train_seconds, costs, threads)
+    return finish(task, model, result, train_seconds, costs, threads)
 
 
-def finish(run, model, result, train_seconds, costs, threads):
+def finish(task, model, result, train_seconds, costs, threads):
     """Assess a fitted run on the test set, write everything, say how it went (an Outcome)."""
-    dataset, settings, folder = run.dataset, run.settings, run.folder
+    dataset, settings, folder = task.dataset, task.settings, task.folder
     assessment = None
     if result.status == STUCK:
         console.print_stuck(dataset.title, len(result.learning_rates), settings.epochs)
@@ -220,7 +220,7 @@ def finish(run, model, result, train_seconds, costs, threads):
         remove(os.path.join(folder, checkpoint.FILE_NAME))
     return console.outcome(dataset.title, folder, result, assessment, model,
                            settings.learning_rate,
-                           health_sentence(result.extras["layer_health"], model), run.moved_to)
+                           health_sentence(result.extras["layer_health"], model), task.moved_to)
 
 
 if __name__ == "__main__":

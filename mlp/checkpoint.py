@@ -212,9 +212,9 @@ class Resume(NamedTuple):
 
 
 @dataclass
-class PreparedRun:
-    """A data set's run, ready before anything is written: its folder, its plan (see
-    plan_resume), and unless it finished before, its data, already read and checked,
+class Task:
+    """What a command does with one data set, ready before anything is written: its folder, its
+    plan (see plan_resume), and unless it finished before, its data, already read and checked,
     the generator that split it (the weights and batches draw on from it) and its settings."""
     kind: str
     folder: str
@@ -226,10 +226,10 @@ class PreparedRun:
     moved_to: Optional[str] = None    # where an earlier run's files in folder went
 
 
-def plan_resume(args, names_and_folders):
+def plan_resume(args, kinds_and_folders):
     """What --resume (or a fresh run) does with each data set's folder, before anything is read.
 
-    names_and_folders: (data set kind, its output folder) in order. Returns
+    kinds_and_folders: (data set kind, its output folder) in order. Returns
     {kind: plan}: Fresh (nothing there: train from the start), Finished
     (metrics.json says how it ended; its files are kept) or a Resume to continue
     from. Raises DataError, its message naming the flag and what to do, when
@@ -237,36 +237,36 @@ def plan_resume(args, names_and_folders):
     checkpoint, or when a fresh run would overwrite an unfinished one.
     """
     plans = {}
-    for name, folder in names_and_folders:
+    for kind, folder in kinds_and_folders:
         path = os.path.join(folder, FILE_NAME)
         if not args.resume:
             if os.path.exists(path):
                 raise DataError(f"argument --resume: {folder} holds an unfinished run "
                                 f"({_progress(path)}); add --resume to continue it, or delete "
                                 f"{path} to start afresh")
-            plans[name] = Fresh()
+            plans[kind] = Fresh()
         elif os.path.exists(path):
             values, arrays = read_checkpoint(path)
             saved = values["settings"]
             data = DataSource.from_record(saved.get("data"))
-            check_same_run(name, args, saved, folder, compare_data_file=data is None)
-            data_file = given_data_file(args, name)
+            check_same_run(kind, args, saved, folder, compare_data_file=data is None)
+            data_file = given_data_file(args, kind)
             if data is not None:
-                data_file = data_file_to_reuse(data, data_file, data_file_flag(name),
+                data_file = data_file_to_reuse(data, data_file, data_file_flag(kind),
                                                f"the run in {folder}")
             else:
-                data_file = getattr(args, data_file_flag(name)[2:])
+                data_file = getattr(args, data_file_flag(kind)[2:])
                 say(UNVERIFIED.format(whose=path, path=data_file or "the default file"), error=True)
-            plans[name] = Resume(values, arrays, data_file, data)
+            plans[kind] = Resume(values, arrays, data_file, data)
         else:
             metrics = _metrics(folder)
             finished = metrics.get("status") in FINISHED
             if finished:
-                check_same_run(name, args, metrics, folder, only_saved=True,
+                check_same_run(kind, args, metrics, folder, only_saved=True,
                                compare_data_file="data" not in metrics)
-            plans[name] = Finished(metrics["status"]) if finished else Fresh()
+            plans[kind] = Finished(metrics["status"]) if finished else Fresh()
     if args.resume and all(isinstance(plan, Fresh) for plan in plans.values()):
-        folders = " or ".join(folder for _, folder in names_and_folders)
+        folders = " or ".join(folder for _, folder in kinds_and_folders)
         raise DataError(f"argument --resume: nothing to resume: no {FILE_NAME} and no finished "
                         f"run in {folders}; run without --resume to start")
     return plans
@@ -280,15 +280,15 @@ def resumed_data_file(kind, args, plan):
     return plan.values["settings"].get("data_file")
 
 
-def keep_earlier_runs(runs):
+def keep_earlier_runs(tasks):
     """A fresh run never writes over a finished one: the folders that hold one (its
     metrics.json) are renamed to <folder>.N first, N the first number free for all of them,
-    and each run says where its folder went."""
-    finished = [run for run in runs if isinstance(run.plan, Fresh)
-                and os.path.isfile(os.path.join(run.folder, "metrics.json"))]
-    for run, moved_to in zip(finished, set_aside(*(run.folder for run in finished))):
-        run.moved_to = moved_to
-        say(f"{run.title}: the earlier run's files in {run.folder} were moved to {moved_to}")
+    and each says where its folder went. tasks are the command's Tasks."""
+    finished = [task for task in tasks if isinstance(task.plan, Fresh)
+                and os.path.isfile(os.path.join(task.folder, "metrics.json"))]
+    for task, moved_to in zip(finished, set_aside(*(task.folder for task in finished))):
+        task.moved_to = moved_to
+        say(f"{task.title}: the earlier run's files in {task.folder} were moved to {moved_to}")
 
 
 def given_data_file(args, kind):
@@ -297,7 +297,7 @@ def given_data_file(args, kind):
     return getattr(args, flag[2:]) if flag in getattr(args, "given_flags", ()) else None
 
 
-def check_same_run(name, args, saved, folder, only_saved=False, compare_data_file=True):
+def check_same_run(kind, args, saved, folder, only_saved=False, compare_data_file=True):
     """Raise DataError naming the first flag whose value differs from the saved run's.
 
     saved is a checkpoint's settings, or with only_saved a finished run's
@@ -307,18 +307,18 @@ def check_same_run(name, args, saved, folder, only_saved=False, compare_data_fil
     by its data's hash instead, which accepts the same bytes under another path).
     """
     saved_kind = saved.get("dataset")
-    if not only_saved and saved_kind != name:
+    if not only_saved and saved_kind != kind:
         raise DataError(f"argument --resume: {folder} holds a run on data set "
-                        f"{saved_kind!r}, not {name!r}; choose another --output_dir")
-    defaults = DATASETS.get(name)
+                        f"{saved_kind!r}, not {kind!r}; choose another --output_dir")
+    defaults = DATASETS.get(kind)
     if defaults is None:  # a CSV's defaults depend on its rows: compare with what was saved
         defaults = SimpleNamespace(batch_size=saved.get("batch_size"),
                                    schedule=saved.get("lr_schedule"),
                                    weight_decay=saved.get("weight_decay"),
                                    dropout=saved.get("dropout"),
                                    augment_pixels=0)
-    current = RunSettings.from_flags(name, args, defaults).record()
-    flags = settings_flags(name)
+    current = RunSettings.from_flags(kind, args, defaults).record()
+    flags = settings_flags(kind)
     if only_saved:
         flags = {key: flag for key, flag in flags.items() if key in saved}
     if not compare_data_file:

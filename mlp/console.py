@@ -60,7 +60,8 @@ def print_header(dataset, settings, threads):
     """The run's first line: the data's rows and where they came from, and how it trains
     (threads says how many BLAS threads, and why)."""
     network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
-    scale = " (pixels already 0 to 1, used as they are)" if dataset.data.pixel_scale == 1 else ""
+    scale = (" (pixels already 0 to 1, used as they are)" if dataset.identity.pixel_scale == 1
+             else "")
     say(wrapped(f"{dataset.title}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
                   f"validation, {len(dataset.X_test)} test rows from {dataset.source}{scale}; "
                   f"{settings_text(network, settings)}; {threads}", "  "))

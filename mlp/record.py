@@ -166,7 +166,7 @@ class RunSettings:
 def settings_and_data(settings, dataset):
     """The part of a run's record that metrics.json, model.npz and checkpoint.npz all begin
     with: its settings (a RunSettings), the kind of data set, and the data's identity."""
-    return dict(settings.record(), dataset=dataset.kind, data=dataset.data.record())
+    return dict(settings.record(), dataset=dataset.kind, data=dataset.identity.record())
 
 
 def settings_flags(kind):

@@ -33,19 +33,19 @@ def save_json(data, path):
     save_text(json.dumps(data, indent=2) + "\n", path)
 
 
-def save_history_plots(folder, title, network, run, result, status=None, n_val=None):
+def save_history_plots(folder, title, network, settings, result, status=None, n_val=None):
     """loss.png and accuracy.png: training and validation per epoch, the best epoch marked.
 
-    run is the RunSettings; result a Model.FitResult; status, when given, is said
+    settings is the RunSettings; result a Model.FitResult; status, when given, is said
     instead of its own.
     """
     status = status or result.status
-    settings = settings_text(network, run)
+    text = settings_text(network, settings)
     if status != COMPLETED:
-        settings += f" ({status.replace('_', ' ')})"
-    settings = textwrap.fill(settings, TITLE_WIDTH)
+        text += f" ({status.replace('_', ' ')})"
+    text = textwrap.fill(text, TITLE_WIDTH)
     for metric in ("loss", "accuracy"):
-        save_figure(plot_history(result.history, metric, f"{title}: {metric} per epoch\n{settings}",
+        save_figure(plot_history(result.history, metric, f"{title}: {metric} per epoch\n{text}",
                                  best_epoch=result.extras.get("best_epoch"), n_val=n_val),
                     os.path.join(folder, f"{metric}.png"))
 
@@ -68,7 +68,7 @@ def fit_result(flat):
                      extras={key: value for key, value in flat.items() if key not in fields})
 
 
-def metrics_record(dataset, run, result, train_seconds, status=None, costs=None, threads=None,
+def metrics_record(dataset, settings, result, train_seconds, status=None, costs=None, threads=None,
                    assessment=None):
     """The metrics.json dict of a run, each part giving its own record: the settings
     (RunSettings), the data (DataSource), the history (a Model.FitResult), then what the
@@ -77,8 +77,8 @@ def metrics_record(dataset, run, result, train_seconds, status=None, costs=None,
     of the result's own.
     """
     flat = flat_result(result)
-    network = network_text(dataset.n_features, run.hidden_layers, dataset.n_classes)
-    metrics = dict(settings_and_data(run, dataset), source=dataset.source, network=network,
+    network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
+    metrics = dict(settings_and_data(settings, dataset), source=dataset.source, network=network,
                    classes=dataset.class_names, n_train=len(dataset.X_train),
                    n_val=len(dataset.X_val), n_test=len(dataset.X_test),
                    status=status or result.status,
@@ -122,8 +122,8 @@ class LiveRecords(Callback):
     PLOT_INTERVAL). seconds counts the time spent writing.
     """
 
-    def __init__(self, folder, dataset, run_settings, clock=time.monotonic):
-        self.folder, self.dataset, self.run_settings = folder, dataset, run_settings
+    def __init__(self, folder, dataset, settings, clock=time.monotonic):
+        self.folder, self.dataset, self.settings = folder, dataset, settings
         self.path = os.path.join(folder, "history.csv")
         self.clock = clock
         self.seconds = 0.0
@@ -141,40 +141,40 @@ class LiveRecords(Callback):
     def on_epoch_end(self, run, logs):
         with timed(self):
             append_text(self.path, history_row(run.result, len(run.result.learning_rates) - 1))
-            metrics = metrics_record(self.dataset, self.run_settings, run.result,
+            metrics = metrics_record(self.dataset, self.settings, run.result,
                                      sum(run.result.epoch_seconds), status="running")
             save_json(metrics, os.path.join(self.folder, "metrics.json"))
             started = self.clock()
             if started >= self._next_plot:
-                network = network_text(self.dataset.n_features, self.run_settings.hidden_layers,
+                network = network_text(self.dataset.n_features, self.settings.hidden_layers,
                                        self.dataset.n_classes)
                 save_history_plots(self.folder, self.dataset.title, network,
-                                   self.run_settings, run.result, status=COMPLETED,
+                                   self.settings, run.result, status=COMPLETED,
                                    n_val=len(self.dataset.X_val))
                 finished = self.clock()
                 self._next_plot = finished + max(PLOT_INTERVAL, (finished - started) / PLOT_BUDGET)
         return None
 
 
-def write_results(folder, dataset, run, model, result, train_seconds, costs, threads,
+def write_results(folder, dataset, settings, model, result, train_seconds, costs, threads,
                   assessment):
     """Everything one data set's run leaves in folder: plots, metrics.json, model.npz.
 
-    run is the RunSettings of the run; result is the FitResult of Model.fit;
+    settings is the run's RunSettings; result is the FitResult of Model.fit;
     costs, threads and assessment (mlp.metrics.assess on the test set, None when
     training diverged) as metrics_record takes them.
     """
     make_folder(folder)
     title = dataset.title
-    network = network_text(dataset.n_features, run.hidden_layers, dataset.n_classes)
-    save_history_plots(folder, title, network, run, result, n_val=len(dataset.X_val))
+    network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
+    save_history_plots(folder, title, network, settings, result, n_val=len(dataset.X_val))
     health = result.extras.get("layer_health", {})
     if health.get("gradient_norm"):
         save_figure(plot_layer_health(health, f"{title}: each layer's health per epoch "
-                                              f"({network} {run.activation})",
+                                              f"({network} {settings.activation})",
                                       weights_per_layer(model), result.learning_rates),
                     os.path.join(folder, "layer_health.png"))
-    metrics = metrics_record(dataset, run, result, train_seconds, costs=costs, threads=threads,
+    metrics = metrics_record(dataset, settings, result, train_seconds, costs=costs, threads=threads,
                              assessment=assessment)
     if assessment is not None:
         save_figure(plot_calibration(assessment.calibration_bins, assessment.calibration_error,
@@ -185,7 +185,7 @@ def write_results(folder, dataset, run, model, result, train_seconds, costs, thr
                     os.path.join(folder, "confusion_matrix.png"))
         if dataset.image_shape is not None:
             write_image_plots(folder, title, dataset, model, assessment)
-        options = dict(settings_and_data(run, dataset), source=dataset.source,
+        options = dict(settings_and_data(settings, dataset), source=dataset.source,
                        feature_names=dataset.feature_names,
                        image_shape=list(dataset.image_shape) if dataset.image_shape else None)
         write_atomically(os.path.join(folder, "model.npz"),

@@ -211,7 +211,7 @@ def load_training_data(model, details, args):
                            options.get("validation_split", 0.1), options.get("seed", 0),
                            model.dtype)
     if recorded is not None:
-        check_loaded(recorded, dataset.data, whose)
+        check_loaded(recorded, dataset.identity, whose)
     return dataset
 
 
