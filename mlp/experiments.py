@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+import numpy as np
+
 from mlp import comparison
 from mlp.datasets import DATASETS
 from mlp.files import (DataError, EXIT_FAILED, UserError, available_memory_bytes, make_folder,
@@ -49,6 +51,7 @@ class Job:
     values: dict
     folder: str
     tokens: list
+    flags: object = field(default=None, repr=False)  # the tokens parsed, as the run reads them
     process: Optional[subprocess.Popen] = None
     started: float = 0.0
     seconds: float = 0.0
@@ -117,22 +120,22 @@ def plan_jobs(args):
             problem = weight_decay_problem(run_args.learning_rate, decay)
             if problem:
                 raise UserError(f"{problem} (in the run {os.path.basename(folder)})")
-        jobs.append(Job(values, folder, tokens + ["--output_dir", folder]))
+        jobs.append(Job(values, folder, tokens + [f"--output_dir={folder}"], run_args))
     return jobs
 
 
-def bytes_per_job(args, jobs):
+def bytes_per_job(jobs):
     """Memory one job of the experiment may need at most: its process, data and network."""
     most = 0
     for job in jobs:
-        run_args = parse_args(job.tokens)
-        for kind in run_args.datasets:
+        flags = job.flags
+        for kind in flags.datasets:
             entry = DATASETS.get(kind)
             if entry is None:
                 continue
-            network, _ = estimated_training_bytes(entry.n_features, run_args.hidden_layers,
-                                                  entry.n_classes, 8 if run_args.dtype ==
-                                                  "float64" else 4, run_args.optimizer)
+            network, _ = estimated_training_bytes(entry.n_features, flags.hidden_layers,
+                                                  entry.n_classes, np.dtype(flags.dtype).itemsize,
+                                                  flags.optimizer)
             most = max(most, network + DATA_BYTES.get(kind, 0))
     return most + PROCESS_BYTES
 
@@ -142,7 +145,7 @@ def choose_jobs(args, jobs):
     than there are runs or than the memory available holds; raises UserError when --jobs asks
     for more than memory holds."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    per_job = bytes_per_job(args, jobs)
+    per_job = bytes_per_job(jobs)
     available = available_memory_bytes()
     fits = max(1, available // per_job) if available else len(jobs)
     if args.jobs and args.jobs > fits:

@@ -77,8 +77,8 @@ def plot_calibration(bins, calibration_error, title):
     axes.set_ylabel("accuracy")
     axes.set_title(f"{title}\nexpected calibration error "
                    f"{calibration_error:.4f} over {n_bins} bins\n"
-                   f"above each bar, its test rows (a bar at 0: none of them right); a bin "
-                   f"with no rows has neither", fontsize=10)
+                   f"above each bar its test rows (at 0: none right); no rows, no bar",
+                   fontsize=10)
     axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
     return figure

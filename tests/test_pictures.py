@@ -153,4 +153,4 @@ def test_a_calibration_bin_whose_rows_were_all_wrong_is_drawn_and_an_empty_one_i
     assert segments == [[[0.25, 0.0], [0.5, 0.0]], [[0.5, 0.5], [0.75, 0.5]],
                         [[0.75, 1.0], [1.0, 1.0]]]
     assert [text.get_text() for text in axes.texts] == ["1", "2", "7"]
-    assert "a bar at 0: none of them right" in axes.get_title()
+    assert "above each bar its test rows (at 0: none right); no rows, no bar" in axes.get_title()
