@@ -208,21 +208,26 @@ def csv_cell(value):
 
 def plot_comparison(settings, title, n_val=None):
     """A Figure of validation loss and accuracy per epoch, one line per Setting (the mean over
-    its runs, with the band from the lowest to the highest where it has several)."""
+    its runs, with the band from the lowest to the highest where it has several); the legend
+    says how a setting's runs ended where not all completed, and names one that finished no
+    epoch (a line-less entry)."""
     figure = new_figure(11, 4.6)
     axes = figure.subplots(1, 2)
+    longest = max((len(run.history["val_loss"]) for setting in settings for run in setting.runs),
+                  default=0)
     for metric, ax in zip(("val_loss", "val_accuracy"), axes):
         for setting in settings:
+            label = setting.label() + (f" ({setting.status()})" if setting.status() else "")
             curves = [run.history[metric] for run in setting.runs if run.history[metric]]
             if not curves:
+                ax.plot([], [], linestyle="none", label=label + ": no epoch finished")
                 continue
             epochs = max(map(len, curves))
             stacked = np.full((len(curves), epochs), np.nan)
             for index, curve in enumerate(curves):
                 stacked[index, :len(curve)] = curve
             x = np.arange(1, epochs + 1)
-            label = setting.label() + ("" if setting.finished else " (unfinished)")
-            line, = ax.plot(x, np.nanmean(stacked, axis=0), marker="o" if epochs < 20 else None,
+            line, = ax.plot(x, np.nanmean(stacked, axis=0), marker="o" if longest < 20 else None,
                             markersize=3, linestyle="-" if setting.finished else "--", label=label)
             if len(curves) > 1:
                 ax.fill_between(x, np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0),

@@ -249,3 +249,18 @@ def test_a_run_that_learned_nothing_is_marked_in_the_table(tmp_path):
     with open(out / "comparison_iris.csv", encoding="utf-8") as stream:
         rows = {row["learning_rate"]: row for row in csv.DictReader(stream)}
     assert rows["0.05"]["status"] == "stuck at chance" and rows["0.01"]["status"] == ""
+
+
+def test_the_legend_says_how_runs_ended_and_names_one_with_no_epoch():
+    def run(rate, status, epochs):
+        history = {name: [0.5] * epochs for name in comparison.HISTORY}
+        return comparison.Run(path=f"/r/{rate}/iris/metrics.json", kind="iris", title="Iris",
+                              settings={"learning_rate": rate}, status=status, history=history,
+                              test_loss=None, test_accuracy=None, seconds=0.0)
+
+    settings = comparison.settings_of([run(0.01, "completed", 4), run(0.05, "stuck_at_chance", 3),
+                                       run(1.0, "diverged", 0)])
+    axes = comparison.plot_comparison(settings, "Iris").axes[1]
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == [
+        "lr 0.01", "lr 0.05 (stuck at chance)", "lr 1 (diverged): no epoch finished"]
+    assert [len(line.get_xdata()) for line in axes.lines] == [4, 3, 0]
