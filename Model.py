@@ -485,9 +485,7 @@ def checked_labels(labels, n_classes):
     if labels.ndim != 1 or labels.dtype.kind not in "iuf":
         raise ValueError(f"labels has shape {labels.shape} of {labels.dtype}; expected class "
                          f"indices (n_samples,) from 0 to {n_classes - 1}")
-    wrong = ~np.isfinite(labels) | (labels != np.round(labels)) if labels.dtype.kind == "f" \
-        else np.zeros(len(labels), bool)
-    wrong |= (labels < 0) | (labels >= n_classes)
+    wrong = (labels != np.round(labels)) | (labels < 0) | (labels >= n_classes)  # NaN too
     if wrong.any():
         first = int(np.argmax(wrong))
         raise ValueError(f"labels[{first}] is {labels[first].item()!r}; expected a whole class "

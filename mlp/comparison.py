@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlp.files import (DataError, LARGEST_JSON, parse_json, read_bytes, save_text, say,
-                       write_atomically)
+from Model import HISTORY_KEYS
+from mlp.checkpoint import FINISHED
+from mlp.files import (DataError, LARGEST_JSON, make_folder, parse_json, read_bytes, save_text,
+                       say, write_atomically)
 from mlp.flags import EXPERIMENT_FLAGS
 from mlp.plots import new_figure
 from mlp.record import check_record
@@ -27,9 +29,7 @@ SETTINGS = EXPERIMENT_FLAGS + ("dtype", "validation_split", "patience", "augment
                                "augment_pixels", "target")
 LABELS = {"hidden_layers": "hidden", "learning_rate": "lr", "batch_size": "batch",
           "lr_schedule": "schedule", "weight_decay": "weight decay"}
-FINISHED = ("completed", "stopped_early", "diverged", "stuck_at_chance")
 SEARCH_DEPTH = 3       # folders below a --compare FOLDER searched for runs
-HISTORY = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
 
 @dataclass
@@ -75,7 +75,7 @@ def read_run(path):
     return Run(path=path, kind=record["dataset"], title=data.get("title") or record["dataset"],
                settings={name: record[name] for name in SETTINGS if name in record},
                status=record["status"],
-               history={name: record["history"][name] for name in HISTORY},
+               history={name: record["history"][name] for name in HISTORY_KEYS},
                test_loss=record.get("test_loss"), test_accuracy=record.get("test_accuracy"),
                seconds=record.get("train_seconds", 0.0), n_val=record.get("n_val"))
 
@@ -272,8 +272,6 @@ def table_text(rows):
 def compare_and_report(runs, output_dir):
     """For each data set among runs: comparison_<kind>.png and .csv in output_dir, the table
     printed, and the best setting by validation named."""
-    from mlp.files import make_folder
-
     make_folder(output_dir)
     for kind in dict.fromkeys(run.kind for run in runs):
         of_kind = [run for run in runs if run.kind == kind]

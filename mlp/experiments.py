@@ -24,7 +24,7 @@ from typing import Optional
 
 import numpy as np
 
-from mlp import comparison
+from mlp import checkpoint, comparison
 from mlp.datasets import DATASETS
 from mlp.files import (DataError, EXIT_FAILED, UserError, available_memory_bytes, make_folder,
                        open_log, read_bytes, read_text_or_none, save_text, say, set_aside)
@@ -158,7 +158,7 @@ def choose_jobs(args, jobs):
 
 def unfinished(folder):
     """Whether a run's folder holds a checkpoint in any of its data sets' folders."""
-    return any(os.path.isfile(os.path.join(folder, name, "checkpoint.npz"))
+    return any(os.path.isfile(os.path.join(folder, name, checkpoint.FILE_NAME))
                for name in (os.listdir(folder) if os.path.isdir(folder) else ()))
 
 
@@ -213,12 +213,12 @@ def run_experiment(args):
 def run_jobs(jobs, width, stop, resume):
     """Start the jobs, at most width at once, until all have ended or a stop was asked for."""
     waiting, running, ended = list(jobs), [], []
+    stop.running = running  # the signal handler passes a signal on to these
     while waiting or running:
         while waiting and len(running) < width and not stop.signal_number:
             job = waiting.pop(0)
             start(job, resume)
             running.append(job)
-        stop.running = running
         time.sleep(0.05)
         for job in [job for job in running if job.process.poll() is not None]:
             running.remove(job)

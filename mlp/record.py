@@ -10,14 +10,15 @@ store them from here, and every later command that reuses a run (--resume,
 that changed is refused, never used silently; the same bytes under another
 path are accepted."""
 
-from dataclasses import dataclass
-from typing import Optional
 import dataclasses
 import hashlib
 import json
 import math
 import os
+from dataclasses import dataclass
+from typing import Optional
 
+from Model import HISTORY_KEYS
 from mlp.files import DataError, read_bytes
 
 
@@ -243,7 +244,6 @@ DATA_FIELDS = {"kind": TEXT, "title": TEXT, "path": TEXT, "size": whole(0), "sha
                "test_fraction": number(0, 1) | NONE, "pixel_scale": one_of((1, 255)) | NONE,
                "header": list_of(TEXT) | NONE, "feature_names": list_of(TEXT) | NONE,
                "target": TEXT | NONE}
-HISTORY_FIELDS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 RESULT_FIELDS = {
     "dataset": TEXT, "data": OBJECT, "source": TEXT | NONE, "network": TEXT,
     "classes": list_of(TEXT), "n_train": whole(0), "n_val": whole(0), "n_test": whole(0),
@@ -288,7 +288,7 @@ def check_record(record, required=("dataset", "status", "history")):
     if "history" in record:
         history = record["history"]
         epochs = record.get("epochs_completed", len(history.get("train_loss") or []))
-        for name in HISTORY_FIELDS:
+        for name in HISTORY_KEYS:
             value = history.get(name)
             if not (list_of(number()).accept(value) and len(value) == epochs):
                 refuse(f"history.{name}", value, f"a list of {epochs} number"

@@ -253,7 +253,7 @@ def test_a_run_that_learned_nothing_is_marked_in_the_table(tmp_path):
 
 def test_the_legend_says_how_runs_ended_and_names_one_with_no_epoch():
     def run(rate, status, epochs):
-        history = {name: [0.5] * epochs for name in comparison.HISTORY}
+        history = {name: [0.5] * epochs for name in comparison.HISTORY_KEYS}
         return comparison.Run(path=f"/r/{rate}/iris/metrics.json", kind="iris", title="Iris",
                               settings={"learning_rate": rate}, status=status, history=history,
                               test_loss=None, test_accuracy=None, seconds=0.0)
