@@ -51,7 +51,7 @@ from mlp.flags import check_network_fits, parse_args, refuse_network_too_large, 
 from mlp.gradients import explain, report as gradient_check_report
 from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for
-from mlp.record import RunSettings, check_loaded, data_file_flag, settings_and_data
+from mlp.record import RunSettings, check_loaded, data_file_flag
 from mlp.results import LiveRecords, write_results
 from mlp.saved_models import use_saved_model
 from mlp.signals import StopFlag, run_from_command_line
@@ -130,8 +130,8 @@ def prepare(kind, folder, args, plan):
     data_file = plan.data_file if resuming else getattr(args, data_file_flag(kind)[2:])
     dataset = load_with(kind, data_file, args.target, args.validation_split, rng,
                         np.dtype(args.dtype), args.seed)
-    if resuming and plan.data is not None:
-        check_loaded(plan.data, dataset.identity, f"the run in {folder}")
+    if resuming and plan.record.data is not None:
+        check_loaded(plan.record.data, dataset.identity, f"the run in {folder}")
     entry = DATASETS.get(kind)
     if entry is None or (dataset.n_features, dataset.n_classes) != (entry.n_features,
                                                                     entry.n_classes):
@@ -171,8 +171,8 @@ def train_one(task, stop_flag):
 
     # --- callbacks: what runs between the steps, each one job
     stateful = [EarlyStopping(settings.patience)] if settings.patience else []
-    saver = checkpoint.Checkpoint(os.path.join(folder, checkpoint.FILE_NAME),
-                                  settings_and_data(settings, dataset), stateful, threads.count)
+    saver = checkpoint.Checkpoint(os.path.join(folder, checkpoint.FILE_NAME), dataset, settings,
+                                  stateful, threads.count)
     records, health = LiveRecords(folder, dataset, settings), LayerHealth(dataset.X_val)
     augment = [Augment(dataset.image_shape, settings.augment_pixels)] if settings.augment else []
     callbacks = [LearningRateScheduler(settings.lr_schedule), *augment, PrintProgress(), health,

@@ -23,35 +23,34 @@ from mlp.files import (DataError, parse_json, read_npz_arrays, read_text_or_none
                        write_atomically)
 from mlp.callbacks import STUCK, timed
 from mlp.optimizers import packed_parameters, unpack_parameters
-from mlp.results import fit_result, flat_result
-from mlp.record import (UNVERIFIED, DataSource, RunSettings, check_record, data_file_flag,
-                            data_file_to_reuse, settings_flags)
+from mlp.record import (UNVERIFIED, RunRecord, RunSettings, data_file_flag, data_file_to_reuse,
+                        settings_flags, upgrade)
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"
-VERSION = 1
+VERSION = 2
 
 
 class Checkpoint(Callback):
     """Writes everything needed to continue exactly to path after every epoch, atomically.
 
-    settings is the run's record: its RunSettings' record(), its data set's kind
-    ("dataset") and its DataSource's record ("data"), kept to refuse a --resume
-    with other flags or other data; stateful are the
+    The run's record (of dataset with settings, as far as it has come) goes in
+    to refuse a --resume with other flags or other data; stateful are the
     callbacks whose state() goes in too; threads, the BLAS thread count the run
     trains with, which a resumed run must keep to stay exact. seconds counts
     the time spent writing.
     """
 
-    def __init__(self, path, settings, stateful=(), threads=None):
-        self.path = path
-        self.settings = settings
+    def __init__(self, path, dataset, settings, stateful=(), threads=None):
+        self.path, self.dataset, self.settings = path, dataset, settings
         self.stateful = list(stateful)
         self.threads = threads
         self.seconds = 0.0
 
     def on_epoch_end(self, run, logs):
-        values, arrays = checkpoint_contents(run, self.settings, self.stateful)
+        record = RunRecord.of(self.dataset, self.settings, run.result,
+                              sum(run.result.epoch_seconds))
+        values, arrays = checkpoint_contents(run, record, self.stateful)
         values["threads"] = self.threads
 
         def write(stream):
@@ -63,11 +62,11 @@ class Checkpoint(Callback):
         return None
 
 
-def checkpoint_contents(run, settings, stateful):
+def checkpoint_contents(run, record, stateful):
     """(the JSON-able values, the named arrays) that describe the run after its current epoch."""
     optimizer_values, optimizer_arrays = run.optimizer.state()
-    values = {"format": FORMAT, "version": VERSION, "settings": settings, "epoch": run.epoch,
-              "stop_reason": run.stop_reason, "result": flat_result(run.result),
+    values = {"format": FORMAT, "version": VERSION, "record": record.to_json(),
+              "epoch": run.epoch, "stop_reason": run.stop_reason,
               "rng": run.rng.bit_generator.state, "optimizer": optimizer_values, "callbacks": {}}
     arrays = {"parameters": packed_parameters(run.model)}
     arrays.update({f"optimizer__{name}": array for name, array in optimizer_arrays.items()})
@@ -80,7 +79,8 @@ def checkpoint_contents(run, settings, stateful):
 
 
 def read_checkpoint(path):
-    """(values, arrays) from a checkpoint file; a file that is not a whole one raises DataError."""
+    """(values, arrays, the RunRecord) from a checkpoint file; a file that is not a whole one
+    raises DataError."""
     damaged = f"{path}: a damaged checkpoint"
     arrays = read_npz_arrays(path, "a checkpoint.npz written by Main.py",
                              f"{damaged}, not a readable npz file; delete it to start afresh")
@@ -88,60 +88,39 @@ def read_checkpoint(path):
         values = parse_json(str(arrays.pop("state")))
         if not isinstance(values, dict) or values.get("format") != FORMAT:
             raise ValueError("not a checkpoint of this project")
-        if values.get("version") != VERSION:
-            raise ValueError(f"version {values.get('version')}; this project reads {VERSION}")
-        check_contents(values, arrays)
+        if values.get("version") not in (1, VERSION):
+            raise ValueError(f"version {values.get('version')}; this project reads 1 to {VERSION}")
+        if values["version"] == 1:  # the record was kept in two parts
+            values["record"] = upgrade(dict(values.pop("settings"), **values.pop("result"),
+                                            train_seconds=0.0))
+        record = RunRecord.from_json(values["record"])
+        check_contents(values, arrays, record)
     except (KeyError, ValueError, TypeError) as error:
         raise DataError(f"{damaged} ({type(error).__name__}: {error}); delete it to start "
                         f"afresh") from None
-    return values, arrays
+    return values, arrays, record
 
 
-def check_contents(values, arrays):
+def check_contents(values, arrays, record):
     """Raise KeyError, TypeError or ValueError unless values and arrays hold what
-    checkpoint_contents writes: the keys, their types, and an epoch and a history that agree."""
-    for key in ("settings", "result", "rng", "optimizer", "callbacks"):
-        _expect(values[key], dict, key)
-    check_record(values["settings"], required=())
-    epoch, epochs = values["epoch"], values["settings"].get("epochs")
-    if type(epoch) is not int or type(epochs) is not int or not 1 <= epoch <= epochs:
-        raise ValueError(f"epoch {epoch!r} of {epochs!r}; expected whole numbers, the first "
-                         f"from 1 to the second")
+    checkpoint_contents writes, and the epoch agrees with the record."""
+    for key in ("rng", "optimizer", "callbacks"):
+        if not isinstance(values[key], dict):
+            raise TypeError(f"{key} is {type(values[key]).__name__}, not a JSON object")
+    epoch, epochs = values["epoch"], record.settings.epochs
+    if type(epoch) is not int or not 1 <= epoch <= epochs or epoch != record.fit.epochs_finished:
+        raise ValueError(f"epoch {epoch!r}; expected a whole number from 1 to {epochs}, the "
+                         f"epochs its history holds")
     threads = values.get("threads")
     if threads is not None and (type(threads) is not int or threads < 1):
         raise ValueError(f"threads {threads!r}; expected a whole number of at least 1")
-    if values.get("stop_reason") is not None:
-        _expect(values["stop_reason"], str, "stop_reason")
-    result = values["result"]
-    check_record({**result, "epochs_completed": epoch},
-                 required=("status", "history", "epoch_seconds", "learning_rates"))
-    for name in ("epoch_seconds", "learning_rates"):
-        if len(result[name]) != epoch:
-            raise ValueError(f"{name} is not a list of {epoch} values, one per finished epoch")
-    health = result.get("layer_health")
-    if health is not None:
-        layers = _expect(health["layers"], list, "layer health's layers")
-        for key in ("gradient_norm", "update_ratio", "saturation"):
-            entries = _expect(health[key], list, f"layer health's {key}")
-            # (it may have begun after epoch 1: a run resumed from an older checkpoint)
-            if len(entries) > epoch or not all(isinstance(entry, list)
-                                               and len(entry) == len(layers) for entry in entries):
-                raise ValueError(f"layer health's {key} is not one value per layer for each "
-                                 f"finished epoch")
-    if result.get("best_epoch", 0) > epoch:
-        raise ValueError(f"best epoch {result['best_epoch']!r} of {epoch}")
+    if not isinstance(values.get("stop_reason") or "", str):
+        raise TypeError(f"stop_reason is {values['stop_reason']!r}, not a text")
     np.random.default_rng(0).bit_generator.state = values["rng"]  # a PCG64 state, or it raises
     parameters = arrays["parameters"]
     if parameters.ndim != 1 or parameters.dtype.kind != "f":
         raise ValueError(f"its parameters are {parameters.dtype} of shape {parameters.shape}; "
                          f"expected one vector of floats")
-
-
-def _expect(value, kind, name):
-    """value, if it is a kind; else TypeError naming it."""
-    if not isinstance(value, kind):
-        raise TypeError(f"{name} is {type(value).__name__}, not {kind.__name__}")
-    return value
 
 
 def restore(path, plan, model, optimizer, rng, stateful=()):
@@ -170,7 +149,7 @@ def restore(path, plan, model, optimizer, rng, stateful=()):
     except (KeyError, ValueError, TypeError) as error:
         raise DataError(f"{path}: a damaged checkpoint ({type(error).__name__}: {error}); "
                         f"delete it to start afresh") from None
-    result = fit_result(values["result"])
+    result = plan.record.fit
     if values.get("stop_reason"):  # it had been asked to stop after that epoch
         result.status = values["stop_reason"]
     return result
@@ -205,10 +184,10 @@ class Finished(NamedTuple):
 
 class Resume(NamedTuple):
     """The plan for a data set whose checkpoint a --resume continues from."""
-    values: dict            # the checkpoint's JSON values (settings, epoch, history...)
+    values: dict            # the checkpoint's JSON values (epoch, generator, optimizer...)
     arrays: dict            # its arrays (weights, optimizer state...)
+    record: RunRecord       # the run as far as it had come
     data_file: Optional[str]  # the data file to read: the flag's, or else the one recorded
-    data: Optional[DataSource]  # the data the run was started on (None: not recorded)
 
 
 @dataclass
@@ -246,10 +225,9 @@ def plan_resume(args, kinds_and_folders):
                                 f"{path} to start afresh")
             plans[kind] = Fresh()
         elif os.path.exists(path):
-            values, arrays = read_checkpoint(path)
-            saved = values["settings"]
-            data = DataSource.from_record(saved.get("data"))
-            check_same_run(kind, args, saved, folder, compare_data_file=data is None)
+            values, arrays, record = read_checkpoint(path)
+            data = record.data
+            check_same_run(kind, args, record, folder, compare_data_file=data is None)
             data_file = given_data_file(args, kind)
             if data is not None:
                 data_file = data_file_to_reuse(data, data_file, data_file_flag(kind),
@@ -257,14 +235,12 @@ def plan_resume(args, kinds_and_folders):
             else:
                 data_file = getattr(args, data_file_flag(kind)[2:])
                 say(UNVERIFIED.format(whose=path, path=data_file or "the default file"), error=True)
-            plans[kind] = Resume(values, arrays, data_file, data)
+            plans[kind] = Resume(values, arrays, record, data_file)
         else:
-            metrics = _metrics(folder)
-            finished = metrics.get("status") in FINISHED
-            if finished:
-                check_same_run(kind, args, metrics, folder, only_saved=True,
-                               compare_data_file="data" not in metrics)
-            plans[kind] = Finished(metrics["status"]) if finished else Fresh()
+            record = finished_record(folder)
+            if record is not None:
+                check_same_run(kind, args, record, folder, compare_data_file=record.data is None)
+            plans[kind] = Fresh() if record is None else Finished(record.fit.status)
     if args.resume and all(isinstance(plan, Fresh) for plan in plans.values()):
         folders = " or ".join(folder for _, folder in kinds_and_folders)
         raise DataError(f"argument --resume: nothing to resume: no {FILE_NAME} and no finished "
@@ -277,7 +253,7 @@ def resumed_data_file(kind, args, plan):
     started with (it reads the recorded file: see plan_resume); None when fresh."""
     if isinstance(plan, Fresh) or data_file_flag(kind) in args.given_flags:
         return None
-    return plan.values["settings"].get("data_file")
+    return plan.record.settings.data_file
 
 
 def keep_earlier_runs(tasks):
@@ -297,37 +273,31 @@ def given_data_file(args, kind):
     return getattr(args, flag[2:]) if flag in getattr(args, "given_flags", ()) else None
 
 
-def check_same_run(kind, args, saved, folder, only_saved=False, compare_data_file=True):
+def check_same_run(kind, args, saved, folder, compare_data_file=True):
     """Raise DataError naming the first flag whose value differs from the saved run's.
 
-    saved is a checkpoint's settings, or with only_saved a finished run's
-    metrics.json, of which only the settings it records are compared (older
-    versions recorded fewer). compare_data_file: compare the data file flags too
-    (for a run that recorded no identity of its data; one that did is checked
-    by its data's hash instead, which accepts the same bytes under another path).
+    saved is the RunRecord of a checkpoint or of a finished run. compare_data_file:
+    compare the data file flags too (for a run that recorded no identity of its data;
+    one that did is checked by its data's hash instead, which accepts the same bytes
+    under another path).
     """
-    saved_kind = saved.get("dataset")
-    if not only_saved and saved_kind != kind:
+    if saved.kind != kind:
         raise DataError(f"argument --resume: {folder} holds a run on data set "
-                        f"{saved_kind!r}, not {kind!r}; choose another --output_dir")
-    defaults = DATASETS.get(kind)
-    if defaults is None:  # a CSV's defaults depend on its rows: compare with what was saved
-        defaults = SimpleNamespace(batch_size=saved.get("batch_size"),
-                                   schedule=saved.get("lr_schedule"),
-                                   weight_decay=saved.get("weight_decay"),
-                                   dropout=saved.get("dropout"),
-                                   augment_pixels=0)
+                        f"{saved.kind!r}, not {kind!r}; choose another --output_dir")
+    then = saved.settings
+    # a CSV's defaults depend on its rows: compare with what was saved
+    defaults = DATASETS.get(kind) or SimpleNamespace(
+        batch_size=then.batch_size, schedule=then.lr_schedule, weight_decay=then.weight_decay,
+        dropout=then.dropout, augment_pixels=0)
     current = RunSettings.from_flags(kind, args, defaults).record()
     flags = settings_flags(kind)
-    if only_saved:
-        flags = {key: flag for key, flag in flags.items() if key in saved}
     if not compare_data_file:
         del flags["data_file"]
-    differs = contradiction(saved, current, flags)
+    differs = contradiction(then.record(), current, flags)
     if differs:
-        flag, now, then = differs
+        flag, now, was = differs
         raise DataError(f"argument {flag}: {_shown(now)}, but the run in {folder} was started with "
-                        f"{_shown(then)}; resume with the same flags, or start afresh in another "
+                        f"{_shown(was)}; resume with the same flags, or start afresh in another "
                         f"--output_dir")
 
 
@@ -339,16 +309,18 @@ def _shown(value):
 
 def _progress(path):
     try:
-        values, _ = read_checkpoint(path)
+        values, _, record = read_checkpoint(path)
     except DataError:
         return "its checkpoint is damaged"
-    return f"epoch {values['epoch']} of {values['settings'].get('epochs')} done"
+    return f"epoch {values['epoch']} of {record.settings.epochs} done"
 
 
-def _metrics(folder):
-    """A folder's metrics.json as a dict; {} when there is none or it cannot be read."""
+def finished_record(folder):
+    """The RunRecord of a folder's metrics.json if it says the run finished; else None (none
+    there, unreadable, or a run that did not finish)."""
     try:
-        metrics = json.loads(read_text_or_none(os.path.join(folder, "metrics.json")) or "{}")
-    except ValueError:
-        return {}
-    return metrics if isinstance(metrics, dict) else {}
+        record = RunRecord.from_json(upgrade(parse_json(
+            read_text_or_none(os.path.join(folder, "metrics.json")) or "null")))
+    except (ValueError, TypeError):
+        return None
+    return record if record.fit.status in FINISHED else None

@@ -21,7 +21,7 @@ from mlp.files import (DataError, LARGEST_JSON, make_folder, parse_json, read_by
                        say, write_atomically)
 from mlp.flags import EXPERIMENT_FLAGS
 from mlp.plots import new_figure
-from mlp.record import check_record
+from mlp.record import RunRecord, upgrade
 
 METRICS = "metrics.json"
 # The settings that name a run, in this order; a run's other keys are its results.
@@ -67,17 +67,18 @@ class Run:
 def read_run(path):
     """The Run recorded in the metrics.json at path; DataError naming the field that is wrong."""
     try:
-        record = check_record(parse_json(read_bytes(path, "a run's metrics.json",
-                                                    LARGEST_JSON).decode()))
+        record = RunRecord.from_json(upgrade(parse_json(read_bytes(
+            path, "a run's metrics.json", LARGEST_JSON).decode())))
     except ValueError as error:  # (UnicodeDecodeError too)
         raise DataError(f"{path}: a damaged metrics.json, or not a run's ({error})") from None
-    data = record.get("data") or {}
-    return Run(path=path, kind=record["dataset"], title=data.get("title") or record["dataset"],
-               settings={name: record[name] for name in SETTINGS if name in record},
-               status=record["status"],
-               history={name: record["history"][name] for name in HISTORY_KEYS},
-               test_loss=record.get("test_loss"), test_accuracy=record.get("test_accuracy"),
-               seconds=record.get("train_seconds", 0.0), n_val=record.get("n_val"))
+    settings = record.settings.record()
+    return Run(path=path, kind=record.kind, title=record.data.title if record.data else record.kind,
+               settings={name: settings[name] for name in SETTINGS if name in settings},
+               status=record.fit.status,
+               history={name: record.fit.history[name] for name in HISTORY_KEYS},
+               test_loss=record.measures.get("test_loss"),
+               test_accuracy=record.measures.get("test_accuracy"),
+               seconds=record.train_seconds, n_val=record.n_val)
 
 
 def metrics_files(folder, depth=SEARCH_DEPTH):

@@ -8,6 +8,7 @@ from typing import Optional
 from Model import COMPLETED, cross_entropy
 from mlp.callbacks import STUCK, StuckAtChance
 from mlp.files import say
+from mlp.record import network_text
 
 
 # Console lines longer than this are wrapped (a terminal is often 100 or 120 columns wide).
@@ -15,11 +16,6 @@ WIDTH = 100
 
 
 # ------------------------------------------------- a network and its settings, in words
-
-def network_text(n_features, hidden_layers, n_classes):
-    """The widths of a network, input to output, as the text 784-256-64-10."""
-    return "-".join(str(width) for width in [n_features, *hidden_layers, n_classes])
-
 
 def regularisation_text(settings):
     """", weight decay 0.05, dropout 0.1" for a run's RunSettings; "" when both are off."""

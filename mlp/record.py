@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from Model import HISTORY_KEYS
+from Model import HISTORY_KEYS, FitResult
 from mlp.files import DataError, read_bytes
 
 
@@ -164,17 +164,16 @@ class RunSettings:
         return record
 
 
-def settings_and_data(settings, dataset):
-    """The part of a run's record that metrics.json, model.npz and checkpoint.npz all begin
-    with: its settings (a RunSettings), the kind of data set, and the data's identity."""
-    return dict(settings.record(), dataset=dataset.kind, data=dataset.identity.record())
-
-
 def settings_flags(kind):
     """Each setting with the flag that sets it (its name, or for the data file, the data set's
     own file flag): a --resume whose flags differ is refused, naming it."""
     return {field.name: data_file_flag(kind) if field.name == "data_file" else f"--{field.name}"
             for field in dataclasses.fields(RunSettings)}
+
+
+def network_text(n_features, hidden_layers, n_classes):
+    """The widths of a network, input to output, as the text 784-256-64-10."""
+    return "-".join(str(width) for width in [n_features, *hidden_layers, n_classes])
 
 
 def first_given(value, default):
@@ -228,8 +227,7 @@ SWITCH = Field("true or false", lambda value: type(value) is bool)
 OBJECT = Field("a JSON object", lambda value: isinstance(value, dict))
 SECONDS = number(0)
 
-# Every field a run's record may hold (metrics.json holds them all; a model file and a
-# checkpoint hold its settings and data), each checked one way wherever a record is read.
+# Every field of a run's record, each checked one way wherever a record is read.
 SETTING_FIELDS = {
     "hidden_layers": list_of(whole(1)), "activation": TEXT,
     "learning_rate": number(0, low_open=True),
@@ -244,30 +242,37 @@ DATA_FIELDS = {"kind": TEXT, "title": TEXT, "path": TEXT, "size": whole(0), "sha
                "test_fraction": number(0, 1) | NONE, "pixel_scale": one_of((1, 255)) | NONE,
                "header": list_of(TEXT) | NONE, "feature_names": list_of(TEXT) | NONE,
                "target": TEXT | NONE}
-RESULT_FIELDS = {
-    "dataset": TEXT, "data": OBJECT, "source": TEXT | NONE, "network": TEXT,
-    "classes": list_of(TEXT), "n_train": whole(0), "n_val": whole(0), "n_test": whole(0),
+# What the run did, as Model.fit's FitResult has it (its extras beside the rest).
+FIT_FIELDS = {
     "status": TEXT, "epochs_completed": whole(0), "history": OBJECT,
     "learning_rates": list_of(number()), "epoch_seconds": list_of(SECONDS),
-    "train_seconds": SECONDS, "test_loss": number(0) | NONE, "test_accuracy": number(0, 1) | NONE,
     "diverged_epoch": whole(1), "best_epoch": whole(0), "layer_health": OBJECT,
+    "most_answered_share": list_of(number(0, 1)),
+}
+# The data as the network saw it, and what was measured besides the history.
+RESULT_FIELDS = {
+    "dataset": TEXT, "data": OBJECT | NONE, "source": TEXT | NONE, "network": TEXT | NONE,
+    "classes": list_of(TEXT) | NONE, "n_train": whole(0) | NONE, "n_val": whole(0) | NONE,
+    "n_test": whole(0) | NONE, "feature_names": list_of(TEXT) | NONE,
+    "image_shape": list_of(whole(1)) | NONE, "train_seconds": SECONDS,
+    "test_loss": number(0) | NONE, "test_accuracy": number(0, 1) | NONE,
     "checkpoint_and_records_seconds": SECONDS, "layer_health_seconds": SECONDS,
     "augment_seconds": SECONDS, "blas_threads": whole(1), "blas_threads_source": TEXT,
     "blas_threads_seconds_per_batch": OBJECT, "blas_threads_trial_seconds": SECONDS,
     "expected_calibration_error": number(0, 1), "per_class": OBJECT,
     "confusion_matrix": list_of(list_of(whole(0))), "calibration": OBJECT,
     "stuck_at_chance": SWITCH, "chance": OBJECT,
-    "feature_names": list_of(TEXT) | NONE, "image_shape": list_of(whole(1)) | NONE,
 }
-RECORD_FIELDS = {**SETTING_FIELDS, **RESULT_FIELDS}
+RECORD_FIELDS = {**SETTING_FIELDS, **FIT_FIELDS, **RESULT_FIELDS}
+REQUIRED = (*SETTING_FIELDS.keys() - {"target"}, "dataset", "status", "history",
+            "learning_rates", "epoch_seconds", "train_seconds")
 
 
-def check_record(record, required=("dataset", "status", "history")):
-    """record (a dict read from metrics.json, a model's options or a checkpoint's settings and
-    result), if it holds each field of RECORD_FIELDS it has in the kind and range expected,
-    the required ones among them, a DataSource's fields in its data, and one value per epoch
-    in its history; else ValueError naming the first field that does not (each reader says
-    which file is damaged)."""
+def check_record(record):
+    """record, a dict as RunRecord.to_json makes it, if each of its fields is of the kind and
+    in the range RECORD_FIELDS expects, the required ones there, its data a DataSource's fields,
+    and its history and layer health one entry per finished epoch; else ValueError naming the
+    first field that is not (each reader says which file is damaged)."""
     def refuse(name, value, expected):
         shown = json.dumps(value)
         raise ValueError(f"field {name!r} is {shown if len(shown) <= 40 else shown[:37] + '...'}"
@@ -275,22 +280,147 @@ def check_record(record, required=("dataset", "status", "history")):
 
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
-    for name in required:
+    for name in REQUIRED:
         if name not in record:
             raise ValueError(f"field {name!r} is missing")
     for name, value in record.items():
         field = RECORD_FIELDS.get(name)
         if field is not None and not field.accept(value):
             refuse(name, value, field.expected)
-    for name, value in (record.get("data") or {}).items():
-        if name in DATA_FIELDS and not DATA_FIELDS[name].accept(value):
-            refuse(f"data.{name}", value, DATA_FIELDS[name].expected)
-    if "history" in record:
-        history = record["history"]
-        epochs = record.get("epochs_completed", len(history.get("train_loss") or []))
-        for name in HISTORY_KEYS:
-            value = history.get(name)
-            if not (list_of(number()).accept(value) and len(value) == epochs):
-                refuse(f"history.{name}", value, f"a list of {epochs} number"
-                       f"{'' if epochs == 1 else 's'}, one per finished epoch")
+    data = record.get("data")
+    for name, field in DATA_FIELDS.items() if data is not None else ():
+        if name not in data and DataSource.__dataclass_fields__[name].default is not None:
+            raise ValueError(f"field 'data.{name}' is missing")
+        if name in data and not field.accept(data[name]):
+            refuse(f"data.{name}", data[name], field.expected)
+    epochs = record.get("epochs_completed", len(record["history"].get("train_loss") or []))
+    per_epoch = f"a list of {epochs} number{'' if epochs == 1 else 's'}, one per finished epoch"
+    for name in HISTORY_KEYS:
+        value = record["history"].get(name)
+        if not (list_of(number()).accept(value) and len(value) == epochs):
+            refuse(f"history.{name}", value, per_epoch)
+    for name in ("learning_rates", "epoch_seconds"):
+        if len(record[name]) != epochs:
+            refuse(name, record[name], per_epoch)
+    health = record.get("layer_health")
+    if health is not None:
+        layers = health.get("layers")
+        if not list_of(TEXT).accept(layers):
+            refuse("layer_health.layers", layers, "a list of texts")
+        for name in ("gradient_norm", "update_ratio", "saturation"):
+            value = health.get(name)  # (it may begin after epoch 1: a run resumed from a v1 file)
+            if not (list_of(list_of(number() | NONE)).accept(value) and len(value) <= epochs
+                    and all(len(entry) == len(layers) for entry in value)):
+                refuse(f"layer_health.{name}", value, "a list of one number (or null) per layer "
+                       "for each finished epoch")
+    if record.get("best_epoch", 0) > epochs:
+        refuse("best_epoch", record["best_epoch"], f"at most {epochs}, the epochs finished")
+    return record
+
+
+# ------------------------------------------------------------ the run's record
+
+TOP_FIELDS = ("dataset", "data", "source", "network", "classes", "n_train", "n_val", "n_test",
+              "status", "epochs_completed", "history", "learning_rates", "test_loss",
+              "test_accuracy", "epoch_seconds", "train_seconds")
+FIT_EXTRAS = FIT_FIELDS.keys() - {"status", "epochs_completed", "history", "learning_rates",
+                                  "epoch_seconds", "diverged_epoch"}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run: what it was made of and what it did, as metrics.json holds it (to_json); a
+    model.npz and a checkpoint.npz store the same JSON beside their arrays."""
+    settings: RunSettings
+    kind: str                           # the data set's kind ("dataset" in the JSON)
+    data: Optional[DataSource]          # None: written by a version that did not record it
+    source: Optional[str]               # the data file as the user would write it
+    network: Optional[str]              # "4-16-3"
+    classes: Optional[list]
+    n_train: Optional[int]
+    n_val: Optional[int]
+    n_test: Optional[int]
+    feature_names: Optional[list]       # a table's feature columns
+    image_shape: Optional[list]         # images: (height, width)
+    fit: FitResult                      # history, seconds and rates per epoch, status, extras
+    train_seconds: float
+    measures: dict                      # the callbacks' costs, the BLAS threads, the test set
+
+    @classmethod
+    def of(cls, dataset, settings, fit, train_seconds, status=None, measures=()):
+        """The record of a run on dataset (an mlp.datasets.Dataset) with settings, as fit (a
+        FitResult) left it; status, when given, is recorded instead of the fit's own."""
+        if status is not None:
+            fit = dataclasses.replace(fit, status=status)
+        network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
+        return cls(settings, dataset.kind, dataset.identity, dataset.source, network,
+                   list(dataset.class_names), len(dataset.X_train), len(dataset.X_val),
+                   len(dataset.X_test), dataset.feature_names,
+                   list(dataset.image_shape) if dataset.image_shape else None, fit,
+                   train_seconds, dict(measures))
+
+    def to_json(self):
+        """The record as one JSON object (metrics.json's layout: the settings first)."""
+        fit = self.fit
+        top = dict(dataset=self.kind, data=self.data.record() if self.data else None,
+                   source=self.source, network=self.network, classes=self.classes,
+                   n_train=self.n_train, n_val=self.n_val, n_test=self.n_test, status=fit.status,
+                   epochs_completed=fit.epochs_finished, history=fit.history,
+                   learning_rates=fit.learning_rates,
+                   test_loss=self.measures.get("test_loss"),
+                   test_accuracy=self.measures.get("test_accuracy"),
+                   epoch_seconds=fit.epoch_seconds, train_seconds=self.train_seconds)
+        if fit.diverged_epoch is not None:
+            top["diverged_epoch"] = fit.diverged_epoch
+        return {**self.settings.record(), **top, **fit.extras, **self.measures,
+                "feature_names": self.feature_names, "image_shape": self.image_shape}
+
+    @classmethod
+    def from_json(cls, value):
+        """The RunRecord to_json made value from; ValueError naming the first field that is not
+        as to_json writes it."""
+        record = check_record(value)
+        settings = RunSettings(**{name: record.get(name) for name in SETTING_FIELDS})
+        data = record.get("data")
+        if data is not None:
+            data = DataSource(**{name: data[name] for name in DATA_FIELDS if name in data})
+        fit = FitResult(record["history"], record["epoch_seconds"], record["learning_rates"],
+                        record["status"], record.get("diverged_epoch"),
+                        {name: value for name, value in record.items() if name in FIT_EXTRAS})
+        known = {*SETTING_FIELDS, *TOP_FIELDS, *FIT_FIELDS, "feature_names", "image_shape"}
+        measures = {name: value for name, value in record.items() if name not in known}
+        for name in ("test_loss", "test_accuracy"):
+            if record.get(name) is not None:
+                measures[name] = record[name]
+        return cls(settings, record["dataset"], data, record.get("source"), record.get("network"),
+                   record.get("classes"), record.get("n_train"), record.get("n_val"),
+                   record.get("n_test"), record.get("feature_names"), record.get("image_shape"),
+                   fit, record["train_seconds"], measures)
+
+
+# What a record of an older file lacks, and what the run it describes trained with: the
+# settings that had no flag yet, and for a model file (which kept only the settings and
+# the data), an empty history.
+FORMER_SETTINGS = {"activation": "sigmoid", "weight_decay": 0.0, "dropout": 0.0,
+                   "augment": False, "augment_pixels": None, "patience": None, "threads": None,
+                   "data_file": None}
+
+
+def upgrade(record, model_version=None, named_kinds=()):
+    """A record of an older file in the layout RunRecord.from_json reads: a version 1
+    checkpoint's settings and result, a metrics.json that lacks later settings, or a model
+    file's options (model_version 1 or 2: the settings, the data set and its source; a CSV
+    was named after its file, not one of named_kinds, and recorded its class column)."""
+    if not isinstance(record, dict):
+        return record
+    record = {**FORMER_SETTINGS, **record}
+    if model_version is not None:  # the run's results were not kept
+        record.setdefault("status", "unknown")
+        record.setdefault("history", {name: [] for name in HISTORY_KEYS})
+        record.setdefault("learning_rates", [])
+        record.setdefault("epoch_seconds", [])
+        record.setdefault("train_seconds", 0.0)
+        if "data" not in record and (record.get("target") is not None
+                                     or record.get("dataset") not in named_kinds):
+            record["dataset"] = CSV
     return record

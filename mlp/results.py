@@ -8,13 +8,13 @@ import os
 import textwrap
 import time
 
-from Model import COMPLETED, Callback, FitResult, plot_history
+from Model import COMPLETED, Callback, plot_history
 from mlp.callbacks import timed, weights_per_layer
 from mlp.console import network_text, settings_text
 from mlp.files import append_text, make_folder, save_text, write_atomically
 from mlp.plots import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
                        plot_layer_health, plot_misclassified, save_figure)
-from mlp.record import settings_and_data
+from mlp.record import RunRecord
 from mlp.saved_models import save_model
 
 
@@ -50,51 +50,13 @@ def save_history_plots(folder, title, network, settings, result, status=None, n_
                     os.path.join(folder, f"{metric}.png"))
 
 
-def flat_result(result):
-    """A Model.FitResult as one flat, JSON-able dict: its fields, and its extras beside them
-    (the layout metrics.json and checkpoint.npz have always had)."""
-    flat = {"history": result.history, "epoch_seconds": result.epoch_seconds,
-            "learning_rates": result.learning_rates, "status": result.status}
-    if result.diverged_epoch is not None:
-        flat["diverged_epoch"] = result.diverged_epoch
-    flat.update(result.extras)
-    return flat
-
-
-def fit_result(flat):
-    """The Model.FitResult that flat_result() turned into flat."""
-    fields = ("history", "epoch_seconds", "learning_rates", "status", "diverged_epoch")
-    return FitResult(**{key: flat[key] for key in fields if key in flat},
-                     extras={key: value for key, value in flat.items() if key not in fields})
-
-
-def metrics_record(dataset, settings, result, train_seconds, status=None, costs=None, threads=None,
-                   assessment=None):
-    """The metrics.json dict of a run, each part giving its own record: the settings
-    (RunSettings), the data (DataSource), the history (a Model.FitResult), then what the
-    callbacks cost (costs: {name: seconds}), the BLAS threads (threads.ThreadChoice) and the
-    test set's Assessment, as far as they are known. status, when given, is recorded instead
-    of the result's own.
-    """
-    flat = flat_result(result)
-    network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
-    metrics = dict(settings_and_data(settings, dataset), source=dataset.source, network=network,
-                   classes=dataset.class_names, n_train=len(dataset.X_train),
-                   n_val=len(dataset.X_val), n_test=len(dataset.X_test),
-                   status=status or result.status,
-                   epochs_completed=len(result.history["train_loss"]),
-                   history=result.history, learning_rates=result.learning_rates,
-                   test_loss=None, test_accuracy=None,
-                   epoch_seconds=result.epoch_seconds, train_seconds=train_seconds)
-    for key in ("diverged_epoch", "best_epoch", "layer_health"):
-        if key in flat:
-            metrics[key] = flat[key]
-    metrics.update(costs or {})
-    if threads is not None:
-        metrics.update(threads.record())
-    if assessment is not None:
-        metrics.update(assessment.record())
-    return metrics
+def run_record(dataset, settings, result, train_seconds, status=None, costs=None, threads=None,
+               assessment=None):
+    """The RunRecord of a run, with what the callbacks cost (costs: {name: seconds}), the BLAS
+    threads (threads.ThreadChoice) and the test set's Assessment, as far as they are known."""
+    measures = dict(costs or {}, **(threads.record() if threads else {}),
+                    **(assessment.record() if assessment else {}))
+    return RunRecord.of(dataset, settings, result, train_seconds, status, measures)
 
 
 def history_csv(result):
@@ -141,9 +103,9 @@ class LiveRecords(Callback):
     def on_epoch_end(self, run, logs):
         with timed(self):
             append_text(self.path, history_row(run.result, len(run.result.learning_rates) - 1))
-            metrics = metrics_record(self.dataset, self.settings, run.result,
-                                     sum(run.result.epoch_seconds), status="running")
-            save_json(metrics, os.path.join(self.folder, "metrics.json"))
+            record = run_record(self.dataset, self.settings, run.result,
+                                sum(run.result.epoch_seconds), status="running")
+            save_json(record.to_json(), os.path.join(self.folder, "metrics.json"))
             started = self.clock()
             if started >= self._next_plot:
                 network = network_text(self.dataset.n_features, self.settings.hidden_layers,
@@ -162,7 +124,7 @@ def write_results(folder, dataset, settings, model, result, train_seconds, costs
 
     settings is the run's RunSettings; result is the FitResult of Model.fit;
     costs, threads and assessment (mlp.metrics.assess on the test set, None when
-    training diverged) as metrics_record takes them.
+    training diverged) as run_record takes them.
     """
     make_folder(folder)
     title = dataset.title
@@ -174,8 +136,8 @@ def write_results(folder, dataset, settings, model, result, train_seconds, costs
                                               f"({network} {settings.activation})",
                                       weights_per_layer(model), result.learning_rates),
                     os.path.join(folder, "layer_health.png"))
-    metrics = metrics_record(dataset, settings, result, train_seconds, costs=costs, threads=threads,
-                             assessment=assessment)
+    record = run_record(dataset, settings, result, train_seconds, costs=costs, threads=threads,
+                        assessment=assessment).to_json()
     if assessment is not None:
         save_figure(plot_calibration(assessment.calibration_bins, assessment.calibration_error,
                                      f"{title}: test set reliability"),
@@ -185,14 +147,11 @@ def write_results(folder, dataset, settings, model, result, train_seconds, costs
                     os.path.join(folder, "confusion_matrix.png"))
         if dataset.image_shape is not None:
             write_image_plots(folder, title, dataset, model, assessment)
-        options = dict(settings_and_data(settings, dataset), source=dataset.source,
-                       feature_names=dataset.feature_names,
-                       image_shape=list(dataset.image_shape) if dataset.image_shape else None)
         write_atomically(os.path.join(folder, "model.npz"),
                          lambda stream: save_model(stream, model, dataset.class_names,
                                                    dataset.feature_mean, dataset.feature_scale,
-                                                   options))
-    save_json(metrics, os.path.join(folder, "metrics.json"))
+                                                   record))
+    save_json(record, os.path.join(folder, "metrics.json"))
 
 
 def write_image_plots(folder, title, dataset, model, assessment):

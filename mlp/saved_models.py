@@ -3,9 +3,8 @@ the test split it was trained with) and --predict (on new rows).
 
 The file holds plain arrays: the layer sizes, the hidden layers' activation, each layer's
 weights and bias, the class names, the standardisation the features went through, and the
-run's settings and data as a JSON string (a run's record, checked by
-record.check_record). A file that is not such a model is refused with a DataError naming it.
-Versions: 1 had no activation (every model was sigmoid); 2 records it."""
+run's record (record.RunRecord, the JSON of its metrics.json). A file that is not such a
+model is refused with a DataError naming it; an older one is read through record.upgrade."""
 
 import csv
 import io
@@ -20,21 +19,21 @@ from mlp.datasets import DATASETS, image_features, load_dataset, read_feature_ro
 from mlp.files import (DataError, PREDICTIONS, make_folder, parse_json, read_npz_arrays, save_text,
                        say)
 from mlp.metrics import assess
-from mlp.record import (CSV, DataSource, UNVERIFIED, check_loaded, check_record, data_file_flag,
-                            data_file_to_reuse)
+from mlp.record import (CSV, UNVERIFIED, RunRecord, check_loaded, data_file_flag,
+                        data_file_to_reuse, upgrade)
 
 
 FORMAT = "numpy-mlp-model"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
-def model_arrays(model, class_names, feature_mean, feature_scale, options):
+def model_arrays(model, class_names, feature_mean, feature_scale, record):
     """The arrays that describe a trained model, for np.savez.
 
     feature_mean and feature_scale (n_features,) are what was subtracted from
     and divided into the raw features before training (None when the features
-    were used as they came); options is a JSON-serialisable dict.
+    were used as they came); record is the run's RunRecord.to_json().
     """
     n_features = model.n_features
     if feature_mean is None:
@@ -47,7 +46,7 @@ def model_arrays(model, class_names, feature_mean, feature_scale, options):
         "class_names": np.array([str(name) for name in class_names]),
         "feature_mean": np.asarray(feature_mean, np.float64),
         "feature_scale": np.asarray(feature_scale, np.float64),
-        "options": np.array(json.dumps(options)),
+        "record": np.array(json.dumps(record)),
     }
     for index, layer in enumerate(model.layers):
         arrays[f"weights_{index}"] = layer.weights
@@ -55,16 +54,16 @@ def model_arrays(model, class_names, feature_mean, feature_scale, options):
     return arrays
 
 
-def save_model(stream, model, class_names, feature_mean, feature_scale, options):
+def save_model(stream, model, class_names, feature_mean, feature_scale, record):
     """Write the model to an open binary file object as an npz archive."""
-    np.savez(stream, **model_arrays(model, class_names, feature_mean, feature_scale, options))
+    np.savez(stream, **model_arrays(model, class_names, feature_mean, feature_scale, record))
 
 
 def load_model(path):
     """(Model, details) from a file written by save_model.
 
     details holds "class_names" (list), "feature_mean" and "feature_scale"
-    (n_features,) float64 arrays, and "options" (dict).
+    (n_features,) float64 arrays, and "record" (the run's RunRecord).
     """
     not_a_model = f"{path}: not a model saved by this project (Main.py writes them as model.npz)"
     arrays = read_npz_arrays(path, "a model.npz saved by Main.py",
@@ -87,7 +86,7 @@ def load_model(path):
     if activation not in ACTIVATIONS:
         raise DataError(f"{path}: a damaged model file (unknown activation {activation!r}; "
                         f"expected one of {', '.join(ACTIVATIONS)})")
-    sizes, weights, biases, details = model_parts(path, arrays)
+    sizes, weights, biases, details = model_parts(path, arrays, version)
     dtype = weights[0].dtype
     model = Model(sizes[0], sizes[1:-1], sizes[-1], np.random.default_rng(0), dtype=dtype,
                   activation=activation)
@@ -100,7 +99,7 @@ def load_model(path):
     return model, details
 
 
-def model_parts(path, arrays):
+def model_parts(path, arrays, version):
     """(layer sizes, weights, biases, details) read out of a model file's arrays, each checked
     against the others; DataError naming the file when they are damaged."""
     try:
@@ -110,8 +109,10 @@ def model_parts(path, arrays):
         n_layers = len(sizes) - 1
         weights = [_float_array(arrays, f"weights_{i}") for i in range(n_layers)]
         biases = [_float_array(arrays, f"bias_{i}") for i in range(n_layers)]
-        options = parse_json(str(arrays["options"]))
-        check_options(options, sizes[0])
+        record = RunRecord.from_json(parse_json(str(arrays["record"])) if version == VERSION
+                                     else upgrade(parse_json(str(arrays["options"])), version,
+                                                  DATASETS))
+        check_inputs(record, sizes[0])
         class_names = [str(name) for name in arrays["class_names"]]
         feature_mean = _float_array(arrays, "feature_mean").astype(np.float64)
         feature_scale = _float_array(arrays, "feature_scale").astype(np.float64)
@@ -131,15 +132,12 @@ def model_parts(path, arrays):
         raise DataError(f"{path}: a damaged model file (its feature standardisation is not finite "
                         f"and positive)")
     return sizes, weights, biases, {"class_names": class_names, "feature_mean": feature_mean,
-                                    "feature_scale": feature_scale, "options": options}
+                                    "feature_scale": feature_scale, "record": record}
 
 
-def check_options(options, n_features):
-    """Raise ValueError unless the options that --evaluate and --predict read are a run's
-    record (record.check_record; each field may be missing from older files) whose feature
-    names and image shape fit n_features inputs."""
-    check_record(options, required=())
-    names, shape = options.get("feature_names"), options.get("image_shape")
+def check_inputs(record, n_features):
+    """Raise ValueError unless the record's feature names and image shape fit n_features."""
+    names, shape = record.feature_names, record.image_shape
     if names is not None and len(names) != n_features:
         raise ValueError(f"its feature names are not {n_features} texts")
     if shape is not None and (len(shape) != 2 or shape[0] * shape[1] != n_features):
@@ -172,24 +170,14 @@ def use_saved_model(args):
     return 0
 
 
-def trained_kind(options):
-    """The kind of data set a saved model was trained on ("mnist", "iris", "csv"). Models saved
-    before kinds were recorded named a CSV after its file, and recorded its class column."""
-    data = options.get("data")
-    if isinstance(data, dict) and data.get("kind") in (*DATASETS, CSV):
-        return data["kind"]
-    return CSV if options.get("target") is not None or options.get("dataset") not in DATASETS \
-        else options["dataset"]
-
-
 def load_training_data(model, details, args):
     """The data set the saved model was trained on, split as it was then (same seed and split).
 
     It reads the file the model records, or the one the data set's flag names;
     either way the file must hold the very bytes the model was trained on.
     """
-    options = details["options"]
-    kind = trained_kind(options)
+    record = details["record"]
+    kind = record.kind
     flag = data_file_flag(kind)
     others = sorted(args.given_flags & {data_file_flag(other) for other in (*DATASETS, CSV)}
                     - {flag, "--target"})
@@ -197,19 +185,18 @@ def load_training_data(model, details, args):
         raise DataError(f"argument {others[0]}: does nothing: the model {args.model} was trained "
                         f"on {kind} (its data file flag is {flag})")
     given = getattr(args, flag[2:]) if flag in args.given_flags else None
-    recorded = DataSource.from_record(options.get("data"))
+    recorded = record.data
     whose = f"the model {args.model}"
     if recorded is not None:
         data_file = data_file_to_reuse(recorded, given, flag, whose)
     else:
-        data_file = given or (getattr(args, flag[2:]) if kind != CSV else options.get("source"))
-        if kind == CSV and not (data_file and options.get("target")):
+        data_file = given or (getattr(args, flag[2:]) if kind != CSV else record.source)
+        if kind == CSV and not (data_file and record.settings.target):
             raise DataError(f"{args.model}: the model does not record the CSV file and class "
                             f"column it was trained on; expected a model.npz that Main.py wrote")
         say(UNVERIFIED.format(whose=whose, path=data_file or "the default file"), error=True)
-    dataset = load_dataset(kind, data_file, options.get("target"),
-                           options.get("validation_split", 0.1), options.get("seed", 0),
-                           model.dtype)
+    dataset = load_dataset(kind, data_file, record.settings.target,
+                           record.settings.validation_split, record.settings.seed, model.dtype)
     if recorded is not None:
         check_loaded(recorded, dataset.identity, whose)
     return dataset
@@ -236,11 +223,11 @@ def evaluate_saved_model(model, details, args):
 
 def predict_with_saved_model(model, details, args):
     """Write OUTPUT_DIR/predictions.csv: each row's class and class probabilities."""
-    options = details["options"]
-    if options.get("image_shape") or trained_kind(options) == "mnist":
+    record = details["record"]
+    if record.image_shape or record.kind == "mnist":
         X = image_features(args.predict, model.dtype)
     else:
-        features = read_feature_rows(args.predict, options.get("feature_names") or
+        features = read_feature_rows(args.predict, record.feature_names or
                                      [f"feature_{i}" for i in range(model.n_features)])
         X = ((features - details["feature_mean"]) / details["feature_scale"]).astype(model.dtype)
     if X.shape[1] != model.n_features:

@@ -26,7 +26,7 @@ def die_at_checkpoint(epoch, dataset):
     write_checkpoint = checkpoint.Checkpoint.on_epoch_end
 
     def on_epoch_end(self, run, logs):
-        if run.epoch == epoch and dataset in (None, self.settings.get("dataset")):
+        if run.epoch == epoch and dataset in (None, self.dataset.kind):
             whole = open(self.path, "rb").read() if os.path.exists(self.path) else b"PK"
             torn = os.path.join(os.path.dirname(self.path), ".checkpoint.npz-torn.tmp")
             with open(torn, "wb") as stream:

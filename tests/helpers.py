@@ -142,3 +142,18 @@ def words(text):
     """text with every run of spaces and line breaks made one space: printed lines are wrapped
     at 100 columns, so a phrase may span two."""
     return " ".join(text.split())
+
+
+def tiny_record(fit=None):
+    """The RunRecord of a 3-2-2 network trained for one epoch, its data not recorded; fit, the
+    FitResult it holds (an empty one by default)."""
+    from Model import FitResult
+    from mlp.record import RunRecord, RunSettings
+
+    settings = RunSettings(hidden_layers=[2], activation="sigmoid", learning_rate=0.01,
+                           lr_schedule="constant", epochs=1, batch_size=4, optimizer="adam",
+                           weight_decay=0.0, dropout=0.0, augment=False, augment_pixels=None,
+                           seed=0, dtype="float32", validation_split=0.1, patience=None,
+                           threads=None, data_file=None)
+    return RunRecord(settings, "iris", None, None, "3-2-2", ["a", "b"], 8, 8, 8, None, None,
+                     fit or FitResult(), 0.0, {})

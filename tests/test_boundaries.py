@@ -54,7 +54,7 @@ def test_a_cell_too_long_to_be_a_value_is_refused_naming_its_line(tmp_path):
 def test_json_nested_deeper_than_any_model_is_refused(capsys, finished, tmp_path):
     with np.load(finished / "iris" / "model.npz") as archive:
         arrays = dict(archive)
-    arrays["options"] = np.array("[" * 100_000 + "]" * 100_000)
+    arrays["record"] = np.array("[" * 100_000 + "]" * 100_000)
     np.savez(tmp_path / "model.npz", **arrays)
     result = run_in_process(capsys, "--model", tmp_path / "model.npz", "--evaluate")
     assert_one_line_error(result, "a damaged model file",

@@ -53,7 +53,7 @@ def test_every_artifact_records_the_same_identity_of_the_data(trained):
     assert (data["rows"], data["split_seed"], data["validation_split"]) == (1200, 0, 0.1)
     assert data["pixel_scale"] == 255 and data["test_fraction"] is None
     with np.load(folder / "model.npz") as model:
-        assert json.loads(str(model["options"]))["data"] == data
+        assert json.loads(str(model["record"]))["data"] == data
     blobs = read_metrics(trained["results"] / "blobs")
     assert blobs["dataset"] == "csv" and blobs["data"]["title"] == "blobs"
     assert blobs["data"]["header"] == ["width", "height", "depth", "kind"]
@@ -67,9 +67,9 @@ def test_a_checkpoint_records_the_data_too(tmp_path):
 
     kill_at("checkpoint:2", "--datasets", "iris", *SMALL[2:], "--epochs", "3",
             "--output_dir", tmp_path)
-    values, _ = read_checkpoint(tmp_path / "iris" / "checkpoint.npz")
-    assert values["settings"]["data"]["path"] == os.path.join(ROOT, "iris.data")
-    assert values["settings"]["data"]["rows"] == 150
+    _, _, record = read_checkpoint(tmp_path / "iris" / "checkpoint.npz")
+    assert record.data.path == os.path.join(ROOT, "iris.data")
+    assert record.data.rows == 150
 
 
 # ------------------------------------------------------- --evaluate reads what was recorded

@@ -22,6 +22,7 @@ from mlp.datasets import (DataError, load_csv, read_feature_rows, read_images, r
                           split_images, table_dataset, table_source)
 from mlp.saved_models import load_model, save_model
 from mlp.optimizers import optimizer_for
+from helpers import tiny_record
 
 FLAGS_WITH_VALUES = [action.option_strings[0] for action in flags.build_parser()._actions
                      if action.option_strings and action.nargs != 0 and action.dest != "help"]
@@ -279,7 +280,7 @@ def test_images_to_predict_are_read_or_refused_in_one_line(tmp_path_factory, dat
 
 def model_arrays_of(model):
     buffer = io.BytesIO()
-    save_model(buffer, model, ["a", "b"], None, None, {"dataset": "x"})
+    save_model(buffer, model, ["a", "b"], None, None, tiny_record().to_json())
     buffer.seek(0)
     with np.load(buffer) as archive:
         return dict(archive)
@@ -307,7 +308,7 @@ def whole_checkpoint():
 
     class Keep(Callback):
         def on_epoch_end(self, run, logs):
-            kept["values"], kept["arrays"] = checkpoint_contents(run, {"epochs": 1}, [])
+            kept["values"], kept["arrays"] = checkpoint_contents(run, tiny_record(run.result), [])
 
     model.fit(X, Y, X, Y, epochs=1, batch_size=4, rng=rng,
               optimizer=optimizer_for(model, "adam", 0.01), callbacks=[Keep()])
@@ -317,14 +318,14 @@ def whole_checkpoint():
 
 CHECKPOINT_BASE = whole_checkpoint()
 STATES = st.sampled_from(["", "[]", "3", "null", '{"format": "numpy-mlp-checkpoint"}',
-                          '{"format": "numpy-mlp-checkpoint", "version": 1}', "{", '"text"'])
+                          '{"format": "numpy-mlp-checkpoint", "version": 2}', "{", '"text"'])
 
 
 def test_the_checkpoint_search_starts_from_a_whole_checkpoint(tmp_path):
     buffer = io.BytesIO()
     np.savez(buffer, **CHECKPOINT_BASE)
     (tmp_path / "checkpoint.npz").write_bytes(buffer.getvalue())
-    values, arrays = read_checkpoint(str(tmp_path / "checkpoint.npz"))
+    values, arrays, _ = read_checkpoint(str(tmp_path / "checkpoint.npz"))
     assert values["epoch"] == 1 and arrays["parameters"].size == (3 + 1) * 2 + (2 + 1) * 2
 
 
@@ -337,5 +338,5 @@ def test_a_checkpoint_is_read_or_refused_in_one_line(tmp_path_factory, data, sta
     checkpoint = read_generated(tmp_path_factory, "checkpoint.npz", data, read_checkpoint)
     if checkpoint is None:
         return
-    values, arrays_read = checkpoint
+    values, arrays_read, _ = checkpoint
     assert isinstance(values, dict) and "parameters" in arrays_read

@@ -1,98 +1,140 @@
-"""A run's record, checked one way (record.check_record) wherever it is read: metrics.json by
-the comparison, a model's options by --evaluate and --predict, a checkpoint's settings and
-history by --resume. Each field set to a wrong kind or range gets the damaged-file line that
-names it."""
+"""A run's record (record.RunRecord): metrics.json is its JSON, model.npz and checkpoint.npz
+store the same JSON, one function writes it and one reads it back. Every field round-trips;
+each field of each file set to a wrong kind or range gets the damaged-file line naming it;
+files of earlier versions (the v1 and v2 model fixtures, a v1 checkpoint) read through the
+one upgrade to the same numbers."""
 
 import json
+import os
+import shutil
 
 import numpy as np
 import pytest
 
+import Main
 from mlp.checkpoint import read_checkpoint
 from mlp.comparison import read_run
 from mlp.files import DataError
 from mlp.saved_models import load_model
-from mlp.record import DATA_FIELDS, OBJECT, RECORD_FIELDS, SETTING_FIELDS, check_record
-from helpers import IRIS
+from mlp.record import DATA_FIELDS, RECORD_FIELDS, RunRecord
+from helpers import FIXTURES, IRIS, ROOT, kill_at, run_in_process
+from test_resume import rewrite_state
+
 
 
 def wrong_value(field):
-    """A value the field refuses: a JSON object where it wants anything else, else a list."""
-    return [] if field is OBJECT else {"wrong": True}
+    """A value the field refuses: a JSON object where it takes none, else a list."""
+    return [] if field.accept({"wrong": True}) else {"wrong": True}
+
+
+def damaged_copies(record):
+    """(the field's name as the error names it, a copy of record with that field wrong) for
+    every field of record that the table knows, and every field of its data."""
+    for name in [name for name in record if name in RECORD_FIELDS] + [
+            f"data.{name}" for name in record["data"]]:
+        damaged = json.loads(json.dumps(record))
+        if name.startswith("data."):
+            damaged["data"][name[5:]] = wrong_value(DATA_FIELDS[name[5:]])
+        else:
+            damaged[name] = wrong_value(RECORD_FIELDS[name])
+        yield name, damaged
 
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
-    """metrics.json and model.npz of a finished Iris run, and checkpoint.npz of one stopped
-    after its first epoch (as --resume reads them)."""
-    import Main
-
+    """The files of a finished Iris run, and checkpoint.npz of one stopped after epoch 1."""
     folder = tmp_path_factory.mktemp("records")
     assert Main.main([*IRIS, "--output_dir", str(folder / "done")]) == 0
-    from helpers import kill_at
-
     kill_at("checkpoint:2", *IRIS, "--output_dir", folder / "stopped")
     return folder
 
 
-def test_every_field_of_a_finished_run_is_known_and_round_trips(records):
-    path = records / "done" / "iris" / "metrics.json"
-    record = json.loads(path.read_text())
-    assert check_record(record) == record
-    known = set(RECORD_FIELDS) | {"target"}
-    assert set(record) - known == set()  # every field of metrics.json is in the table
-    assert set(record["data"]) == set(DATA_FIELDS)
-    run = read_run(str(path))
+def test_metrics_json_is_the_record_and_the_model_and_checkpoint_store_it(records):
+    metrics = json.loads((records / "done" / "iris" / "metrics.json").read_text())
+    assert set(metrics) - set(RECORD_FIELDS) == set()  # every field of metrics.json is known
+    assert set(metrics["data"]) == set(DATA_FIELDS)
+    record = RunRecord.from_json(metrics)
+    assert record.to_json() == metrics  # every field round-trips, in metrics.json's order
+    assert list(record.to_json()) == list(metrics)
+    assert (record.kind, record.settings.hidden_layers, record.data.rows, record.fit.status,
+            record.n_test, record.measures["test_accuracy"]) == (
+        "iris", [4], 150, "completed", 30, metrics["test_accuracy"])
+    model, details = load_model(records / "done" / "iris" / "model.npz")
+    assert details["record"] == record  # the model file stores the record unchanged
+    values, _, stopped = read_checkpoint(records / "stopped" / "iris" / "checkpoint.npz")
+    assert RunRecord.from_json(values["record"]) == stopped
+    assert (values["epoch"], stopped.fit.epochs_finished, stopped.settings) == (
+        1, 1, record.settings)
+    run = read_run(str(records / "done" / "iris" / "metrics.json"))
     assert (run.kind, run.status, run.history, run.test_accuracy, run.n_val) == (
-        record["dataset"], record["status"], record["history"], record["test_accuracy"],
-        record["n_val"])
-    assert run.settings == {name: record[name] for name in run.settings}
+        "iris", "completed", metrics["history"], metrics["test_accuracy"], 12)
 
 
 def test_each_field_of_metrics_json_set_wrong_is_named(records, tmp_path):
-    record = json.loads((records / "done" / "iris" / "metrics.json").read_text())
-    fields = [(name, name) for name in record if name in RECORD_FIELDS]
-    fields += [(f"data.{name}", name) for name in record["data"]]
-    assert len(fields) > 40
-    for shown, name in fields:
-        damaged = json.loads(json.dumps(record))
-        if shown.startswith("data."):
-            damaged["data"][name] = wrong_value(DATA_FIELDS[name])
-        else:
-            damaged[name] = wrong_value(RECORD_FIELDS[name])
+    metrics = json.loads((records / "done" / "iris" / "metrics.json").read_text())
+    named = 0
+    for name, damaged in damaged_copies(metrics):
         path = tmp_path / "metrics.json"
         path.write_text(json.dumps(damaged))
         with pytest.raises(DataError) as raised:
             read_run(str(path))
-        assert f"{path}: a damaged metrics.json, or not a run's (field {shown!r} is" in str(
-            raised.value), shown
+        assert f"{path}: a damaged metrics.json, or not a run's (field {name!r} is" in str(
+            raised.value), name
+        named += 1
+    assert named > 60
 
 
-def test_each_setting_of_a_model_set_wrong_is_named(records, tmp_path):
+def test_each_field_of_a_model_files_record_set_wrong_is_named(records, tmp_path):
     with np.load(records / "done" / "iris" / "model.npz") as archive:
         arrays = dict(archive)
-    options = json.loads(str(arrays["options"]))
-    for name in [name for name in options if name in SETTING_FIELDS] + ["data"]:
-        damaged = dict(options, **{name: wrong_value(RECORD_FIELDS[name])})
-        np.savez(tmp_path / "model.npz", **dict(arrays, options=np.array(json.dumps(damaged))))
+    for name, damaged in damaged_copies(json.loads(str(arrays["record"]))):
+        np.savez(tmp_path / "model.npz", **dict(arrays, record=np.array(json.dumps(damaged))))
         with pytest.raises(DataError) as raised:
             load_model(tmp_path / "model.npz")
         assert (f"{tmp_path / 'model.npz'}: a damaged model file (ValueError: field {name!r} is"
                 in str(raised.value)), name
 
 
-def test_each_setting_of_a_checkpoint_set_wrong_is_named(records, tmp_path, capsys):
-    from test_resume import rewrite_state
-
+def test_each_field_of_a_checkpoints_record_set_wrong_is_named(records, tmp_path):
     source = records / "stopped" / "iris" / "checkpoint.npz"
-    values, _ = read_checkpoint(source)
-    for name in values["settings"]:
-        if name not in SETTING_FIELDS:
-            continue
+    values, _, _ = read_checkpoint(source)
+    for name, damaged in damaged_copies(values["record"]):
         path = tmp_path / "checkpoint.npz"
         path.write_bytes(source.read_bytes())
-        rewrite_state(path, lambda state: state["settings"].update(
-            {name: wrong_value(SETTING_FIELDS[name])}))
+        rewrite_state(path, lambda state: state.update(record=damaged))
         with pytest.raises(DataError) as raised:
             read_checkpoint(path)
         assert f"a damaged checkpoint (ValueError: field {name!r} is" in str(raised.value), name
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_model_files_of_earlier_versions_read_through_the_upgrade(version, capsys):
+    model, details = load_model(os.path.join(FIXTURES, f"iris_model_v{version}.npz"))
+    record = details["record"]
+    assert (record.kind, record.data, record.settings.activation, record.settings.hidden_layers,
+            record.settings.weight_decay, record.fit.status) == (
+        "iris", None, "sigmoid", [256, 64], 0.0, "unknown")
+    result = run_in_process(capsys, "--model",
+                            os.path.join(FIXTURES, f"iris_model_v{version}.npz"), "--evaluate")
+    assert result.returncode == 0
+    assert "test loss 0.1935, test accuracy 0.9333 on 30 test rows" in result.stdout
+
+
+def test_a_version_1_checkpoint_resumes_to_the_uninterrupted_run(tmp_path):
+    """tests/fixtures/iris_checkpoint_v1.npz: the flags below, killed after epoch 2, written by
+    the version whose checkpoint kept the settings and the history apart."""
+    flags = ["--datasets", "iris", "--epochs", "5", "--hidden_layers", "[8]", "--seed", "0",
+             "--threads", "1"]
+    os.makedirs(tmp_path / "resumed" / "iris")
+    shutil.copy(os.path.join(FIXTURES, "iris_checkpoint_v1.npz"),
+                tmp_path / "resumed" / "iris" / "checkpoint.npz")
+    assert Main.main([*flags, "--output_dir", str(tmp_path / "resumed"), "--resume",
+                      "--iris_path", os.path.join(ROOT, "iris.data")]) == 0
+    assert Main.main([*flags, "--output_dir", str(tmp_path / "whole")]) == 0
+    resumed, whole = (json.loads((tmp_path / name / "iris" / "metrics.json").read_text())
+                      for name in ("resumed", "whole"))
+    for key in ("history", "learning_rates", "test_loss", "layer_health", "confusion_matrix"):
+        assert resumed[key] == whole[key], key
+    with np.load(tmp_path / "resumed" / "iris" / "model.npz") as a, \
+            np.load(tmp_path / "whole" / "iris" / "model.npz") as b:
+        assert all(np.array_equal(a[name], b[name]) for name in a.files if name != "record")

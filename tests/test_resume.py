@@ -36,8 +36,12 @@ def assert_same_run(folder, reference):
                 "status", "epochs_completed", "best_epoch"):
         assert metrics.get(key) == expected_metrics.get(key), key
     assert arrays.keys() == expected_arrays.keys()
-    for key in arrays:
+    for key in arrays.keys() - {"record"}:
         assert np.array_equal(arrays[key], expected_arrays[key]), key
+    untimed = [{key: value for key, value in json.loads(str(record)).items()
+                if "seconds" not in key and "blas_threads" not in key}
+               for record in (arrays["record"], expected_arrays["record"])]
+    assert untimed[0] == untimed[1]  # the model file's record too
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,7 @@ def test_killed_while_writing_a_checkpoint_resumes_bit_for_bit(tmp_path, data, r
     kill_at("checkpoint:3", *RUN, "--mnist_path", data, "--output_dir", out)
     folder = out / "mnist"
     # What survived: the checkpoint of epoch 2, whole, and the records of epochs 1 and 2.
-    values, _ = checkpoint.read_checkpoint(folder / "checkpoint.npz")
+    values, _, _ = checkpoint.read_checkpoint(folder / "checkpoint.npz")
     assert values["epoch"] == 2
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["status"] == "running" and metrics["epochs_completed"] == 2
@@ -262,7 +266,7 @@ def test_a_full_disk_while_writing_the_checkpoint(capsys, tmp_path, data, monkey
     assert result.returncode == 1 and "Traceback" not in result.stderr
     [line] = result.stderr.splitlines()
     assert "checkpoint.npz: could not write the checkpoint after epoch 3 (No space left on device)" in line
-    values, _ = checkpoint.read_checkpoint(tmp_path / "mnist" / "checkpoint.npz")
+    values, _, _ = checkpoint.read_checkpoint(tmp_path / "mnist" / "checkpoint.npz")
     assert values["epoch"] == 2
     assert [name for name in os.listdir(tmp_path / "mnist") if name.endswith(".tmp")] == []
 
@@ -361,15 +365,16 @@ def test_a_refused_resume_creates_nothing(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("change, reason", [
-    (lambda state: state["result"]["history"].pop("val_loss"), "field 'history.val_loss' is null"),
-    (lambda state: state.update(settings=["not", "a", "dict"]), "settings is list, not dict"),
-    (lambda state: state.update(epoch="2"), "epoch '2' of 4"),
-    (lambda state: state.update(epoch=9), "epoch 9 of 4"),
-    (lambda state: state["result"].update(learning_rates=[0.001]), "learning_rates is not a list of 2"),
-    (lambda state: state["result"]["history"].update(val_loss=["x", "y"]),
+    (lambda state: state["record"]["history"].pop("val_loss"), "field 'history.val_loss' is null"),
+    (lambda state: state.update(record=["not", "a", "dict"]), "not a JSON object"),
+    (lambda state: state.update(epoch="2"), "epoch '2'; expected a whole number from 1 to 4"),
+    (lambda state: state.update(epoch=9), "epoch 9; expected a whole number from 1 to 4"),
+    (lambda state: state.update(epoch=1), "epoch 1; expected a whole number from 1 to 4, the epochs its history holds"),
+    (lambda state: state["record"].update(learning_rates=[0.001]), "field 'learning_rates' is [0.001]; expected a list of 2 numbers"),
+    (lambda state: state["record"]["history"].update(val_loss=["x", "y"]),
      "field 'history.val_loss' is [\"x\", \"y\"]; expected a list of 2 numbers"),
-    (lambda state: state["settings"].update(seed=-1), "field 'seed' is -1; expected a whole number"),
-    (lambda state: state["settings"]["data"].update(sha256=7), "field 'data.sha256' is 7"),
+    (lambda state: state["record"].update(seed=-1), "field 'seed' is -1; expected a whole number"),
+    (lambda state: state["record"]["data"].update(sha256=7), "field 'data.sha256' is 7"),
     (lambda state: state["rng"].update(state="x"), "a damaged checkpoint"),
 ])
 def test_a_checkpoint_holding_the_wrong_things_is_refused(capsys, unfinished_iris, change, reason):

@@ -12,7 +12,7 @@ from mlp.datasets import DATASETS, load_iris
 from mlp.files import DataError
 from mlp.metrics import assess
 from mlp.saved_models import load_model, save_model
-from helpers import FIXTURES, ROOT, assert_one_line_error, make_mnist_like, npz, run_in_process
+from helpers import FIXTURES, ROOT, assert_one_line_error, make_mnist_like, npz, run_in_process, tiny_record
 
 
 def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
@@ -24,7 +24,7 @@ def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
     path = tmp_path / "model.npz"
     with open(path, "wb") as stream:
         save_model(stream, model, dataset.class_names, dataset.feature_mean, dataset.feature_scale,
-                   {"dataset": "iris", "feature_names": dataset.feature_names})
+                   tiny_record().to_json())
     loaded, details = load_model(path)
     np.testing.assert_array_equal(loaded.predict_proba(dataset.X_test), model.predict_proba(dataset.X_test))
     assert loaded.hidden_sizes == [8, 5] and loaded.dtype == np.float32
@@ -132,7 +132,7 @@ def test_a_saved_model_keeps_its_activation(tmp_path, activation):
     model = Model(4, [6], 3, rng, activation=activation)
     path = tmp_path / "model.npz"
     with open(path, "wb") as stream:
-        save_model(stream, model, ["a", "b", "c"], None, None, {})
+        save_model(stream, model, ["a", "b", "c"], None, None, tiny_record().to_json())
     loaded, _ = load_model(path)
     assert loaded.activation == activation
     X = rng.normal(size=(10, 4)).astype(np.float32)
@@ -142,18 +142,18 @@ def test_a_saved_model_keeps_its_activation(tmp_path, activation):
 def test_a_model_file_from_a_newer_version_is_refused(capsys, tmp_path):
     with np.load(f"{FIXTURES}/iris_model_v1.npz") as archive:
         arrays = dict(archive)
-    arrays["version"] = np.array(3)
+    arrays["version"] = np.array(4)
     path = tmp_path / "future.npz"
     np.savez(path, **arrays)
     result = run_in_process(capsys, "--model", path, "--evaluate")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert f"{path}: a model file of version 3, written by a newer version" in result.stderr
+    assert f"{path}: a model file of version 4, written by a newer version" in result.stderr
 
 
 @pytest.fixture
 def model_file():
     buffer = io.BytesIO()
-    save_model(buffer, Model(3, [2], 2, np.random.default_rng(0)), ["a", "b"], None, None, {})
+    save_model(buffer, Model(3, [2], 2, np.random.default_rng(0)), ["a", "b"], None, None, tiny_record().to_json())
     buffer.seek(0)
     with np.load(buffer) as archive:
         return dict(archive)
@@ -164,7 +164,7 @@ def model_file():
     ({"version": np.array(2 + 1j)}, "version is not a whole number"),          # ComplexWarning
     ({"layer_sizes": np.zeros(0, np.int64)}, "layer sizes []"),                # IndexError
     ({"weights_0": np.full((3, 2), "abc")}, "not numbers"),                    # a string dtype
-    ({"options": np.array("[1, 2]")}, "not a JSON object"),                    # AttributeError later
+    ({"record": np.array("[1, 2]")}, "not a JSON object"),
 ])
 def test_damaged_model_files(tmp_path, model_file, change, reason):
     path = npz(tmp_path / "model.npz", **dict(model_file, **change))
@@ -186,13 +186,14 @@ def predictions(capsys, model, rows, out):
     ({"feature_names": ["a"]}, "feature names are not 4 texts"),
     ({"image_shape": [28, 28]}, "does not hold 4 pixels"),
 ])
-def test_a_model_file_with_options_of_the_wrong_kind_is_refused(capsys, finished, tmp_path,
-                                                                change, reason):
+def test_a_model_file_whose_record_is_of_the_wrong_kind_is_refused(capsys, finished, tmp_path,
+                                                                   change, reason):
     with np.load(finished / "iris" / "model.npz") as archive:
         arrays = dict(archive)
-    options = json.loads(str(arrays["options"]))
-    options.update(change)
-    arrays["options"] = np.array(json.dumps(options))
+    record = json.loads(str(arrays["record"]))
+    for key, value in change.items():
+        record[key] = dict(record[key], **value) if key == "data" else value
+    arrays["record"] = np.array(json.dumps(record))
     np.savez(tmp_path / "model.npz", **arrays)
     result = run_in_process(capsys, "--model", tmp_path / "model.npz", "--evaluate")
     assert_one_line_error(result, "a damaged model file", reason)

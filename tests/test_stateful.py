@@ -100,7 +100,7 @@ class OneOutputFolder(RuleBasedStateMachine):
         path = os.path.join(self.out, "iris", "checkpoint.npz")
         try:
             with np.load(path) as arrays:
-                return json.loads(str(arrays["state"]))["settings"]["data"]["sha256"]
+                return json.loads(str(arrays["state"]))["record"]["data"]["sha256"]
         except Exception:  # none, or damaged: Main.py says so itself
             return None
 

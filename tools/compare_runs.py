@@ -38,7 +38,8 @@ def compare_metrics(before, after):
 def compare_models(before, after):
     """(how many arrays compared, the names of those that differ)."""
     with np.load(before) as old, np.load(after) as new:
-        names = [name for name in old.files if name != "options"]
+        # the run's record (options before version 3) is metrics.json's, compared there
+        names = [name for name in old.files if name not in ("options", "record", "version")]
         differ = [name for name in names if name not in new.files
                   or not np.array_equal(old[name], new[name])]
     return len(names), differ
