@@ -39,23 +39,21 @@ except ModuleNotFoundError as missing:
           f"needs it (and iris.data) as well as the three network files: copy the whole "
           f"project folder", file=sys.stderr)
     sys.exit(2)
-from mlp import checkpoint, console
+from mlp import checkpoint, report
 from mlp.callbacks import (STUCK, Augment, EarlyStopping, LayerHealth, PrintProgress, StopOnRequest,
                            StuckAtChance, health_sentence, save_examples)
-from mlp.comparison import compare_folders
 from mlp.datasets import DATASETS, csv_title, load_with, run_folder, training_defaults
-from mlp.experiments import run_experiment
-from mlp.files import (EXIT_FAILED, OutputLock, UserError, check_output_dir, check_predictions_path,
-                       check_run_folder, make_folder, remove, remove_stale_temporaries, say)
-from mlp.flags import check_network_fits, parse_args, refuse_network_too_large, weight_decay_problem
+from mlp.experiments import compare_folders, run_experiment
+from mlp.files import (EXIT_FAILED, OutputLock, UserError, check_output_dir, check_run_folder,
+                       make_folder, remove, remove_stale_temporaries, say)
+from mlp.flags import parse_args
 from mlp.gradients import explain, report as gradient_check_report
 from mlp.metrics import assess
-from mlp.optimizers import LearningRateScheduler, optimizer_for
+from mlp.optimizers import LearningRateScheduler, optimizer_for, weight_decay_problem
+from mlp.process import (StopFlag, check_network_fits, choose_threads, refuse_network_too_large,
+                         run_from_command_line, scratch_step)
 from mlp.record import RunSettings, check_loaded, data_file_flag
-from mlp.results import LiveRecords, write_results
 from mlp.saved_models import use_saved_model
-from mlp.signals import StopFlag, run_from_command_line
-from mlp.threads import choose_threads, scratch_step
 
 
 def main(argv=None):
@@ -83,8 +81,6 @@ def run_command(args):
     if args.varied:
         return run_experiment(args)
     if args.model:
-        if args.predict:
-            check_predictions_path(args.output_dir, args.predict, args.model)
         return use_saved_model(args)
     return train_command(args)
 
@@ -108,12 +104,12 @@ def train_command(args):
             for task in tasks:
                 if stop_flag():
                     break
-                outcomes.append(console.finished_before(task.title, task.folder, task.plan.status)
+                outcomes.append(report.finished_before(task.title, task.folder, task.plan.status)
                                 if isinstance(task.plan, checkpoint.Finished)
                                 else train_one(task, stop_flag))
-    console.print_summary(outcomes)
+    report.print_summary(outcomes)
     if stop_flag():
-        console.print_stop_advice(any(os.path.exists(os.path.join(
+        report.print_stop_advice(any(os.path.exists(os.path.join(
             outcome.folder, checkpoint.FILE_NAME)) for outcome in outcomes))
         return stop_flag.exit_status
     return EXIT_FAILED if any(outcome.status == DIVERGED or outcome.dead
@@ -132,11 +128,8 @@ def prepare(kind, folder, args, plan):
                         np.dtype(args.dtype), args.seed)
     if resuming and plan.record.data is not None:
         check_loaded(plan.record.data, dataset.identity, f"the run in {folder}")
-    entry = DATASETS.get(kind)
-    if entry is None or (dataset.n_features, dataset.n_classes) != (entry.n_features,
-                                                                    entry.n_classes):
-        # the shape check_network_fits could not know before the file was read
-        refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, args)
+    # (a CSV's shape, which check_network_fits could not know before the file was read)
+    refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, args)
     if args.augment and training_defaults(dataset).augment_pixels and dataset.image_shape is None:
         raise UserError(f"argument --augment: {dataset.source} holds its images flat, "
                         f"{dataset.n_features} pixels a row; expected images of (n, 28, 28) "
@@ -166,14 +159,14 @@ def train_one(task, stop_flag):
     threads = choose_threads(settings.threads, task.plan.values.get("threads") if resuming
                              else None, lambda: scratch_step(model, dataset.X_train, Y_train,
                                                              settings.batch_size, make_optimizer))
-    console.print_header(dataset, settings, threads.text())
-    console.look_before_training(model, dataset.X_val, Y_val)
+    report.print_header(dataset, settings, threads.text())
+    report.look_before_training(model, dataset.X_val, Y_val)
 
     # --- callbacks: what runs between the steps, each one job
     stateful = [EarlyStopping(settings.patience)] if settings.patience else []
     saver = checkpoint.Checkpoint(os.path.join(folder, checkpoint.FILE_NAME), dataset, settings,
                                   stateful, threads.count)
-    records, health = LiveRecords(folder, dataset, settings), LayerHealth(dataset.X_val)
+    records, health = report.LiveRecords(folder, dataset, settings), LayerHealth(dataset.X_val)
     augment = [Augment(dataset.image_shape, settings.augment_pixels)] if settings.augment else []
     callbacks = [LearningRateScheduler(settings.lr_schedule), *augment, PrintProgress(), health,
                  StuckAtChance(dataset.X_val, dataset.y_val, dataset.n_classes), *stateful,
@@ -208,19 +201,18 @@ def finish(task, model, result, train_seconds, costs, threads):
     dataset, settings, folder = task.dataset, task.settings, task.folder
     assessment = None
     if result.status == STUCK:
-        console.print_stuck(dataset.title, len(result.learning_rates), settings.epochs)
+        report.print_stuck(dataset.title, len(result.learning_rates), settings.epochs)
     if result.status == DIVERGED:
-        console.print_diverged(dataset.title, result.diverged_epoch, settings.learning_rate)
+        report.print_diverged(dataset.title, result.diverged_epoch, settings.learning_rate)
     else:
         assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names,
                             result.extras["layer_health"]["saturation"][-1])
-    write_results(folder, dataset, settings, model, result, train_seconds, costs, threads,
-                  assessment)
+    report.write_results(folder, dataset, settings, model, result, train_seconds, costs, threads,
+                         assessment)
     if result.status in checkpoint.FINISHED:  # nothing left to resume: metrics.json says so
         remove(os.path.join(folder, checkpoint.FILE_NAME))
-    return console.outcome(dataset.title, folder, result, assessment, model,
-                           settings.learning_rate,
-                           health_sentence(result.extras["layer_health"], model), task.moved_to)
+    return report.outcome(dataset.title, folder, result, assessment, model, settings.learning_rate,
+                          health_sentence(result.extras["layer_health"], model), task.moved_to)
 
 
 if __name__ == "__main__":

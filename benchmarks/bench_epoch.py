@@ -6,7 +6,7 @@ training images in float32, with Adam at 0.001 (no dropout, no weight decay);
 each epoch ends with an evaluation on the 10,000 test images.
 
 Thread counts: 1, 2, 4, ... up to the cores, and "auto": for this project the
-count it measures and chooses before training (mlp/threads.py), for PyTorch its
+count it measures and chooses before training (mlp/process.py), for PyTorch its
 default (one thread per core). Every (implementation, batch size, count) runs
 in a process of its own, all of them taking turns for --rounds rounds, so that a
 slow spell of the machine hits all alike; the first epoch of every process is a
@@ -35,7 +35,7 @@ sys.path.insert(0, ROOT)
 from Model import Model, one_hot  # noqa: E402
 from mlp.datasets import DataError, keras_cache_file, read_mnist_npz  # noqa: E402
 from mlp.optimizers import optimizer_for  # noqa: E402
-from mlp.threads import (ENVIRONMENT, candidate_counts, choose_threads, scratch_step,  # noqa: E402
+from mlp.process import (ENVIRONMENT, candidate_counts, choose_threads, scratch_step,  # noqa: E402
                          usable_cores)
 
 HIDDEN = [256, 64]

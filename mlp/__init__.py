@@ -4,25 +4,24 @@ The network itself is in the three files beside this package (HiddenLayer.py,
 OutputLayer.py, Model.py), which never import it; Main.py tells the story of a
 run and calls on the modules here, one job each:
 
+    record          a run's record (its settings, its data's identity, what it did): written
+                    one way, read and checked one way, older files upgraded
+    files           every file read and written (atomically), the lock, every printed line,
+                    the paths a command will write, and the errors a user can cause
     flags           the command line's flags and every check of their values
-    record          what a run is made of (its settings, its data's identity), and the one
-                    check of every field of a run's record, wherever one is read
     datasets        reading, checking and splitting MNIST, Iris and CSV files
-    optimizers      Adam, SGD, momentum, and the learning-rate schedules
+    optimizers      Adam, SGD, momentum, weight decay, and the learning-rate schedules
     callbacks       between the steps: progress, Ctrl-C, early stopping, layer health, a
                     network stuck at chance, --augment
     checkpoint      the checkpoint after every epoch, --resume, and earlier runs set aside
-    results         what a run leaves: metrics.json, history.csv, the plots, model.npz
-    files           every file read and written (atomically), the lock, every printed line,
-                    the paths a command will write, and the errors a user can cause
+    report          what a run prints and leaves: the summary, metrics.json, history.csv,
+                    the plots, model.npz
     plots           the diagnostic figures (confusion matrix, calibration, ...)
-    metrics         confusion matrix, per-class scores, calibration, chance level
+    metrics         the test set's scores, calibration, chance level, gradient sizes
     saved_models    model.npz read back, --evaluate and --predict
     gradients       --explain (the assignment's example, worked) and --gradient_check
-    console         what a run prints: its header, the network, the summary
-    signals         how a command ends: Ctrl-C and SIGTERM, exit statuses
-    threads         the BLAS thread count
-    experiments     several values per flag: one run per combination, in parallel
-    comparison      runs side by side, read from their metrics.json (and --compare)
+    process         the BLAS threads, the memory a network needs, signals and exit statuses
+    experiments     several values per flag: one run per combination, in parallel, and runs
+                    side by side from their metrics.json (--compare)
     estimator       the network as a scikit-learn classifier
 """

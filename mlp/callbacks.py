@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from Model import Callback, INTERRUPTED, STOPPED_EARLY
+from Model import INTERRUPTED, STOPPED_EARLY, Callback
 from mlp.files import make_folder, say
 from mlp.metrics import chance_level, gradient_rms
 from mlp.optimizers import packed_parameters, unpack_parameters

@@ -11,20 +11,19 @@ stopped: the same batches in the same order, the same numbers bit for bit.
 
 import json
 import os
-from types import SimpleNamespace
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import NamedTuple, Optional, Union
 
 import numpy as np
 
 from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback
-from mlp.datasets import DATASETS, Dataset
-from mlp.files import (DataError, parse_json, read_npz_arrays, read_text_or_none, say, set_aside,
-                       write_atomically)
 from mlp.callbacks import STUCK, timed
+from mlp.datasets import DATASETS, Dataset
+from mlp.files import DataError, parse_json, read_npz_arrays, say, set_aside, write_atomically
 from mlp.optimizers import packed_parameters, unpack_parameters
 from mlp.record import (UNVERIFIED, RunRecord, RunSettings, data_file_flag, data_file_to_reuse,
-                        settings_flags, upgrade)
+                        read_record, settings_flags, upgrade_checkpoint)
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"
@@ -90,9 +89,7 @@ def read_checkpoint(path):
             raise ValueError("not a checkpoint of this project")
         if values.get("version") not in (1, VERSION):
             raise ValueError(f"version {values.get('version')}; this project reads 1 to {VERSION}")
-        if values["version"] == 1:  # the record was kept in two parts
-            values["record"] = upgrade(dict(values.pop("settings"), **values.pop("result"),
-                                            train_seconds=0.0))
+        values = upgrade_checkpoint(values)
         record = RunRecord.from_json(values["record"])
         check_contents(values, arrays, record)
     except (KeyError, ValueError, TypeError) as error:
@@ -319,8 +316,7 @@ def finished_record(folder):
     """The RunRecord of a folder's metrics.json if it says the run finished; else None (none
     there, unreadable, or a run that did not finish)."""
     try:
-        record = RunRecord.from_json(upgrade(parse_json(
-            read_text_or_none(os.path.join(folder, "metrics.json")) or "null")))
-    except (ValueError, TypeError):
+        record = read_record(os.path.join(folder, "metrics.json"))
+    except DataError:
         return None
     return record if record.fit.status in FINISHED else None

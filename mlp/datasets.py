@@ -19,7 +19,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from mlp.files import DataError, NPZ_READ_ERRORS, npz_error_text, open_npz, read_bytes
+from mlp.files import NPZ_READ_ERRORS, DataError, npz_error_text, open_npz, read_bytes
 from mlp.record import CSV, DataSource, fingerprint
 
 # The project's top folder, where the shipped iris.data lies.

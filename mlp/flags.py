@@ -10,18 +10,11 @@ import math
 import re
 import sys
 
-import numpy as np
-
 from HiddenLayer import ACTIVATIONS
 from mlp.datasets import DATASETS
-from mlp.files import DataError, UserError, available_memory_bytes, say
+from mlp.files import UserError, say
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
-from mlp.console import network_text
-from mlp.threads import TIE_MARGIN
-# Besides the optimizer's own buffers, training keeps the weights and their gradients.
-MODEL_COPIES = 2
-# predict_proba evaluates this many rows at a time; the memory estimate counts their activations.
-EVALUATION_CHUNK = 8192
+from mlp.process import TIE_MARGIN
 
 
 # ------------------------------------------------------- values of one flag
@@ -84,23 +77,22 @@ open_fraction = bounded_number("a fraction strictly between 0 and 1", lambda val
 dropout_rate = bounded_number("a rate from 0 up to, not including, 1", lambda value: 0 <= value < 1)
 
 
-def positive_int(text):
-    if not re.fullmatch(r"\s*\+?\d+\s*", text) or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
-    return int(text)
+def whole_number(least, most=None, unit=""):
+    """An argparse type: a whole number from least (to most, when given)."""
+    expected = (f"a whole number {unit}from {least} to {most}" if most
+                else f"a whole number of at least {least}")
+
+    def parse(text):
+        if not re.fullmatch(r"\s*\+?\d+\s*", text) or not least <= int(text) <= (most or
+                                                                               math.inf):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
+        return int(text)
+    return parse
 
 
-def shift_pixels(text):
-    if not re.fullmatch(r"\s*\+?\d+\s*", text) or not 1 <= int(text) <= 13:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of pixels from 1 "
-                                         f"to 13")
-    return int(text)
-
-
-def seed_int(text):
-    if not re.fullmatch(r"\s*\+?\d+\s*", text):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 0")
-    return int(text)
+positive_int = whole_number(1)
+shift_pixels = whole_number(1, 13, unit="of pixels ")
+seed_int = whole_number(0)
 
 
 # What --help says of each activation of HiddenLayer.ACTIVATIONS (a test keeps the keys equal).
@@ -114,6 +106,15 @@ ACTIVATION_HELP = {
 def choices_help(table, describe):
     """'name: what it is; name: ...' for the help of a flag whose choices are a table's keys."""
     return "; ".join(f"{name}: {describe(entry)}" for name, entry in table.items())
+
+
+def per_dataset(attribute, every=True):
+    """' (default: 100 for mnist, 1 for iris)' for the help of a flag whose default each data
+    set chooses (its DatasetEntry's attribute; unless every, only the sets that have one)."""
+    return " (default: " + ", ".join(
+        f"{value:g} for {name}" if isinstance(value, float) else f"{value} for {name}"
+        for name, value in ((name, getattr(entry, attribute)) for name, entry in DATASETS.items())
+        if every or value) + ")"
 
 
 # ---------------------------------------------------------------- the parser
@@ -181,24 +182,19 @@ def add_training_flags(parser):
     parser.add_argument("--activation", nargs="+", choices=ACTIVATIONS, default="sigmoid",
                         help="activation of the hidden layers: "
                              + choices_help(ACTIVATION_HELP, lambda text: text))
-    per_dataset = ", ".join(f"{entry.schedule} for {name}" for name, entry in DATASETS.items())
     parser.add_argument("--lr_schedule", nargs="+", choices=LEARNING_RATE_SCHEDULES, default=None,
                         help=choices_help(LEARNING_RATE_SCHEDULES, lambda entry: entry.description)
-                        + f" (default: {per_dataset})")
-    per_dataset = ", ".join(f"{entry.batch_size} for {name}" for name, entry in DATASETS.items())
+                        + per_dataset("schedule"))
     parser.add_argument("--batch_size", nargs="+", type=positive_int, default=None,
-                        help=f"rows per gradient step (default: {per_dataset})")
-    per_dataset = ", ".join(f"{entry.weight_decay:g} for {name}"
-                            for name, entry in DATASETS.items())
+                        help="rows per gradient step" + per_dataset("batch_size"))
     parser.add_argument("--weight_decay", nargs="+", type=non_negative_float, default=None,
                         help="decoupled weight decay (AdamW's): each step shrinks the weights, "
                              "not the biases, by the factor 1 - learning rate x this; 0 turns "
-                             f"it off (default: {per_dataset})")
-    per_dataset = ", ".join(f"{entry.dropout:g} for {name}" for name, entry in DATASETS.items())
+                             "it off" + per_dataset("weight_decay"))
     parser.add_argument("--dropout", nargs="+", type=dropout_rate, default=None,
                         help="share of the hidden units' outputs dropped at random in each "
                              "training step (inverted dropout; evaluation uses them all); 0 "
-                             f"turns it off (default: {per_dataset})")
+                             "turns it off" + per_dataset("dropout"))
     parser.add_argument("--optimizer", nargs="+", choices=OPTIMIZERS, default="adam",
                         help=choices_help(OPTIMIZERS, lambda entry: entry.description))
     parser.add_argument("--seed", nargs="+", type=seed_int, default=0,
@@ -218,14 +214,13 @@ def add_run_flags(parser):
                         help="fraction of the training rows held out for validation")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="floating-point type of the weights and data")
-    images = ", ".join(f"{entry.augment_pixels} for {name}" for name, entry in DATASETS.items()
-                       if entry.augment_pixels)
     parser.add_argument("--augment", action="store_true",
                         help="each epoch, move every training image by its own random shift of "
                              "up to --augment_pixels pixels in each direction (data sets of "
                              "images only; validation and test images are never changed)")
     parser.add_argument("--augment_pixels", type=shift_pixels, default=None,
-                        help=f"the largest shift --augment makes (default: {images})")
+                        help="the largest shift --augment makes"
+                             + per_dataset("augment_pixels", every=False))
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads of numpy's BLAS for the matrix products; the same seed "
                              "gives the same numbers at the same count (default: the fewest "
@@ -287,51 +282,20 @@ def add_mode_flags(parser):
                              "per layer, exit 0 if all are below 1e-6, else 1; needs no data")
 
 
-def flags_table():
-    """The flags as a markdown table (flag, default, what it does), made from the parser itself:
-    README.md shows it, and a test checks that the two agree."""
-    parser = build_parser()
-    formatter = DefaultOnceFormatter("Main.py")
-    rows = ["| flag | default | what it does |", "|---|---|---|"]
-    for action in parser._actions:
-        if not action.option_strings or action.dest == "help":
-            continue
-        text = " ".join(formatter._expand_help(action).split())
-        meaning, _, default = text.partition(" (default: ")
-        default = default[:-1] if default else ""
-        if action.choices and not all(str(choice) in meaning for choice in action.choices):
-            meaning += f"; one of {', '.join(map(str, action.choices))}"
-        name = action.option_strings[0] + (f" {action.metavar}" if action.metavar else "")
-        rows.append(f"| `{name}` | {default} | {meaning.replace('|', '/')} |")
-    return "\n".join(rows)
+def joined_hidden_layers(tokens):
+    """tokens with the ones after --hidden_layers, up to the next flag, joined into its value.
 
-
-def joined_hidden_layers(argv):
-    """argv with the tokens after --hidden_layers, up to the next --flag, joined into one.
-
-    (A token such as "--64]" is not a flag: it is a mangled width, and stays in the list.)
-
-    The shell splits the assignment's unquoted [256, 64] into two tokens (and
-    --hidden_layers=[256, 64] too), and argparse would take a token such as
-    "-64]" for an unknown flag; passed as
-    --hidden_layers=VALUE, the whole list reaches parse_hidden_layers, which
-    says what is wrong with it.
+    The shell splits the assignment's unquoted [256, 64] (and --hidden_layers=[256, 64])
+    into two tokens, and argparse would take a token such as "-64]" for an unknown flag;
+    joined, the whole list reaches parse_networks, which says what is wrong with it.
     """
     joined = []
-    position = 0
-    while position < len(argv):
-        token = argv[position]
-        end = position + 1
-        if token == "--hidden_layers" or token.startswith("--hidden_layers="):
-            while end < len(argv) and not re.match(r"--[A-Za-z]", argv[end]):
-                end += 1
-            # --hidden_layers=[256, 64] reaches us as "--hidden_layers=[256," and "64]".
-            pieces = [token.partition("=")[2]] if "=" in token else []
-            pieces += argv[position + 1:end]
-            if pieces:
-                token = "--hidden_layers=" + " ".join(pieces)
-        joined.append(token)
-        position = end
+    for token in tokens:
+        if (joined and joined[-1].partition("=")[0] == "--hidden_layers"
+                and not re.match(r"--[A-Za-z]", token)):
+            joined[-1] += (" " if "=" in joined[-1] else "=") + token
+        else:
+            joined.append(token)
     return joined
 
 
@@ -341,36 +305,32 @@ TYPESET_DASHES = "\u2013\u2014\u2212"
 
 
 def plain_dashes(tokens, known):
-    """tokens with a flag typed with typeset dashes (-learning_rate, --epochs with an en or em
-    dash or a minus sign) or with hyphens inside (--learning-rate) read as the flag of known
-    (--learning_rate), and one line on standard error for each kind saying so."""
-    fixed, typeset, hyphens = [], [], []
+    """tokens with a flag typed with typeset dashes (an en or em dash or a minus sign for -)
+    or with hyphens inside (--learning-rate) read as the flag of known it means, and a note on
+    standard error for each kind."""
+    typeset, hyphens, fixed = [], [], []
     for token in tokens:
-        match = re.match(f"[-{TYPESET_DASHES}]{{1,2}}(?=[A-Za-z])", token)
-        if match and any(dash in match.group() for dash in TYPESET_DASHES):
+        dashes = re.match(f"[-{TYPESET_DASHES}]{{1,2}}(?=[A-Za-z])", token)
+        if dashes and set(dashes.group()) & set(TYPESET_DASHES):
             typeset.append(token)
-            token = "--" + token[match.end():]
+            token = "--" + token[dashes.end():]
         name, equals, value = token.partition("=")
-        if name.startswith("--") and "-" in name[2:] and name not in known:
-            underscored = "--" + name[2:].replace("-", "_")
-            if underscored in known:
-                hyphens.append((name, underscored))
-                token = underscored + equals + value
+        underscored = "--" + name[2:].replace("-", "_")
+        if name.startswith("--") and name not in known and underscored in known:
+            hyphens.append((name, underscored))
+            token = underscored + equals + value
         fixed.append(token)
     if typeset:
-        names = ", ".join(sorted({f"U+{ord(c):04X}" for t in typeset for c in t[:2]
+        names = ", ".join(sorted({f"U+{ord(c):04X}" for token in typeset for c in token[:2]
                                   if c in TYPESET_DASHES}))
-        say(f"Main.py: note: read {' '.join(typeset)} as {' '.join(fixed_flags(typeset))}: "
-            f"typographic dashes ({names}), as a word processor writes --", error=True)
+        plain = ["--" + token.lstrip("-" + TYPESET_DASHES) for token in typeset]
+        say(f"Main.py: note: read {' '.join(typeset)} as {' '.join(plain)}: typographic dashes "
+            f"({names}), as a word processor writes --", error=True)
     if hyphens:
         say(f"Main.py: note: read {' '.join(typed for typed, _ in hyphens)} as "
             f"{' '.join(flag for _, flag in hyphens)}: this program's flags are written with "
             f"underscores", error=True)
     return fixed
-
-
-def fixed_flags(tokens):
-    return ["--" + token.lstrip("-" + TYPESET_DASHES) for token in tokens]
 
 
 def parse_args(argv=None):
@@ -444,118 +404,52 @@ def several_values(args, parser):
     return varied
 
 
-def weight_decay_problem(learning_rate, weight_decay):
-    """Why decoupled weight decay cannot train at this learning rate, or None: each step
-    multiplies the weights by 1 - learning_rate x weight_decay, which must stay above 0."""
-    factor = 1.0 - learning_rate * weight_decay
-    if factor > 0:
-        return None
-    return (f"argument --weight_decay: {weight_decay:g} at --learning_rate {learning_rate:g} "
-            f"multiplies the weights by 1 - {learning_rate:g} x {weight_decay:g} = {factor:g} "
-            f"every step, which {'zeroes' if factor == 0 else 'flips the sign of'} them; "
-            f"expected learning rate x weight decay below 1")
-
-
-# The flags that act in each mode besides training; every other flag there does nothing.
-MODE_FLAGS = {
-    "explain": {"--explain"},
-    "gradient_check": {"--gradient_check", "--hidden_layers", "--activation", "--seed",
-                       "--dropout"},
-    "model": {"--model", "--evaluate", "--predict", "--output_dir", "--mnist_path", "--iris_path",
-              "--csv", "--target"},
-}
-MODE_FLAGS["compare"] = {"--compare", "--output_dir"}
-MODE_WORDS = {"compare": "--compare (it only reads the runs it is given)",
-              "explain": "--explain (it needs no data and no other flag)",
-              "gradient_check": "--gradient_check (it takes only --hidden_layers, --activation, "
-                                "--seed and --dropout)",
-              "model": "--model (a saved model brings its own network and settings)"}
-
-
 def flags_given(tokens):
     """The flags named on the command line, in order, without their values."""
     return [token.partition("=")[0] for token in tokens if re.match(r"--[A-Za-z]", token)]
 
 
+# Each mode besides training: the flags that act in it (any other does nothing there), and how
+# a refusal names the mode.
+MODES = {
+    "explain": ({"--explain"}, "--explain (it needs no data and no other flag)"),
+    "gradient_check": ({"--gradient_check", "--hidden_layers", "--activation", "--seed",
+                        "--dropout"}, "--gradient_check (it takes only --hidden_layers, "
+                                      "--activation, --seed and --dropout)"),
+    "model": ({"--model", "--evaluate", "--predict", "--output_dir", "--csv", "--target",
+               *(f"--{name}_path" for name in DATASETS)},
+              "--model (a saved model brings its own network and settings)"),
+    "compare": ({"--compare", "--output_dir"}, "--compare (it only reads the runs it is given)"),
+}
+# The flags that act only when something else holds: (flag, the mode, None for training,
+# whether it acts, what the refusal adds to "does nothing"). A saved model's data set is known
+# once it is read: saved_models refuses another data set's file flag then.
+ACTS_ONLY = [
+    ("--jobs", None, lambda args: args.varied,
+     " for one run; expected several values of a training flag (an experiment)"),
+    ("--augment_pixels", None, lambda args: args.augment, " without --augment"),
+    ("--datasets", None, lambda args: args.csv is None,
+     " with --csv, which trains on the CSV alone"),
+    *((f"--{name}_path", None, lambda args, name=name: name in args.datasets,
+       f": {name} is not among the data sets trained ({{datasets}})") for name in DATASETS),
+    ("--output_dir", "model", lambda args: args.predict, " with --model without --predict"),
+    *((flag, "model", lambda args: args.evaluate, " with --model without --evaluate")
+      for flag in ("--csv", "--target", *(f"--{name}_path" for name in DATASETS))),
+]
+
+
 def idle_flag(args, given):
-    """The message refusing the first flag given that would do nothing in the chosen mode, or
-    None. A mode is --explain, --gradient_check, --model or training; --augment_pixels acts
-    only with --augment, --output_dir with --model only for --predict, the data files with
-    --model only for --evaluate; in training, a data set's file flag only when that data set
-    is trained, and --datasets not with --csv (which trains on the CSV alone). A saved model's
-    data set is known once it is read: mlp.prediction refuses another data set's flag then."""
-    mode = ("explain" if args.explain else "gradient_check" if args.gradient_check
-            else "model" if args.model else "compare" if args.compare else None)
+    """The line refusing the first flag given that would do nothing (MODES, ACTS_ONLY), or
+    None."""
+    mode = next((mode for mode in MODES if getattr(args, mode)), None)
     if mode is not None and args.varied:
-        flag = next(iter(args.varied))
-        return (f"argument --{flag}: several values make an experiment, which trains; expected "
-                f"one value with --{mode}")
-    if "--jobs" in given and not args.varied:
-        return ("argument --jobs: does nothing for one run; expected several values of a "
-                "training flag (an experiment)")
+        return (f"argument --{next(iter(args.varied))}: several values make an experiment, "
+                f"which trains; expected one value with --{mode}")
     for flag in given:
-        if mode is None:
-            if flag == "--augment_pixels" and not args.augment:
-                return "argument --augment_pixels: does nothing without --augment"
-            if flag == "--datasets" and args.csv is not None:
-                return "argument --datasets: does nothing with --csv, which trains on the CSV alone"
-            kind = flag[2:-len("_path")] if flag.endswith("_path") else None
-            if kind in DATASETS and kind not in args.datasets:
-                return (f"argument {flag}: does nothing: {kind} is not among the data sets "
-                        f"trained ({', '.join(args.datasets)})")
-        elif flag not in MODE_FLAGS[mode]:
-            return f"argument {flag}: does nothing with {MODE_WORDS[mode]}"
-        elif mode == "model" and flag == "--output_dir" and not args.predict:
-            return "argument --output_dir: does nothing with --model without --predict"
-        elif mode == "model" and flag in (
-                "--mnist_path", "--iris_path", "--csv", "--target") and not args.evaluate:
-            return f"argument {flag}: does nothing with --model without --evaluate"
+        if mode is not None and flag not in MODES[mode][0]:
+            return f"argument {flag}: does nothing with {MODES[mode][1]}"
+        for rule_flag, rule_mode, acts, words in ACTS_ONLY:
+            if (rule_flag, rule_mode) == (flag, mode) and not acts(args):
+                return (f"argument {flag}: does nothing"
+                        + words.format(datasets=", ".join(args.datasets)))
     return None
-
-
-# ------------------------------------------------- checks before any training
-
-def estimated_training_bytes(n_features, hidden_layers, n_classes, dtype_size, optimizer="adam"):
-    """(bytes that training this network needs beyond the data, roughly; its parameter count).
-
-    The parameters, counted once for the weights, once for their gradients and
-    once for each buffer of the optimizer, and the activations of an evaluation
-    chunk (before and after each activation function).
-    """
-    widths = [n_features, *hidden_layers, n_classes]
-    n_parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(widths, widths[1:]))
-    copies = MODEL_COPIES + OPTIMIZERS[optimizer].buffers
-    activations = EVALUATION_CHUNK * sum(widths[1:]) * 2
-    return (copies * n_parameters + activations) * dtype_size, n_parameters
-
-
-def network_too_large(title, n_features, n_classes, args, available):
-    """Why the network the flags ask for cannot be trained in the available memory, or None."""
-    needed, n_parameters = estimated_training_bytes(n_features, args.hidden_layers, n_classes,
-                                                    np.dtype(args.dtype).itemsize, args.optimizer)
-    if available is None or needed <= available:
-        return None
-    network = network_text(n_features, args.hidden_layers, n_classes)
-    return (f"the {title} network ({network}, {n_parameters:,} parameters) needs about "
-            f"{needed / 2**30:,.1f} GiB to train and this machine has "
-            f"{available / 2**30:,.1f} GiB available; expected smaller layers")
-
-
-def refuse_network_too_large(title, n_features, n_classes, args):
-    """Raise DataError when a network for data of this shape cannot be trained in the memory
-    available (for a CSV, whose shape is known only once it is read)."""
-    message = network_too_large(title, n_features, n_classes, args, available_memory_bytes())
-    if message:
-        raise DataError(message)
-
-
-def check_network_fits(args):
-    """Refuse, before anything is allocated, a network too large for this machine's memory."""
-    available = available_memory_bytes()
-    for name in args.datasets:
-        entry = DATASETS.get(name)
-        if entry is not None:
-            message = network_too_large(entry.title, entry.n_features, entry.n_classes, args,
-                                        available)
-            if message:
-                raise UserError(f"argument --hidden_layers: {message}")

@@ -7,7 +7,7 @@ import numpy as np
 
 from HiddenLayer import HiddenLayer, sigmoid
 from Model import Model, cross_entropy, cross_entropy_gradient, one_hot
-from mlp.console import network_text
+from mlp.report import network_text
 from mlp.files import say
 
 

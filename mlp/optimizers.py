@@ -287,3 +287,15 @@ class LearningRateScheduler(Callback):
 
     def on_train_end(self, run):
         run.optimizer.learning_rate = self.base_rate
+
+
+def weight_decay_problem(learning_rate, weight_decay):
+    """Why decoupled weight decay cannot train at this learning rate, or None: each step
+    multiplies the weights by 1 - learning_rate x weight_decay, which must stay above 0."""
+    factor = 1.0 - learning_rate * weight_decay
+    if factor > 0:
+        return None
+    return (f"argument --weight_decay: {weight_decay:g} at --learning_rate {learning_rate:g} "
+            f"multiplies the weights by 1 - {learning_rate:g} x {weight_decay:g} = {factor:g} "
+            f"every step, which {'zeroes' if factor == 0 else 'flips the sign of'} them; "
+            f"expected learning rate x weight decay below 1")

@@ -1,7 +1,7 @@
 """The diagnostic figures a run draws beside the loss and accuracy plots (Model.plot_history).
 
 Each function returns a matplotlib Figure made without pyplot (no window, no
-global state); mlp.results saves them.
+global state); mlp.report saves them.
 """
 
 import numpy as np

@@ -1,14 +1,13 @@
-"""What a run is made of, in one typed record: its settings and its data's identity.
+"""A run's record: what it was made of and what it did, written one way and read one way.
 
-RunSettings holds every setting a run trains with (the flags, and the data
-set's defaults where a flag is unset); DataSource says exactly which data it
-was: the kind of data set, the file's resolved path, size and sha256, how it
-was split, and its contracts (the pixel scale of images, the header of a
-table). Main builds both once; the checkpoint, model.npz and metrics.json all
-store them from here, and every later command that reuses a run (--resume,
---evaluate) checks the data it is about to read against the record: a file
-that changed is refused, never used silently; the same bytes under another
-path are accepted."""
+RunSettings holds every setting a run trains with; DataSource says exactly which data it was
+(the file's resolved path, size and sha256, how it was split, its contracts); RunRecord holds
+both with the fit's result and what was measured. metrics.json is RunRecord.to_json(), and
+model.npz and checkpoint.npz store that same JSON; RunRecord.from_json checks every field
+against one table. Files of earlier versions pass through upgrade() first. Every later command
+that reuses a run (--resume, --evaluate) checks the data it reads against the record: a file
+that changed is refused, never used silently; the same bytes under another path are
+accepted."""
 
 import dataclasses
 import hashlib
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from Model import HISTORY_KEYS, FitResult
-from mlp.files import DataError, read_bytes
+from mlp.files import LARGEST_JSON, DataError, parse_json, read_bytes, save_text
 
 
 # The kinds of data set: the named ones of mlp.datasets.DATASETS, and a user's CSV.
@@ -53,22 +52,6 @@ class DataSource:
     def record(self):
         """As stored in metrics.json, model.npz and checkpoint.npz."""
         return dataclasses.asdict(self)
-
-    @classmethod
-    def from_record(cls, record):
-        """The DataSource a record() made, or None when record is not one (an older file
-        that recorded no identity); never raises."""
-        if not isinstance(record, dict):
-            return None
-        names = {field.name for field in dataclasses.fields(cls)}
-        try:
-            source = cls(**{key: value for key, value in record.items() if key in names})
-        except TypeError:
-            return None
-        if not (isinstance(source.path, str) and isinstance(source.sha256, str)
-                and type(source.size) is int):
-            return None
-        return source
 
 
 def fingerprint(content):
@@ -398,6 +381,21 @@ class RunRecord:
                    fit, record["train_seconds"], measures)
 
 
+def write_record(record, path):
+    """Write metrics.json: the record's JSON, atomically."""
+    save_text(json.dumps(record.to_json(), indent=2) + "\n", path)
+
+
+def read_record(path):
+    """The RunRecord in the metrics.json at path; DataError naming the file and the field that
+    is wrong."""
+    try:
+        return RunRecord.from_json(upgrade(parse_json(read_bytes(
+            path, "a run's metrics.json", LARGEST_JSON).decode())))
+    except ValueError as error:  # (UnicodeDecodeError too)
+        raise DataError(f"{path}: a damaged metrics.json, or not a run's ({error})") from None
+
+
 # What a record of an older file lacks, and what the run it describes trained with: the
 # settings that had no flag yet, and for a model file (which kept only the settings and
 # the data), an empty history.
@@ -407,10 +405,10 @@ FORMER_SETTINGS = {"activation": "sigmoid", "weight_decay": 0.0, "dropout": 0.0,
 
 
 def upgrade(record, model_version=None, named_kinds=()):
-    """A record of an older file in the layout RunRecord.from_json reads: a version 1
-    checkpoint's settings and result, a metrics.json that lacks later settings, or a model
-    file's options (model_version 1 or 2: the settings, the data set and its source; a CSV
-    was named after its file, not one of named_kinds, and recorded its class column)."""
+    """A record of an older file in the layout RunRecord.from_json reads: a metrics.json that
+    lacks later settings, or a model file's options (model_version 1 or 2: the settings, the
+    data set and its source; a CSV was named after its file, not one of named_kinds, and
+    recorded its class column)."""
     if not isinstance(record, dict):
         return record
     record = {**FORMER_SETTINGS, **record}
@@ -424,3 +422,13 @@ def upgrade(record, model_version=None, named_kinds=()):
                                      or record.get("dataset") not in named_kinds):
             record["dataset"] = CSV
     return record
+
+
+def upgrade_checkpoint(values):
+    """A checkpoint's values in the current layout: version 1 kept the record in two parts, the
+    settings and the fit's result, without the training time."""
+    if isinstance(values, dict) and values.get("version") == 1:
+        values = dict(values, version=2, record=dict(
+            values.pop("settings"), **values.pop("result"), train_seconds=0.0))
+    values["record"] = upgrade(values["record"])
+    return values

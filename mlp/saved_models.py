@@ -16,8 +16,8 @@ import numpy as np
 from HiddenLayer import ACTIVATIONS
 from Model import Model
 from mlp.datasets import DATASETS, image_features, load_dataset, read_feature_rows
-from mlp.files import (DataError, PREDICTIONS, make_folder, parse_json, read_npz_arrays, save_text,
-                       say)
+from mlp.files import (PREDICTIONS, DataError, check_predictions_path, make_folder, parse_json,
+                       read_npz_arrays, save_text, say)
 from mlp.metrics import assess
 from mlp.record import (CSV, UNVERIFIED, RunRecord, check_loaded, data_file_flag,
                         data_file_to_reuse, upgrade)
@@ -33,7 +33,7 @@ def model_arrays(model, class_names, feature_mean, feature_scale, record):
 
     feature_mean and feature_scale (n_features,) are what was subtracted from
     and divided into the raw features before training (None when the features
-    were used as they came); record is the run's RunRecord.to_json().
+    were used as they came); record is the run's RunRecord.
     """
     n_features = model.n_features
     if feature_mean is None:
@@ -46,7 +46,7 @@ def model_arrays(model, class_names, feature_mean, feature_scale, record):
         "class_names": np.array([str(name) for name in class_names]),
         "feature_mean": np.asarray(feature_mean, np.float64),
         "feature_scale": np.asarray(feature_scale, np.float64),
-        "record": np.array(json.dumps(record)),
+        "record": np.array(json.dumps(record.to_json())),
     }
     for index, layer in enumerate(model.layers):
         arrays[f"weights_{index}"] = layer.weights
@@ -162,6 +162,8 @@ def _whole_numbers(arrays, key, default=None):
 
 def use_saved_model(args):
     """--model FILE with --evaluate and/or --predict FILE; returns the exit status."""
+    if args.predict:
+        check_predictions_path(args.output_dir, args.predict, args.model)
     model, details = load_model(args.model)
     if args.evaluate:
         evaluate_saved_model(model, details, args)

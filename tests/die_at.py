@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import Main  # noqa: E402
 from mlp import callbacks, checkpoint  # noqa: E402
-from mlp.signals import run_from_command_line  # noqa: E402
+from mlp.process import run_from_command_line  # noqa: E402
 
 
 def die_at_checkpoint(epoch, dataset):

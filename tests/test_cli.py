@@ -12,7 +12,7 @@ import pytest
 
 import Main
 from HiddenLayer import ACTIVATIONS
-from mlp import flags
+from mlp import flags, process
 from mlp.datasets import DATASETS, keras_cache_file
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
 from helpers import (IRIS, MAIN, assert_one_line_error, make_mnist_like, png_size, run_in_process,
@@ -383,7 +383,7 @@ def test_a_network_too_large_for_memory_is_refused_before_allocating(capsys, tmp
 def test_memory_estimate_counts_parameters_and_the_optimizers_copies(optimizer, copies):
     # Weights and gradients, plus Adam's two running means and a scratch buffer (momentum:
     # velocity and scratch; sgd: scratch).
-    needed, n_parameters = flags.estimated_training_bytes(784, [256, 64], 10, 4, optimizer)
+    needed, n_parameters = process.estimated_training_bytes(784, [256, 64], 10, 4, optimizer)
     assert n_parameters == 785 * 256 + 257 * 64 + 65 * 10 == 218058
     assert needed == (copies * 218058 + 8192 * (256 + 64 + 10) * 2) * 4
 

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import ROOT
 from mlp.datasets import DATASETS
-from mlp.flags import flags_table
+from mlp.flags import DefaultOnceFormatter, build_parser
 
 sys.path.insert(0, os.path.join(ROOT, "docs"))
 import reference_runs  # noqa: E402
@@ -114,3 +114,22 @@ def test_evaluate_prints_what_its_page_shows(fresh_copy):
     command(fresh_copy, "python Main.py --datasets iris")
     output = command(fresh_copy, "python Main.py --model results/iris/model.npz --evaluate")
     assert output.rstrip("\n") == shown_output("docs/saved-models.md", "the seed saved in the model")
+
+
+def flags_table():
+    """The flags as a markdown table (flag, default, what it does), made from the parser itself:
+    README.md shows it, and a test checks that the two agree."""
+    parser = build_parser()
+    formatter = DefaultOnceFormatter("Main.py")
+    rows = ["| flag | default | what it does |", "|---|---|---|"]
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        text = " ".join(formatter._expand_help(action).split())
+        meaning, _, default = text.partition(" (default: ")
+        default = default[:-1] if default else ""
+        if action.choices and not all(str(choice) in meaning for choice in action.choices):
+            meaning += f"; one of {', '.join(map(str, action.choices))}"
+        name = action.option_strings[0] + (f" {action.metavar}" if action.metavar else "")
+        rows.append(f"| `{name}` | {default} | {meaning.replace('|', '/')} |")
+    return "\n".join(rows)

@@ -7,7 +7,7 @@ import pytest
 
 from Model import Model, one_hot
 from mlp.callbacks import LayerHealth, health_sentence, saturation
-from mlp.console import look_before_training, network_table
+from mlp.report import look_before_training, network_table
 from mlp.optimizers import optimizer_for
 from helpers import make_mnist_like, png_size, run_in_process, words
 

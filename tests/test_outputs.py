@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from Model import FitResult, TrainingRun
-from mlp import files, results
+from mlp import files, report
 from mlp.callbacks import PrintProgress
 from mlp.files import output_lock
 from helpers import (IRIS, MAIN, RUN, assert_one_line_error, make_csv, run_in_process, run_main,
@@ -144,7 +144,7 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
     no sooner than 0.4 / PLOT_BUDGET = 20 s apart."""
     from mlp.datasets import DATASETS, Dataset
     from mlp.flags import parse_args
-    from mlp.results import LiveRecords
+    from mlp.report import LiveRecords
     from mlp.record import DataSource, RunSettings
 
     now = [0.0]
@@ -154,7 +154,7 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
         drawn.append(now[0])
         now[0] += 0.4
 
-    monkeypatch.setattr(results, "save_history_plots", draw)
+    monkeypatch.setattr(report, "save_history_plots", draw)
     X, y = np.zeros((4, 2), np.float32), np.zeros(4, np.int64)
     data = DataSource(kind="csv", title="toy", path="toy.csv", size=0, sha256="", rows=4,
                       split_seed=0, validation_split=0.1, test_fraction=0.2)
@@ -174,6 +174,6 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
         live.on_epoch_end(run, {})
     assert drawn[0] == pytest.approx(10.0)
     assert all(b - a >= 20.0 for a, b in zip(drawn, drawn[1:]))
-    assert 0.4 * len(drawn) / now[0] <= results.PLOT_BUDGET
+    assert 0.4 * len(drawn) / now[0] <= report.PLOT_BUDGET
     assert len((tmp_path / "history.csv").read_text().splitlines()) == 101
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "running"

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from mlp import results
+from mlp import report
 from helpers import make_mnist_like, run_in_process, words
 
 
@@ -18,14 +18,14 @@ def pictured_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pictured")
     data = make_mnist_like(folder / "mnist.npz", n_train=600, n_test=200, label_noise=0.2)
     figures = {}
-    save_figure = results.save_figure
+    save_figure = report.save_figure
 
     def keep(figure, path):
         figures[path.rsplit("/", 1)[-1]] = figure
         save_figure(figure, path)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(results, "save_figure", keep)
+        patch.setattr(report, "save_figure", keep)
         capsys = _Capture()
         result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", data, "--epochs",
                                 "4", "--hidden_layers", "[32,", "16]", "--batch_size", "16",

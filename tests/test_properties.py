@@ -280,7 +280,7 @@ def test_images_to_predict_are_read_or_refused_in_one_line(tmp_path_factory, dat
 
 def model_arrays_of(model):
     buffer = io.BytesIO()
-    save_model(buffer, model, ["a", "b"], None, None, tiny_record().to_json())
+    save_model(buffer, model, ["a", "b"], None, None, tiny_record())
     buffer.seek(0)
     with np.load(buffer) as archive:
         return dict(archive)

@@ -13,7 +13,7 @@ import pytest
 
 import Main
 from mlp.checkpoint import read_checkpoint
-from mlp.comparison import read_run
+from mlp.experiments import read_run
 from mlp.files import DataError
 from mlp.saved_models import load_model
 from mlp.record import DATA_FIELDS, RECORD_FIELDS, RunRecord

@@ -15,7 +15,7 @@ import pytest
 from mlp import checkpoint, files as file_module
 from mlp.checkpoint import read_checkpoint
 from mlp.files import DataError
-from mlp.results import HISTORY_COLUMNS
+from mlp.report import HISTORY_COLUMNS
 from helpers import (IRIS, MAIN, RUN, assert_one_line_error, kill_at, make_mnist_like, npz,
                      png_size, run_in_process, run_main, snapshot)
 

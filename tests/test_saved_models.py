@@ -24,7 +24,7 @@ def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
     path = tmp_path / "model.npz"
     with open(path, "wb") as stream:
         save_model(stream, model, dataset.class_names, dataset.feature_mean, dataset.feature_scale,
-                   tiny_record().to_json())
+                   tiny_record())
     loaded, details = load_model(path)
     np.testing.assert_array_equal(loaded.predict_proba(dataset.X_test), model.predict_proba(dataset.X_test))
     assert loaded.hidden_sizes == [8, 5] and loaded.dtype == np.float32
@@ -132,7 +132,7 @@ def test_a_saved_model_keeps_its_activation(tmp_path, activation):
     model = Model(4, [6], 3, rng, activation=activation)
     path = tmp_path / "model.npz"
     with open(path, "wb") as stream:
-        save_model(stream, model, ["a", "b", "c"], None, None, tiny_record().to_json())
+        save_model(stream, model, ["a", "b", "c"], None, None, tiny_record())
     loaded, _ = load_model(path)
     assert loaded.activation == activation
     X = rng.normal(size=(10, 4)).astype(np.float32)
@@ -153,7 +153,7 @@ def test_a_model_file_from_a_newer_version_is_refused(capsys, tmp_path):
 @pytest.fixture
 def model_file():
     buffer = io.BytesIO()
-    save_model(buffer, Model(3, [2], 2, np.random.default_rng(0)), ["a", "b"], None, None, tiny_record().to_json())
+    save_model(buffer, Model(3, [2], 2, np.random.default_rng(0)), ["a", "b"], None, None, tiny_record())
     buffer.seek(0)
     with np.load(buffer) as archive:
         return dict(archive)

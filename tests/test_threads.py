@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from Model import Model, one_hot
-from mlp import threads
+from mlp import process
 from mlp.optimizers import optimizer_for
 from helpers import kill_at, make_mnist_like, run_main, words
 
@@ -16,23 +16,23 @@ SMALL = ("--datasets", "mnist", "--epochs", "3", "--hidden_layers", "[16]")
 
 
 def test_the_counts_tried_double_up_to_the_cores():
-    assert threads.candidate_counts(1) == [1]
-    assert threads.candidate_counts(2) == [1, 2]
-    assert threads.candidate_counts(6) == [1, 2, 4, 6]
-    assert threads.candidate_counts(16) == [1, 2, 4, 8, 16]
+    assert process.candidate_counts(1) == [1]
+    assert process.candidate_counts(2) == [1, 2]
+    assert process.candidate_counts(6) == [1, 2, 4, 6]
+    assert process.candidate_counts(16) == [1, 2, 4, 8, 16]
 
 
 def test_the_fewest_threads_within_the_margin_of_the_fastest_win():
-    assert threads.fewest_nearly_fastest({1: 1.00, 2: 0.60, 4: 0.50, 8: 0.49}) == 4
-    assert threads.fewest_nearly_fastest({1: 0.50, 2: 0.49}) == 1
-    assert threads.fewest_nearly_fastest({1: 0.90, 2: 0.50, 4: 0.70}) == 2
+    assert process.fewest_nearly_fastest({1: 1.00, 2: 0.60, 4: 0.50, 8: 0.49}) == 4
+    assert process.fewest_nearly_fastest({1: 0.50, 2: 0.49}) == 1
+    assert process.fewest_nearly_fastest({1: 0.90, 2: 0.50, 4: 0.70}) == 2
 
 
 def test_a_measured_choice_times_every_count_in_turns_and_keeps_the_fastest(monkeypatch):
-    for name in threads.ENVIRONMENT:
+    for name in process.ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
-    monkeypatch.setattr(threads, "blas_threads", lambda: 4)
+    monkeypatch.setattr(process, "usable_cores", lambda: 4)
+    monkeypatch.setattr(process, "blas_threads", lambda: 4)
     limit, timed = [None], []
 
     @contextlib.contextmanager
@@ -44,20 +44,20 @@ def test_a_measured_choice_times_every_count_in_turns_and_keeps_the_fastest(monk
         timed.append(limit[0])
         return {1: 1.0e-3, 2: 0.4e-3, 4: 0.6e-3}[limit[0]]
 
-    monkeypatch.setattr(threads, "threadpool_limits", threadpool_limits)
-    monkeypatch.setattr(threads, "time_batches", time_batches)
+    monkeypatch.setattr(process, "threadpool_limits", threadpool_limits)
+    monkeypatch.setattr(process, "time_batches", time_batches)
     built = []
-    choice = threads.choose_threads(None, None, lambda: built.append(1))
+    choice = process.choose_threads(None, None, lambda: built.append(1))
     assert choice.source == "measured" and choice.count == 2 and built == [1]
     assert choice.seconds_per_batch == {1: 1.0e-3, 2: 0.4e-3, 4: 0.6e-3}
-    assert timed == [1, 2, 4] * threads.TRIAL_ROUNDS
+    assert timed == [1, 2, 4] * process.TRIAL_ROUNDS
     assert choice.text() == "BLAS threads 2 (measured: 1 1, 2 0.4, 4 0.6 ms a batch)"
 
 
 def test_time_batches_warms_up_once_then_averages(monkeypatch):
     calls, clock = [], iter([10.0, 12.5])  # read once before the 5 timed calls, once after
-    monkeypatch.setattr(threads.time, "perf_counter", lambda: next(clock))
-    assert threads.time_batches(lambda: calls.append(1), 5) == 0.5
+    monkeypatch.setattr(process.time, "perf_counter", lambda: next(clock))
+    assert process.time_batches(lambda: calls.append(1), 5) == 0.5
     assert len(calls) == 6
 
 
@@ -67,7 +67,7 @@ def test_a_scratch_step_leaves_the_model_alone():
     before = [p.copy() for p in model.parameters()]
     X = rng.random((40, 6), dtype=np.float32)
     Y = one_hot(rng.integers(0, 3, 40), 3)
-    step = threads.scratch_step(model, X, Y, 8, lambda twin: optimizer_for(twin, "adam", 0.1))
+    step = process.scratch_step(model, X, Y, 8, lambda twin: optimizer_for(twin, "adam", 0.1))
     for _ in range(3):
         step()
     assert all(np.array_equal(p, b) for p, b in zip(model.parameters(), before))
@@ -79,11 +79,11 @@ def test_a_scratch_step_leaves_the_model_alone():
     (None, None, {"OMP_NUM_THREADS": "5,2"}, (5, "OMP_NUM_THREADS")),
 ])
 def test_a_count_given_is_used_as_given(monkeypatch, requested, saved, environment, expected):
-    for name in threads.ENVIRONMENT:
+    for name in process.ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    choice = threads.choose_threads(requested, saved, make_step=None)
+    choice = process.choose_threads(requested, saved, make_step=None)
     assert (choice.count, choice.source) == expected and choice.seconds_per_batch == {}
 
 
