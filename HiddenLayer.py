@@ -4,9 +4,9 @@ Dense is the affine part both layers share, Z = X @ W + b, with its backward
 pass; HiddenLayer puts an activation on top of it (OutputLayer, in its own
 file, puts the softmax). ACTIVATIONS is the table of activation functions:
 each entry is the function, its derivative written in terms of the function's
-output (as scikit-learn's DERIVATIVES are) and the weight initialisation that
-suits it. A new activation is two functions and one entry; --activation, the
-gradient check and model.npz take their names from here.
+output (as scikit-learn's DERIVATIVES are), the weight initialisation that
+suits it and a line for --help. A new activation is two functions and one
+entry; --activation, the gradient check and model.npz take their names from here.
 
 This file needs numpy and nothing else.
 """
@@ -140,12 +140,15 @@ class Activation(NamedTuple):
     function: Callable       # Z -> A
     derivative: Callable     # (dL/dA, A) -> dL/dZ
     initialise: Callable     # (n_inputs, n_units, rng, dtype) -> W
+    description: str         # in --help
 
 
 ACTIVATIONS = {
-    "sigmoid": Activation(sigmoid, sigmoid_backward, glorot_uniform),
-    "tanh": Activation(tanh, tanh_backward, glorot_uniform),
-    "relu": Activation(relu, relu_backward, he_uniform),
+    "sigmoid": Activation(sigmoid, sigmoid_backward, glorot_uniform,
+                          "1 / (1 + e^-z), the assignment's (Glorot-uniform weights)"),
+    "tanh": Activation(tanh, tanh_backward, glorot_uniform,
+                       "tanh(z), zero-centred (Glorot-uniform weights)"),
+    "relu": Activation(relu, relu_backward, he_uniform, "max(z, 0) (He-uniform weights)"),
 }
 
 
@@ -171,8 +174,9 @@ class HiddenLayer(Dense):
 
     def __init__(self, n_inputs, n_units, rng, dtype=np.float32, activation="sigmoid", dropout=0.0):
         self.activation = activation    # the name in ACTIVATIONS
-        self.f, self.f_backward, initialise = ACTIVATIONS[activation]
-        super().__init__(n_inputs, n_units, rng, dtype, initialise)
+        entry = ACTIVATIONS[activation]
+        self.f, self.f_backward = entry.function, entry.derivative
+        super().__init__(n_inputs, n_units, rng, dtype, entry.initialise)
         self.dropout = dropout
         self.A = None       # f(Z) of the last forward pass, which backward needs
         self.mask = None    # the dropout mask of the last training forward pass, or None

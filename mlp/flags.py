@@ -95,14 +95,6 @@ shift_pixels = whole_number(1, 13, unit="of pixels ")
 seed_int = whole_number(0)
 
 
-# What --help says of each activation of HiddenLayer.ACTIVATIONS (a test keeps the keys equal).
-ACTIVATION_HELP = {
-    "sigmoid": "1 / (1 + e^-z), the assignment's (Glorot-uniform weights)",
-    "tanh": "tanh(z), zero-centred (Glorot-uniform weights)",
-    "relu": "max(z, 0) (He-uniform weights)",
-}
-
-
 def choices_help(table, describe):
     """'name: what it is; name: ...' for the help of a flag whose choices are a table's keys."""
     return "; ".join(f"{name}: {describe(entry)}" for name, entry in table.items())
@@ -181,7 +173,7 @@ def add_training_flags(parser):
                              "(default: [256, 64])")
     parser.add_argument("--activation", nargs="+", choices=ACTIVATIONS, default="sigmoid",
                         help="activation of the hidden layers: "
-                             + choices_help(ACTIVATION_HELP, lambda text: text))
+                             + choices_help(ACTIVATIONS, lambda entry: entry.description))
     parser.add_argument("--lr_schedule", nargs="+", choices=LEARNING_RATE_SCHEDULES, default=None,
                         help=choices_help(LEARNING_RATE_SCHEDULES, lambda entry: entry.description)
                         + per_dataset("schedule"))
