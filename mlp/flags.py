@@ -104,12 +104,17 @@ def per_dataset(attribute, every=True):
     """' (default: 100 for mnist, 1 for iris)' for the help of a flag whose default each data
     set chooses (its DatasetEntry's attribute; unless every, only the sets that have one)."""
     return " (default: " + ", ".join(
-        f"{value:g} for {name}" if isinstance(value, float) else f"{value} for {name}"
-        for name, value in ((name, getattr(entry, attribute)) for name, entry in DATASETS.items())
+        f"{value:g} for {kind}" if isinstance(value, float) else f"{value} for {kind}"
+        for kind, value in ((kind, getattr(entry, attribute)) for kind, entry in DATASETS.items())
         if every or value) + ")"
 
 
 # ---------------------------------------------------------------- the parser
+
+# The training flags that take several values: each combination of them is one run.
+EXPERIMENT_FLAGS = ("hidden_layers", "learning_rate", "epochs", "batch_size", "activation",
+                    "optimizer", "lr_schedule", "dropout", "weight_decay", "seed")
+
 
 class DefaultOnceFormatter(argparse.HelpFormatter):
     """argparse's help, with "(default: X)" added to a flag's help unless the help already says
@@ -200,8 +205,8 @@ def add_run_flags(parser):
                         + f" (default: {' '.join(DATASETS)})")
     parser.add_argument("--output_dir", default="results",
                         help="plots and metrics go to OUTPUT_DIR/<dataset>/")
-    for name, entry in DATASETS.items():
-        parser.add_argument(f"--{name}_path", default=entry.default_path, help=entry.path_help)
+    for kind, entry in DATASETS.items():
+        parser.add_argument(f"--{kind}_path", default=entry.default_path, help=entry.path_help)
     parser.add_argument("--validation_split", type=open_fraction, default=0.1,
                         help="fraction of the training rows held out for validation")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
@@ -232,9 +237,8 @@ def add_mode_flags(parser):
     """The flags of the other things the command does: experiments, your own data, a saved
     model, --explain and --gradient_check."""
     several = parser.add_argument_group(
-        "experiments (give any of --hidden_layers, --learning_rate, --epochs, --batch_size, "
-        "--activation, --optimizer, --lr_schedule, --dropout, --weight_decay, --seed several "
-        "values: each combination is one run, in OUTPUT_DIR/<values>/)")
+        f"experiments (give any of {', '.join('--' + name for name in EXPERIMENT_FLAGS)} "
+        f"several values: each combination is one run, in OUTPUT_DIR/<values>/)")
     several.add_argument("--jobs", type=positive_int, default=None,
                          help="runs of an experiment (several values given to any training "
                               "flag) trained at once (default: one per core, each with one BLAS "
@@ -326,7 +330,7 @@ def plain_dashes(tokens, known):
 
 
 def parse_args(argv=None):
-    """The parsed flags, with hidden_layers a list of ints and datasets a list of names.
+    """The parsed flags, with hidden_layers a list of ints and datasets a list of kinds.
 
     A bad value raises UserError, whose one line names the flag (Main.py exits with 2).
     """
@@ -341,12 +345,12 @@ def parse_args(argv=None):
         parser.error(f"argument --hidden_layers: {error}; expected a list of positive "
                      f"whole numbers such as [256, 64], or several in brackets: [256, 64] [128]")
     args.varied = several_values(args, parser)
-    names = [name.strip().lower() for token in args.datasets for name in token.split(",")]
-    unknown = [name for name in names if name not in DATASETS]
-    if unknown or not names:
+    kinds = [kind.strip().lower() for token in args.datasets for kind in token.split(",")]
+    unknown = [kind for kind in kinds if kind not in DATASETS]
+    if unknown or not kinds:
         parser.error(f"argument --datasets: unknown data set {', '.join(map(repr, unknown))}; "
                      f"expected any of {', '.join(DATASETS)}")
-    args.datasets = list(dict.fromkeys(names))
+    args.datasets = list(dict.fromkeys(kinds))
     if not args.output_dir.strip():
         parser.error("argument --output_dir: empty; expected a folder (it is created if missing)")
     if (args.csv is None) != (args.target is None):
@@ -358,9 +362,9 @@ def parse_args(argv=None):
     if args.model and not (args.evaluate or args.predict):
         parser.error("argument --model: say what to do with it: --evaluate, --predict FILE, or "
                      "both")
-    if args.augment and not any(DATASETS[name].augment_pixels for name in args.datasets
-                                if name in DATASETS):
-        with_images = ", ".join(name for name, entry in DATASETS.items() if entry.augment_pixels)
+    if args.augment and not any(DATASETS[kind].augment_pixels for kind in args.datasets
+                                if kind in DATASETS):
+        with_images = ", ".join(kind for kind, entry in DATASETS.items() if entry.augment_pixels)
         parser.error(f"argument --augment: {', '.join(args.datasets)} has no images to move; "
                      f"expected a data set of images ({with_images})")
     args.tokens = tokens  # as read: an experiment gives each of its runs these, one value each
@@ -369,11 +373,6 @@ def parse_args(argv=None):
     if idle:
         parser.error(idle)
     return args
-
-
-# The training flags that take several values: each combination of them is one run.
-EXPERIMENT_FLAGS = ("hidden_layers", "learning_rate", "epochs", "batch_size", "activation",
-                    "optimizer", "lr_schedule", "dropout", "weight_decay", "seed")
 
 
 def several_values(args, parser):
@@ -409,7 +408,7 @@ MODES = {
                         "--dropout"}, "--gradient_check (it takes only --hidden_layers, "
                                       "--activation, --seed and --dropout)"),
     "model": ({"--model", "--evaluate", "--predict", "--output_dir", "--csv", "--target",
-               *(f"--{name}_path" for name in DATASETS)},
+               *(f"--{kind}_path" for kind in DATASETS)},
               "--model (a saved model brings its own network and settings)"),
     "compare": ({"--compare", "--output_dir"}, "--compare (it only reads the runs it is given)"),
 }
@@ -422,11 +421,11 @@ ACTS_ONLY = [
     ("--augment_pixels", None, lambda args: args.augment, " without --augment"),
     ("--datasets", None, lambda args: args.csv is None,
      " with --csv, which trains on the CSV alone"),
-    *((f"--{name}_path", None, lambda args, name=name: name in args.datasets,
-       f": {name} is not among the data sets trained ({{datasets}})") for name in DATASETS),
+    *((f"--{kind}_path", None, lambda args, kind=kind: kind in args.datasets,
+       f": {kind} is not among the data sets trained ({{datasets}})") for kind in DATASETS),
     ("--output_dir", "model", lambda args: args.predict, " with --model without --predict"),
     *((flag, "model", lambda args: args.evaluate, " with --model without --evaluate")
-      for flag in ("--csv", "--target", *(f"--{name}_path" for name in DATASETS))),
+      for flag in ("--csv", "--target", *(f"--{kind}_path" for kind in DATASETS))),
 ]
 
 

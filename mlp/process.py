@@ -293,8 +293,8 @@ def refuse_network_too_large(title, n_features, n_classes, args):
 def check_network_fits(args):
     """Refuse, before anything is allocated, a network too large for this machine's memory."""
     available = available_memory_bytes()
-    for name in args.datasets:
-        entry = DATASETS.get(name)
+    for kind in args.datasets:
+        entry = DATASETS.get(kind)
         if entry is not None:
             message = network_too_large(entry.title, entry.n_features, entry.n_classes, args,
                                         available)
