@@ -391,8 +391,10 @@ class Setting:
     runs: list
 
     def label(self):
+        """Its values in words; where no value differs between the runs, its run's folder."""
         return ", ".join(f"{LABELS.get(name, name)} {shown(value)}"
-                         for name, value in self.values.items()) or "the run"
+                         for name, value in self.values.items()) or os.path.dirname(
+                             self.runs[0].path)
 
     def mean(self, read):
         numbers = [read(run) for run in self.runs if read(run) is not None]
@@ -520,7 +522,7 @@ def table_text(rows):
     """The table as printed: one line per setting, best validation accuracy first."""
     seeds = any("best_val_accuracy_std" in row for row in rows)
     names = [name for name in rows[0] if name not in dict(COLUMNS) and not name.endswith("_std")
-             and name not in ("runs", "finished", "status", "folders")]
+             and name not in ("runs", "finished", "status", "folders")] or ["folders"]
     numbers = [("best_val_accuracy", "best val_acc"), ("best_epoch", "epoch"),
                ("last_val_loss", "val_loss"), ("test_accuracy", "test_acc"),
                ("test_loss", "test_loss"), ("seconds", "seconds")]

@@ -359,10 +359,10 @@ class RunRecord:
                 "feature_names": self.feature_names, "image_shape": self.image_shape}
 
     @classmethod
-    def from_json(cls, value):
-        """The RunRecord to_json made value from; ValueError naming the first field that is not
-        as to_json writes it."""
-        record = check_record(value)
+    def from_json(cls, json_object):
+        """The RunRecord that to_json made json_object from; ValueError naming the first field
+        that is not as to_json writes it."""
+        record = check_record(json_object)
         settings = RunSettings(**{name: record.get(name) for name in SETTING_FIELDS})
         data = record.get("data")
         if data is not None:

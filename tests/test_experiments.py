@@ -255,9 +255,10 @@ def test_a_run_that_learned_nothing_is_marked_in_the_table(tmp_path):
 def test_the_legend_says_how_runs_ended_and_names_one_with_no_epoch():
     def run(rate, status, epochs):
         history = {name: [0.5] * epochs for name in experiments.HISTORY_KEYS}
-        return experiments.ComparedRun(path=f"/r/{rate}/iris/metrics.json", kind="iris", title="Iris",
-                              settings={"learning_rate": rate}, status=status, history=history,
-                              test_loss=None, test_accuracy=None, seconds=0.0)
+        return experiments.ComparedRun(path=f"/r/{rate}/iris/metrics.json", kind="iris",
+                                       title="Iris", settings={"learning_rate": rate},
+                                       status=status, history=history, test_loss=None,
+                                       test_accuracy=None, seconds=0.0)
 
     settings = experiments.settings_of([run(0.01, "completed", 4), run(0.05, "stuck_at_chance", 3),
                                        run(1.0, "diverged", 0)])
@@ -265,3 +266,18 @@ def test_the_legend_says_how_runs_ended_and_names_one_with_no_epoch():
     assert [text.get_text() for text in axes.get_legend().get_texts()] == [
         "lr 0.01", "lr 0.05 (stuck at chance)", "lr 1 (diverged): no epoch finished"]
     assert [len(line.get_xdata()) for line in axes.lines] == [4, 3, 0]
+
+
+def test_runs_whose_settings_are_all_equal_are_told_apart_by_their_folders(capsys, tmp_path):
+    for copy in ("first", "second"):
+        assert run_in_process(capsys, "--datasets", "iris", "--epochs", "1", "--hidden_layers",
+                              "[4]", "--output_dir", tmp_path / copy).returncode == 0
+    result = run_in_process(capsys, "--compare", tmp_path / "first", tmp_path / "second",
+                            "--output_dir", tmp_path / "cmp")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = lines.index(next(line for line in lines if "best val_acc" in line))
+    assert lines[header].split()[0] == "folders"
+    assert [line.split()[0] for line in lines[header + 1:header + 3]] == [
+        str(tmp_path / "first" / "iris"), str(tmp_path / "second" / "iris")]
+
