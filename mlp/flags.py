@@ -6,7 +6,6 @@ expected, with exit status 2, before any data is read.
 
 import argparse
 import difflib
-import math
 import re
 import sys
 
@@ -15,6 +14,7 @@ from mlp.datasets import DATASETS
 from mlp.files import UserError, say
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
 from mlp.process import TIE_MARGIN
+from mlp.record import SETTING_FIELDS, whole
 
 
 # ------------------------------------------------------- values of one flag
@@ -57,42 +57,23 @@ def parse_networks(text):
     return [parse_hidden_layers(text)]
 
 
-def bounded_number(expected, accept):
-    """An argparse type: a finite number for which accept(value) is true; expected says which."""
+def flag_type(field):
+    """An argparse type: a flag's text read as the record's field reads it (record.Field), and
+    refused in the field's words unless the field accepts the value."""
     def parse(text):
         try:
-            value = float(text)
+            value = field.read(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number; expected "
-                                             f"{expected}") from None
-        if not math.isfinite(value) or not accept(value):
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
+            value = None
+        if value is None or not field.test(value):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {field.words}")
         return value
     return parse
 
 
-positive_float = bounded_number("a finite number greater than 0", lambda value: value > 0)
-non_negative_float = bounded_number("a finite number >= 0", lambda value: value >= 0)
-open_fraction = bounded_number("a fraction strictly between 0 and 1", lambda value: 0 < value < 1)
-dropout_rate = bounded_number("a rate from 0 up to, not including, 1", lambda value: 0 <= value < 1)
-
-
-def whole_number(least, most=None, unit=""):
-    """An argparse type: a whole number from least (to most, when given)."""
-    expected = (f"a whole number {unit}from {least} to {most}" if most
-                else f"a whole number of at least {least}")
-
-    def parse(text):
-        if not re.fullmatch(r"\s*\+?\d+\s*", text) or not least <= int(text) <= (most or
-                                                                               math.inf):
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
-        return int(text)
-    return parse
-
-
-positive_int = whole_number(1)
-shift_pixels = whole_number(1, 13, unit="of pixels ")
-seed_int = whole_number(0)
+def add_setting(parser, name, **keywords):
+    """Add the flag --name of the setting name, its text read and checked by the record's field."""
+    parser.add_argument(f"--{name}", type=flag_type(SETTING_FIELDS[name]), **keywords)
 
 
 def choices_help(table, describe):
@@ -167,10 +148,9 @@ def build_parser():
 def add_training_flags(parser):
     """The flags of what a run trains: the network, the optimizer and its schedule, the seed
     (each takes several values: an experiment)."""
-    parser.add_argument("--learning_rate", nargs="+", type=positive_float, default=0.001,
-                        help="step size of the optimizer")
-    parser.add_argument("--epochs", nargs="+", type=positive_int, default=30,
-                        help="passes over the training set")
+    add_setting(parser, "learning_rate", nargs="+", default=0.001,
+                help="step size of the optimizer")
+    add_setting(parser, "epochs", nargs="+", default=30, help="passes over the training set")
     parser.add_argument("--hidden_layers", nargs="+", default=["[256, 64]"], metavar="SIZES",
                         help="widths of the hidden layers, e.g. [256, 64] (quoted or "
                              "not), 256,64 or 256 64; [] for none (softmax regression); several "
@@ -182,20 +162,20 @@ def add_training_flags(parser):
     parser.add_argument("--lr_schedule", nargs="+", choices=LEARNING_RATE_SCHEDULES, default=None,
                         help=choices_help(LEARNING_RATE_SCHEDULES, lambda entry: entry.description)
                         + per_dataset("schedule"))
-    parser.add_argument("--batch_size", nargs="+", type=positive_int, default=None,
-                        help="rows per gradient step" + per_dataset("batch_size"))
-    parser.add_argument("--weight_decay", nargs="+", type=non_negative_float, default=None,
-                        help="decoupled weight decay (AdamW's): each step shrinks the weights, "
-                             "not the biases, by the factor 1 - learning rate x this; 0 turns "
-                             "it off" + per_dataset("weight_decay"))
-    parser.add_argument("--dropout", nargs="+", type=dropout_rate, default=None,
-                        help="share of the hidden units' outputs dropped at random in each "
-                             "training step (inverted dropout; evaluation uses them all); 0 "
-                             "turns it off" + per_dataset("dropout"))
+    add_setting(parser, "batch_size", nargs="+", default=None,
+                help="rows per gradient step" + per_dataset("batch_size"))
+    add_setting(parser, "weight_decay", nargs="+", default=None,
+                help="decoupled weight decay (AdamW's): each step shrinks the weights, "
+                     "not the biases, by the factor 1 - learning rate x this; 0 turns "
+                     "it off" + per_dataset("weight_decay"))
+    add_setting(parser, "dropout", nargs="+", default=None,
+                help="share of the hidden units' outputs dropped at random in each "
+                     "training step (inverted dropout; evaluation uses them all); 0 "
+                     "turns it off" + per_dataset("dropout"))
     parser.add_argument("--optimizer", nargs="+", choices=OPTIMIZERS, default="adam",
                         help=choices_help(OPTIMIZERS, lambda entry: entry.description))
-    parser.add_argument("--seed", nargs="+", type=seed_int, default=0,
-                        help="seeds the weights, the data split and the shuffling")
+    add_setting(parser, "seed", nargs="+", default=0,
+                help="seeds the weights, the data split and the shuffling")
 
 
 def add_run_flags(parser):
@@ -207,27 +187,26 @@ def add_run_flags(parser):
                         help="plots and metrics go to OUTPUT_DIR/<dataset>/")
     for kind, entry in DATASETS.items():
         parser.add_argument(f"--{kind}_path", default=entry.default_path, help=entry.path_help)
-    parser.add_argument("--validation_split", type=open_fraction, default=0.1,
-                        help="fraction of the training rows held out for validation")
+    add_setting(parser, "validation_split", default=0.1,
+                help="fraction of the training rows held out for validation")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="floating-point type of the weights and data")
     parser.add_argument("--augment", action="store_true",
                         help="each epoch, move every training image by its own random shift of "
                              "up to --augment_pixels pixels in each direction (data sets of "
                              "images only; validation and test images are never changed)")
-    parser.add_argument("--augment_pixels", type=shift_pixels, default=None,
-                        help="the largest shift --augment makes"
-                             + per_dataset("augment_pixels", every=False))
-    parser.add_argument("--threads", type=positive_int, default=None,
-                        help="threads of numpy's BLAS for the matrix products; the same seed "
-                             "gives the same numbers at the same count (default: the fewest "
-                             f"of 1, 2, 4, ... up to the cores within "
-                             f"{TIE_MARGIN * 100:.0f}%% of the "
-                             "fastest, timed on a few batches before training; a count exported "
-                             "in OMP_NUM_THREADS or OPENBLAS_NUM_THREADS is kept)")
-    parser.add_argument("--patience", type=positive_int, default=None,
-                        help="stop when the validation loss has not improved for this many "
-                             "epochs, and keep the weights of the best epoch (default: off)")
+    add_setting(parser, "augment_pixels", default=None,
+                help="the largest shift --augment makes"
+                     + per_dataset("augment_pixels", every=False))
+    add_setting(parser, "threads", default=None,
+                help="threads of numpy's BLAS for the matrix products; the same seed gives the "
+                     "same numbers at the same count (default: the fewest of 1, 2, 4, ... up "
+                     f"to the cores within {TIE_MARGIN * 100:.0f}%% of the fastest, timed on a "
+                     "few batches before training; a count exported in OMP_NUM_THREADS or "
+                     "OPENBLAS_NUM_THREADS is kept)")
+    add_setting(parser, "patience", default=None,
+                help="stop when the validation loss has not improved for this many "
+                     "epochs, and keep the weights of the best epoch (default: off)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in OUTPUT_DIR from its last finished epoch, with "
                              "the same flags; data sets that finished are skipped")
@@ -239,7 +218,7 @@ def add_mode_flags(parser):
     several = parser.add_argument_group(
         f"experiments (give any of {', '.join('--' + name for name in EXPERIMENT_FLAGS)} "
         f"several values: each combination is one run, in OUTPUT_DIR/<values>/)")
-    several.add_argument("--jobs", type=positive_int, default=None,
+    several.add_argument("--jobs", type=flag_type(whole(1)), default=None,
                          help="runs of an experiment (several values given to any training "
                               "flag) trained at once (default: one per core, each with one BLAS "
                               "thread, as many as memory allows)")

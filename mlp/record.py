@@ -167,32 +167,39 @@ def first_given(value, default):
 
 @dataclass(frozen=True)
 class Field:
-    """What one field of a run's record must be: accept(value), said in words as expected."""
-    expected: str
-    accept: object
+    """What one field of a run's record must be, and a setting's flag too: test(value) and the
+    words for it; read turns a flag's text into a value (int or float); X | NONE may be null."""
+    words: str
+    test: object
+    read: object = None
+    nullable: bool = False
+
+    @property
+    def expected(self):
+        return self.words + (" or null" if self.nullable else "")
+
+    def accept(self, value):
+        return (self.nullable and value is None) or self.test(value)
 
     def __or__(self, other):
-        return Field(f"{self.expected} or {other.expected}",
-                     lambda value: self.accept(value) or other.accept(value))
+        assert other is NONE, "a field is of one kind, or that kind or null"
+        return dataclasses.replace(self, nullable=True)
 
 
-def _number(value):
-    return type(value) in (int, float) and math.isfinite(value)
-
-
-def number(low=-math.inf, high=math.inf, low_open=False, high_open=False):
+def number(low=-math.inf, high=math.inf, low_open=False, high_open=False, words=None):
     """A finite number in [low, high] (an end left out where open)."""
     left, right = "(" if low_open else "[", ")" if high_open else "]"
-    words = ("a number" if (low, high) == (-math.inf, math.inf)
-             else f"a number {'>' if low_open else '>='} {low:g}" if high == math.inf
-             else f"a number in {left}{low:g}, {high:g}{right}")
-    return Field(words, lambda value: _number(value)
+    words = words or ("a number" if (low, high) == (-math.inf, math.inf)
+                      else f"a finite number {'greater than' if low_open else '>='} {low:g}"
+                      if high == math.inf else f"a number in {left}{low:g}, {high:g}{right}")
+    return Field(words, lambda value: type(value) in (int, float) and math.isfinite(value)
                  and (value > low if low_open else value >= low)
-                 and (value < high if high_open else value <= high))
+                 and (value < high if high_open else value <= high), read=float)
 
 
-def whole(least=0):
-    return Field(f"a whole number >= {least}", lambda value: type(value) is int and value >= least)
+def whole(least=0, most=math.inf, words=None):
+    return Field(words or f"a whole number of at least {least}",
+                 lambda value: type(value) is int and least <= value <= most, read=int)
 
 
 def one_of(names):
@@ -200,7 +207,7 @@ def one_of(names):
 
 
 def list_of(item):
-    return Field(f"a list of {item.expected.removeprefix('a ')}s",
+    return Field(f"a list, each {item.expected}",
                  lambda value: isinstance(value, list) and all(map(item.accept, value)))
 
 
@@ -215,9 +222,12 @@ SETTING_FIELDS = {
     "hidden_layers": list_of(whole(1)), "activation": TEXT,
     "learning_rate": number(0, low_open=True),
     "lr_schedule": TEXT, "epochs": whole(1), "batch_size": whole(1), "optimizer": TEXT,
-    "weight_decay": number(0), "dropout": number(0, 1, high_open=True), "augment": SWITCH,
-    "augment_pixels": whole(1) | NONE, "seed": whole(0), "dtype": one_of(("float32", "float64")),
-    "validation_split": number(0, 1, True, True), "patience": whole(1) | NONE,
+    "weight_decay": number(0),
+    "dropout": number(0, 1, high_open=True, words="a rate from 0 up to, not including, 1"),
+    "augment": SWITCH, "augment_pixels": whole(1, 13, "a whole number of pixels from 1 to 13")
+    | NONE, "seed": whole(0), "dtype": one_of(("float32", "float64")),
+    "validation_split": number(0, 1, True, True, words="a fraction strictly between 0 and 1"),
+    "patience": whole(1) | NONE,
     "threads": whole(1) | NONE, "data_file": TEXT | NONE, "target": TEXT | NONE,
 }
 DATA_FIELDS = {"kind": TEXT, "title": TEXT, "path": TEXT, "size": whole(0), "sha256": TEXT,

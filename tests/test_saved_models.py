@@ -180,9 +180,10 @@ def predictions(capsys, model, rows, out):
 
 
 @pytest.mark.parametrize("change, reason", [
-    ({"seed": "zero"}, "field 'seed' is \"zero\"; expected a whole number >= 0"),
-    ({"validation_split": 3}, "field 'validation_split' is 3; expected a number in (0, 1)"),
-    ({"data": {"size": -1}}, "field 'data.size' is -1; expected a whole number >= 0"),
+    ({"seed": "zero"}, "field 'seed' is \"zero\"; expected a whole number of at least 0"),
+    ({"validation_split": 3},
+     "field 'validation_split' is 3; expected a fraction strictly between 0 and 1"),
+    ({"data": {"size": -1}}, "field 'data.size' is -1; expected a whole number of at least 0"),
     ({"feature_names": ["a"]}, "feature names are not 4 texts"),
     ({"image_shape": [28, 28]}, "does not hold 4 pixels"),
 ])
