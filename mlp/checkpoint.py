@@ -12,7 +12,6 @@ stopped: the same batches in the same order, the same numbers bit for bit.
 import json
 import os
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import NamedTuple, Optional, Union
 
 import numpy as np
@@ -282,11 +281,8 @@ def check_same_run(kind, args, saved, folder, compare_data_file=True):
         raise DataError(f"argument --resume: {folder} holds a run on data set "
                         f"{saved.kind!r}, not {kind!r}; choose another --output_dir")
     then = saved.settings
-    # a CSV's defaults depend on its rows: compare with what was saved
-    defaults = DATASETS.get(kind) or SimpleNamespace(
-        batch_size=then.batch_size, schedule=then.lr_schedule, weight_decay=then.weight_decay,
-        dropout=then.dropout, augment_pixels=0)
-    current = RunSettings.from_flags(kind, args, defaults).record()
+    # (a CSV's defaults depend on its rows: where a flag is unset, the value it was saved with)
+    current = RunSettings.from_flags(kind, args, DATASETS.get(kind) or then).record()
     flags = settings_flags(kind)
     if not compare_data_file:
         del flags["data_file"]

@@ -594,7 +594,7 @@ class DatasetEntry(NamedTuple):
     default_path: str         # the --<name>_path default; None: the loader finds it
     path_help: str            # what the --<name>_path flag takes
     batch_size: int           # default --batch_size
-    schedule: str             # default --lr_schedule, a key of LEARNING_RATE_SCHEDULES
+    lr_schedule: str          # default --lr_schedule, a key of LEARNING_RATE_SCHEDULES
     n_features: int           # for the memory check, before the data is read
     n_classes: int
     weight_decay: float = 0.0 # default --weight_decay
@@ -607,7 +607,7 @@ DATASETS = {
         "MNIST", load_mnist, None,
         "an npz file in the layout of Keras's mnist.npz (default: $KERAS_HOME/datasets/mnist.npz "
         "if it exists, else Keras downloads it)",
-        batch_size=32, schedule="cosine", n_features=784, n_classes=10,
+        batch_size=32, lr_schedule="cosine", n_features=784, n_classes=10,
         # Chosen by docs/tune_regularisation.py on the validation split, seeds 0-2.
         weight_decay=0.05, dropout=0.1, augment_pixels=1),
     # Iris has 108 training rows: at batch 32 it would get 4 updates an epoch, too few
@@ -616,7 +616,7 @@ DATASETS = {
     "iris": DatasetEntry(
         "Iris", load_iris, os.path.join(HERE, "iris.data"),
         "the UCI iris.data file (default: the copy shipped beside Main.py)",
-        batch_size=1, schedule="constant", n_features=4, n_classes=3),
+        batch_size=1, lr_schedule="constant", n_features=4, n_classes=3),
 }
 # A CSV of fewer training rows than this trains with Iris's defaults, a larger one with MNIST's.
 SMALL_TABLE_ROWS = 1000

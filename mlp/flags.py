@@ -161,7 +161,7 @@ def add_training_flags(parser):
                              + choices_help(ACTIVATIONS, lambda entry: entry.description))
     parser.add_argument("--lr_schedule", nargs="+", choices=LEARNING_RATE_SCHEDULES, default=None,
                         help=choices_help(LEARNING_RATE_SCHEDULES, lambda entry: entry.description)
-                        + per_dataset("schedule"))
+                        + per_dataset("lr_schedule"))
     add_setting(parser, "batch_size", nargs="+", default=None,
                 help="rows per gradient step" + per_dataset("batch_size"))
     add_setting(parser, "weight_decay", nargs="+", default=None,

@@ -121,12 +121,13 @@ class RunSettings:
     @classmethod
     def from_flags(cls, kind, args, defaults, data_file=None):
         """The settings for data set kind: the flags in args, and where a flag is unset, the
-        defaults (a DatasetEntry: batch_size, schedule, weight_decay, dropout, augment_pixels).
+        defaults (a DatasetEntry, or a RunSettings: batch_size, lr_schedule, weight_decay,
+        dropout, augment_pixels).
         data_file, when given, replaces the flag's value (a reuse that reads the recorded file)."""
         images = bool(args.augment and defaults.augment_pixels)
         return cls(
             hidden_layers=list(args.hidden_layers), activation=args.activation,
-            learning_rate=args.learning_rate, lr_schedule=args.lr_schedule or defaults.schedule,
+            learning_rate=args.learning_rate, lr_schedule=args.lr_schedule or defaults.lr_schedule,
             epochs=args.epochs, batch_size=args.batch_size or defaults.batch_size,
             optimizer=args.optimizer,
             weight_decay=first_given(args.weight_decay, defaults.weight_decay),

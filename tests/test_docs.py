@@ -60,7 +60,7 @@ def test_links_and_pictures_point_at_files():
 def test_the_defaults_the_prose_names_are_the_tables():
     mnist = DATASETS["mnist"]
     assert (f"add weight decay {mnist.weight_decay:g}, dropout {mnist.dropout:g} and a "
-            f"{mnist.schedule} learning-rate schedule") in " ".join(PAGES["README.md"].split())
+            f"{mnist.lr_schedule} learning-rate schedule") in " ".join(PAGES["README.md"].split())
     assert f"`--augment_pixels` pixels (default {mnist.augment_pixels})" in PAGES["docs/augment.md"]
 
 
