@@ -45,7 +45,7 @@ class RunFailed(UserError):
     exit_status = EXIT_FAILED
 
 
-LOCK = ".lock"          # in --output_dir: held while a run writes there (output_lock)
+LOCK = ".lock"          # in --output_dir: held while a run writes there (OutputLock)
 
 
 # ------------------------------------------------------------------ printing
@@ -434,17 +434,6 @@ class OutputLock:
 
     def __exit__(self, *exception):
         self.release()
-
-
-@contextlib.contextmanager
-def output_lock(folder):
-    """Hold folder/.lock for the with block (the folder must exist)."""
-    lock = OutputLock(folder)
-    lock.take()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 # What a training run may write into its data set's folder.

@@ -6,7 +6,7 @@ checks every layer's backward pass of a network against central finite differenc
 import numpy as np
 
 from HiddenLayer import HiddenLayer, sigmoid
-from Model import Model, cross_entropy, cross_entropy_gradient, one_hot
+from Model import Model, one_hot
 from mlp.report import network_text
 from mlp.files import say
 
@@ -219,52 +219,6 @@ def relative_error(analytic, numeric):
     if denominator == 0:
         return 0.0
     return float(np.linalg.norm(analytic - numeric) / denominator)
-
-
-class WeightedSum:
-    """The loss sum(upstream * output), whose gradient with respect to the output is upstream.
-
-    Checking a hidden layer under it tests its backward with an arbitrary
-    upstream gradient, as if a network above it had produced one.
-    """
-
-    def __init__(self, upstream):
-        self.upstream = upstream
-
-    def value(self, output, _):
-        return float(np.sum(self.upstream * output))
-
-    def gradient(self, output, _):
-        return self.upstream
-
-
-class CrossEntropy:
-    """The model's loss on the output layer's probabilities: its value, and its gradient with
-    respect to the layer's scores (the one OutputLayer.backward takes)."""
-
-    value = staticmethod(cross_entropy)
-    gradient = staticmethod(cross_entropy_gradient)
-
-
-def check_layer(layer, X, loss, Y=None):
-    """Relative errors {"W", "b", "X"} of one layer's backward pass under a loss on its output.
-
-    loss has value(output, Y) and gradient(output, Y):
-    layer.backward is given loss.gradient(output, Y) and its results are
-    compared with finite differences of loss.value(output, Y). Every layer is
-    checked the same way: a hidden layer under WeightedSum(upstream), the
-    output layer under CrossEntropy, whose gradient is the one it takes.
-    """
-    def f():
-        return loss.value(layer.forward(X), Y)
-
-    grad_X = layer.backward(loss.gradient(layer.forward(X), Y))
-    analytic = {"W": layer.grad_weights.copy(), "b": layer.grad_bias.copy(), "X": grad_X}
-    return {
-        "W": relative_error(analytic["W"], numerical_gradient(f, layer.weights)),
-        "b": relative_error(analytic["b"], numerical_gradient(f, layer.bias)),
-        "X": relative_error(analytic["X"], numerical_gradient(f, X)),
-    }
 
 
 def check_model(model, X, Y, dropout_seed=0):

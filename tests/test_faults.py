@@ -212,6 +212,6 @@ def test_a_second_run_is_told_of_the_first_before_anything_else(tmp_path, capsys
     from helpers import assert_one_line_error, kill_at
 
     kill_at("checkpoint:2", *FLAGS, "--output_dir", tmp_path)  # an unfinished run in the folder
-    with files.output_lock(str(tmp_path)):  # ... and a live one writing to it
+    with files.OutputLock(str(tmp_path)):  # ... and a live one writing to it
         result = run_in_process(capsys, *FLAGS, "--output_dir", tmp_path)
     assert_one_line_error(result, "another run (process", "is writing to")

@@ -6,11 +6,59 @@ import numpy as np
 import pytest
 
 from HiddenLayer import ACTIVATIONS, HiddenLayer
-from Model import Model, cross_entropy, one_hot
+from Model import Model, cross_entropy, cross_entropy_gradient, one_hot
 from OutputLayer import OutputLayer
-from mlp.gradients import (TOLERANCE, CrossEntropy, WeightedSum, check_layer, check_model,
-                                random_problem)
+from mlp.gradients import (TOLERANCE, check_model, numerical_gradient, random_problem,
+                           relative_error)
 from helpers import run_in_process
+
+
+# One layer's backward pass under a loss on its output, CS231n-style (the product checks whole
+# models: mlp.gradients.check_model, --gradient_check).
+class WeightedSum:
+    """The loss sum(upstream * output), whose gradient with respect to the output is upstream.
+
+    Checking a hidden layer under it tests its backward with an arbitrary
+    upstream gradient, as if a network above it had produced one.
+    """
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+
+    def value(self, output, _):
+        return float(np.sum(self.upstream * output))
+
+    def gradient(self, output, _):
+        return self.upstream
+
+
+class CrossEntropy:
+    """The model's loss on the output layer's probabilities: its value, and its gradient with
+    respect to the layer's scores (the one OutputLayer.backward takes)."""
+
+    value = staticmethod(cross_entropy)
+    gradient = staticmethod(cross_entropy_gradient)
+
+
+def check_layer(layer, X, loss, Y=None):
+    """Relative errors {"W", "b", "X"} of one layer's backward pass under a loss on its output.
+
+    loss has value(output, Y) and gradient(output, Y):
+    layer.backward is given loss.gradient(output, Y) and its results are
+    compared with finite differences of loss.value(output, Y). Every layer is
+    checked the same way: a hidden layer under WeightedSum(upstream), the
+    output layer under CrossEntropy, whose gradient is the one it takes.
+    """
+    def f():
+        return loss.value(layer.forward(X), Y)
+
+    grad_X = layer.backward(loss.gradient(layer.forward(X), Y))
+    analytic = {"W": layer.grad_weights.copy(), "b": layer.grad_bias.copy(), "X": grad_X}
+    return {
+        "W": relative_error(analytic["W"], numerical_gradient(f, layer.weights)),
+        "b": relative_error(analytic["b"], numerical_gradient(f, layer.bias)),
+        "X": relative_error(analytic["X"], numerical_gradient(f, X)),
+    }
 
 
 @pytest.fixture

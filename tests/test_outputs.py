@@ -15,7 +15,7 @@ import pytest
 from Model import FitResult, TrainingRun
 from mlp import files, report
 from mlp.callbacks import PrintProgress
-from mlp.files import output_lock
+from mlp.files import OutputLock
 from helpers import (IRIS, MAIN, RUN, assert_one_line_error, make_csv, run_in_process, run_main,
                      snapshot)
 
@@ -108,7 +108,7 @@ def progress_output(stream, seconds_per_batch):
 
 
 def test_two_runs_into_one_folder(capsys, tmp_path, data):
-    with output_lock(str(tmp_path)):
+    with OutputLock(str(tmp_path)):
         result = run_main(*RUN, "--mnist_path", data, "--output_dir", tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().endswith("is writing to " + str(tmp_path) + "; wait for it to end or "
@@ -118,8 +118,8 @@ def test_two_runs_into_one_folder(capsys, tmp_path, data):
 
 
 def test_a_dead_runs_lock_is_not_stuck(capsys, tmp_path, data):
-    holder = ("import os, signal, sys; sys.path.insert(0, %r); from mlp.files import output_lock\n"
-              "with output_lock(%r):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    holder = ("import os, signal, sys; sys.path.insert(0, %r); from mlp.files import OutputLock\n"
+              "with OutputLock(%r):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
               % (os.path.dirname(MAIN), str(tmp_path)))
     assert subprocess.run([sys.executable, "-c", holder]).returncode == -signal.SIGKILL
     assert (tmp_path / ".lock").exists()
