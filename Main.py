@@ -47,7 +47,7 @@ from mlp.experiments import compare_folders, run_experiment
 from mlp.files import (EXIT_FAILED, OutputLock, UserError, check_output_dir, check_run_folder,
                        make_folder, remove, remove_stale_temporaries, say)
 from mlp.flags import parse_args
-from mlp.gradients import explain, report as gradient_check_report
+from mlp.gradients import explain, gradient_check
 from mlp.metrics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for, weight_decay_problem
 from mlp.process import (StopFlag, check_network_fits, choose_threads, refuse_network_too_large,
@@ -74,8 +74,7 @@ def run_command(args):
     if args.explain:
         return explain()
     if args.gradient_check:
-        return gradient_check_report(args.hidden_layers, args.activation, args.seed,
-                                     args.dropout or 0.0)
+        return gradient_check(args.hidden_layers, args.activation, args.seed, args.dropout or 0.0)
     if args.compare:
         return compare_folders(args)
     if args.varied:

@@ -41,7 +41,7 @@ from mlp.flags import EXPERIMENT_FLAGS, parse_args
 from mlp.optimizers import weight_decay_problem
 from mlp.plots import new_figure
 from mlp.record import data_file_flag, read_record
-from mlp.process import EXIT_SIGNAL, StopFlag, estimated_training_bytes
+from mlp.process import EXIT_SIGNAL, StopFlag, estimated_training_bytes, usable_cores
 
 
 MARKER = "experiment.json"
@@ -156,7 +156,7 @@ def choose_jobs(args, jobs):
     """How many runs train at once: --jobs, or one per core (per --threads threads), no more
     than there are runs or than the memory available holds; raises UserError when --jobs asks
     for more than memory holds."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cores()
     per_job = bytes_per_job(jobs)
     available = available_memory_bytes()
     fits = max(1, available // per_job) if available else len(jobs)
@@ -164,7 +164,7 @@ def choose_jobs(args, jobs):
         raise UserError(f"argument --jobs: {args.jobs} runs at once need about "
                         f"{args.jobs * per_job / 2**30:.1f} GiB and this machine has "
                         f"{available / 2**30:.1f} GiB available; expected --jobs {fits} or fewer")
-    wanted = args.jobs or max(1, (cores or 1) // (args.threads or 1))
+    wanted = args.jobs or max(1, cores // (args.threads or 1))
     return max(1, min(wanted, len(jobs), fits))
 
 
@@ -238,7 +238,7 @@ def run_jobs(jobs, width, stop, resume):
             job.seconds = time.monotonic() - job.started
             job.log.close()
             ended.append(job)
-            report(job, ended, len(jobs), waiting, running, width)
+            say_ended(job, ended, len(jobs), waiting, running, width)
         if stop.signal_number and not running:
             break
 
@@ -255,7 +255,7 @@ def start(job, resume):
                                    stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def report(job, ended, total, waiting, running, width):
+def say_ended(job, ended, total, waiting, running, width):
     """One line for a run that ended: its values, its best validation accuracy per data set,
     its time, and how many are left and about how long they will take."""
     parts = []

@@ -256,7 +256,8 @@ def random_problem(n_features, hidden_sizes, n_classes, rng, n_samples=7, activa
     return model, X, Y
 
 
-def report(hidden_sizes, activation, seed, dropout=0.0, n_features=5, n_classes=3, n_samples=8):
+def gradient_check(hidden_sizes, activation, seed, dropout=0.0, n_features=5, n_classes=3,
+                   n_samples=8):
     """Print each layer's largest relative error against finite differences; return 0 if all
     pass, else 1."""
     rng = np.random.default_rng(seed)
