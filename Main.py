@@ -170,12 +170,8 @@ def train_one(task, stop_flag):
     callbacks = [LearningRateScheduler(settings.lr_schedule), *augment, PrintProgress(), health,
                  StuckAtChance(dataset.X_val, dataset.y_val, dataset.n_classes), *stateful,
                  saver, records, StopOnRequest(stop_flag)]
-    resume_from = None
-    if resuming:
-        resume_from = checkpoint.restore(saver.path, task.plan, model, optimizer, task.rng,
-                                         stateful)
-        say(f"{dataset.title}: resuming after epoch {resume_from.epochs_finished} from "
-            f"{saver.path}")
+    resume_from = checkpoint.restore(saver.path, task.plan, model, optimizer, task.rng, stateful,
+                                     dataset.title) if resuming else None
     remove_stale_temporaries(folder)
     if augment:
         save_examples(os.path.join(folder, "augmented.png"), dataset.title, dataset,

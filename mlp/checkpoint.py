@@ -119,8 +119,9 @@ def check_contents(values, arrays, record):
                          f"expected one vector of floats")
 
 
-def restore(path, plan, model, optimizer, rng, stateful=()):
-    """Put the checkpoint's state into a freshly built model, optimizer, generator and callbacks.
+def restore(path, plan, model, optimizer, rng, stateful=(), title="The run"):
+    """Put the checkpoint's state into a freshly built model, optimizer, generator and callbacks,
+    and say so (title names the data set).
 
     plan is the Resume that plan_resume made. Returns the FitResult, as it was
     after the checkpoint's epoch, that Model.fit continues from.
@@ -148,6 +149,7 @@ def restore(path, plan, model, optimizer, rng, stateful=()):
     result = plan.record.fit
     if values.get("stop_reason"):  # it had been asked to stop after that epoch
         result.status = values["stop_reason"]
+    say(f"{title}: resuming after epoch {result.epochs_finished} from {path}")
     return result
 
 
