@@ -48,7 +48,7 @@ from mlp.files import (EXIT_FAILED, OutputLock, UserError, check_output_dir, che
                        make_folder, remove, remove_stale_temporaries, say)
 from mlp.flags import parse_args
 from mlp.gradients import explain, gradient_check
-from mlp.metrics import assess
+from mlp.diagnostics import assess
 from mlp.optimizers import LearningRateScheduler, optimizer_for, weight_decay_problem
 from mlp.process import (StopFlag, check_network_fits, choose_threads, refuse_network_too_large,
                          run_from_command_line, scratch_step)

@@ -16,8 +16,8 @@ run and calls on the modules here, one job each:
     checkpoint      the checkpoint after every epoch, --resume, and earlier runs set aside
     report          what a run prints and leaves: the summary, metrics.json, history.csv,
                     the plots, model.npz
-    plots           the diagnostic figures (confusion matrix, calibration, ...)
-    metrics         the test set's scores, calibration, chance level, gradient sizes
+    diagnostics     the test set's scores, calibration, chance level, gradient sizes, and
+                    the diagnostic figures (confusion matrix, calibration, layer health, ...)
     saved_models    model.npz read back, --evaluate and --predict
     gradients       --explain (the assignment's example, worked) and --gradient_check
     process         the BLAS threads, the memory a network needs, signals and exit statuses

@@ -18,9 +18,8 @@ import numpy as np
 
 from Model import INTERRUPTED, STOPPED_EARLY, Callback
 from mlp.files import make_folder, say
-from mlp.metrics import chance_level, gradient_rms
+from mlp.diagnostics import chance_level, gradient_rms, plot_augmented, save_figure
 from mlp.optimizers import packed_parameters, unpack_parameters
-from mlp.plots import plot_augmented, save_figure
 
 
 @contextlib.contextmanager

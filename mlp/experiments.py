@@ -39,7 +39,7 @@ from mlp.files import (EXIT_FAILED, DataError, UserError, available_memory_bytes
                        write_atomically)
 from mlp.flags import EXPERIMENT_FLAGS, parse_args
 from mlp.optimizers import weight_decay_problem
-from mlp.plots import new_figure
+from mlp.diagnostics import new_figure
 from mlp.record import data_file_flag, read_record
 from mlp.process import EXIT_SIGNAL, StopFlag, estimated_training_bytes, usable_cores
 

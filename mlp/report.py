@@ -14,8 +14,8 @@ from typing import Optional
 from Model import COMPLETED, Callback, cross_entropy, plot_history
 from mlp.callbacks import STUCK, StuckAtChance, timed, weights_per_layer
 from mlp.files import append_text, make_folder, save_text, say, write_atomically
-from mlp.plots import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
-                       plot_layer_health, plot_misclassified, save_figure)
+from mlp.diagnostics import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
+                             plot_layer_health, plot_misclassified, save_figure)
 from mlp.record import RunRecord, network_text, write_record
 from mlp.saved_models import save_model
 
@@ -302,7 +302,7 @@ def write_results(folder, dataset, settings, model, result, train_seconds, costs
     """Everything one data set's run leaves in folder: plots, metrics.json, model.npz.
 
     settings is the run's RunSettings; result is the FitResult of Model.fit;
-    costs, threads and assessment (mlp.metrics.assess on the test set, None when
+    costs, threads and assessment (mlp.diagnostics.assess on the test set, None when
     training diverged) as run_record takes them.
     """
     make_folder(folder)

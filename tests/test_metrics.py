@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from mlp.metrics import confusion_matrix, per_class_scores
+from mlp.diagnostics import confusion_matrix, per_class_scores
 
 
 @pytest.mark.slow

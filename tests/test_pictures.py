@@ -143,7 +143,7 @@ def test_the_history_plot_draws_both_curves_and_marks_the_best_epoch(metric, lab
 
 
 def test_a_calibration_bin_whose_rows_were_all_wrong_is_drawn_and_an_empty_one_is_not():
-    from mlp.plots import plot_calibration
+    from mlp.diagnostics import plot_calibration
 
     bins = {"upper": [0.25, 0.5, 0.75, 1.0], "count": [0, 1, 2, 7],
             "confidence": [None, 0.4, 0.6, 0.9], "accuracy": [None, 0.0, 0.5, 1.0]}

@@ -9,7 +9,7 @@ from HiddenLayer import ACTIVATIONS
 from Model import Model, one_hot
 from mlp.datasets import load_mnist
 from mlp.gradients import TOLERANCE, check_model, random_problem
-from mlp.metrics import calibration
+from mlp.diagnostics import calibration
 from mlp.optimizers import SGD, Adam, LearningRateScheduler, Momentum, optimizer_for
 from helpers import assert_one_line_error, make_mnist_like, png_size, run_in_process
 

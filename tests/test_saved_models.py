@@ -10,7 +10,7 @@ import pytest
 from Model import Model
 from mlp.datasets import DATASETS, load_iris
 from mlp.files import DataError
-from mlp.metrics import assess
+from mlp.diagnostics import assess
 from mlp.saved_models import load_model, save_model
 from helpers import FIXTURES, ROOT, assert_one_line_error, make_mnist_like, npz, run_in_process, tiny_record
 
