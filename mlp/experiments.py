@@ -34,14 +34,14 @@ from Model import HISTORY_KEYS
 from mlp import checkpoint
 from mlp.checkpoint import FINISHED
 from mlp.datasets import DATASETS
+from mlp.diagnostics import new_figure
 from mlp.files import (EXIT_FAILED, DataError, UserError, available_memory_bytes, make_folder,
                        open_log, read_bytes, read_text_or_none, save_text, say, set_aside,
                        write_atomically)
 from mlp.flags import EXPERIMENT_FLAGS, parse_args
 from mlp.optimizers import weight_decay_problem
-from mlp.diagnostics import new_figure
-from mlp.record import data_file_flag, read_record
 from mlp.process import EXIT_SIGNAL, StopFlag, estimated_training_bytes, usable_cores
+from mlp.record import data_file_flag, read_record
 
 
 MARKER = "experiment.json"

@@ -13,9 +13,9 @@ from typing import Optional
 
 from Model import COMPLETED, Callback, cross_entropy, plot_history
 from mlp.callbacks import STUCK, StuckAtChance, timed, weights_per_layer
-from mlp.files import append_text, make_folder, save_text, say, write_atomically
 from mlp.diagnostics import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
                              plot_layer_health, plot_misclassified, save_figure)
+from mlp.files import append_text, make_folder, save_text, say, write_atomically
 from mlp.record import RunRecord, network_text, write_record
 from mlp.saved_models import save_model
 
