@@ -8,7 +8,7 @@ import numpy as np
 from HiddenLayer import HiddenLayer, sigmoid
 from Model import Model, one_hot
 from mlp.files import say
-from mlp.report import network_text
+from mlp.record import network_text
 
 
 # The assignment's network, each unit's weights bias first, as it writes them.
