@@ -17,7 +17,7 @@ from mlp.experiments import read_run
 from mlp.files import DataError
 from mlp.saved_models import load_model
 from mlp.record import DATA_FIELDS, RECORD_FIELDS, RunRecord
-from helpers import FIXTURES, IRIS, ROOT, kill_at, run_in_process
+from helpers import FIXTURES, IRIS, ROOT, kill_at, make_csv, run_in_process
 from test_resume import rewrite_state
 
 
@@ -68,6 +68,28 @@ def test_metrics_json_is_the_record_and_the_model_and_checkpoint_store_it(record
     run = read_run(str(records / "done" / "iris" / "metrics.json"))
     assert (run.kind, run.status, run.history, run.test_accuracy, run.n_val) == (
         "iris", "completed", metrics["history"], metrics["test_accuracy"], 12)
+
+
+@pytest.mark.parametrize("case", ["diverged", "csv"])
+def test_records_of_other_shapes_round_trip(case, tmp_path):
+    """A diverged run (no test set, a diverged_epoch) and a CSV's (its header, target and
+    feature names): read back, each is the record written, field for field, in its order."""
+    flags = ([*IRIS, "--learning_rate", "1000", "--weight_decay", "0"] if case == "diverged"
+             else ["--csv", str(make_csv(tmp_path / "blobs.csv")), "--target", "kind",
+                   "--epochs", "1", "--hidden_layers", "[4]"])
+    assert Main.main([*flags, "--output_dir", str(tmp_path / "out")]) == (case == "diverged")
+    [folder] = [path for path in (tmp_path / "out").iterdir() if path.is_dir()]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    record = RunRecord.from_json(metrics)
+    assert list(record.to_json().items()) == list(metrics.items())
+    if case == "diverged":
+        assert (record.fit.status, record.fit.diverged_epoch, metrics["test_accuracy"]) == (
+            "diverged", 1, None)
+        assert not (folder / "model.npz").exists()
+    else:
+        assert (record.kind, record.settings.target, record.data.header, record.feature_names) == (
+            "csv", "kind", ["width", "height", "depth", "kind"], ["width", "height", "depth"])
+        assert load_model(folder / "model.npz")[1]["record"] == record
 
 
 def test_each_field_of_metrics_json_set_wrong_is_named(records, tmp_path):
