@@ -12,6 +12,9 @@ the same numbers only at the same count: --threads N fixes it, the checkpoint ke
 --resume, and metrics.json records it. A count exported in OMP_NUM_THREADS or
 OPENBLAS_NUM_THREADS is left as it is.
 
+Memory: a network too large for the memory available is refused before anything is
+allocated, from an estimate of its parameters, gradients, optimizer buffers and activations.
+
 Signals: the first Ctrl-C or SIGTERM while training finishes the batch, keeps the finished
 epochs and stops; a second Ctrl-C ends the program at once.
 """
@@ -31,6 +34,8 @@ from mlp.files import EXIT_FAILED, DataError, UserError, available_memory_bytes,
 from mlp.optimizers import OPTIMIZERS
 from mlp.record import network_text
 
+
+# ------------------------------------------------------------------ signals and exits
 
 # The exit status of a run stopped by each signal, as a shell reports a process it killed.
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -112,6 +117,8 @@ def say_and_exit_status(message, status):
     say(f"Main.py: error: {message}", error=True)
     return status
 
+
+# ------------------------------------------------------------------ BLAS threads
 
 ENVIRONMENT = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TRIAL_BATCHES = 24      # timed at each count, after one batch to warm the threads up
