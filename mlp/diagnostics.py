@@ -16,6 +16,8 @@ from Model import cross_entropy, one_hot
 from mlp.files import write_atomically
 
 
+# ------------------------------------------------------------------ what a run measures
+
 def confusion_matrix(true_labels, predicted_labels, n_classes):
     """Counts C (n_classes, n_classes): C[i, j] rows of true class i predicted as class j."""
     counts = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -152,6 +154,8 @@ def gradient_rms(norms, weights_per_layer):
     layers of different sizes compared on one footing, in the sentence and in the plot."""
     return [norm / np.sqrt(count) for norm, count in zip(norms, weights_per_layer)]
 
+
+# ------------------------------------------------------------------ what a run draws
 
 def save_figure(figure, path):
     write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=120))
