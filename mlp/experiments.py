@@ -44,6 +44,8 @@ from mlp.process import EXIT_SIGNAL, StopFlag, estimated_training_bytes, usable_
 from mlp.record import data_file_flag, read_record
 
 
+# ------------------------------------------------------------------ the runs of an experiment
+
 MARKER = "experiment.json"
 LOG = "log.txt"
 # How a varied setting is written in a run's folder name: lr0.01, h256-64, act-relu.
@@ -297,6 +299,8 @@ class Stopper(StopFlag):
             if job.process and job.process.poll() is None:
                 job.process.send_signal(signal_number)
 
+
+# ------------------------------------------------------------------ runs side by side
 
 METRICS = "metrics.json"
 # The settings that name a run, in this order; a run's other keys are its results.

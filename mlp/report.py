@@ -201,6 +201,8 @@ def print_summary(outcomes):
             say(wrapped(f"    {outcome.health}", "    "))
 
 
+# ------------------------------------------------------------------ the files of a run
+
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
                    "seconds")
 # Redrawing the two plots costs about 0.4 s. During training they are redrawn at most
