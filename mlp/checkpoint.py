@@ -21,8 +21,8 @@ from mlp.callbacks import STUCK, timed
 from mlp.datasets import DATASETS, Dataset
 from mlp.files import DataError, parse_json, read_npz_arrays, say, set_aside, write_atomically
 from mlp.optimizers import packed_parameters, unpack_parameters
-from mlp.record import (UNVERIFIED, RunRecord, RunSettings, data_file_flag, data_file_to_reuse,
-                        read_record, settings_flags, upgrade_checkpoint)
+from mlp.record import (RECORD_FILE, UNVERIFIED, RunRecord, RunSettings, data_file_flag,
+                        data_file_to_reuse, read_record, settings_flags, upgrade_checkpoint)
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"
@@ -259,7 +259,7 @@ def keep_earlier_runs(tasks):
     metrics.json) are renamed to <folder>.N first, N the first number free for all of them,
     and each says where its folder went. tasks are the command's Tasks."""
     finished = [task for task in tasks if isinstance(task.plan, Fresh)
-                and os.path.isfile(os.path.join(task.folder, "metrics.json"))]
+                and os.path.isfile(os.path.join(task.folder, RECORD_FILE))]
     for task, moved_to in zip(finished, set_aside(*(task.folder for task in finished))):
         task.moved_to = moved_to
         say(f"{task.title}: the earlier run's files in {task.folder} were moved to {moved_to}")
@@ -314,7 +314,7 @@ def finished_record(folder):
     """The RunRecord of a folder's metrics.json if it says the run finished; else None (none
     there, unreadable, or a run that did not finish)."""
     try:
-        record = read_record(os.path.join(folder, "metrics.json"))
+        record = read_record(os.path.join(folder, RECORD_FILE))
     except DataError:
         return None
     return record if record.fit.status in FINISHED else None

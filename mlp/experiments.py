@@ -41,7 +41,7 @@ from mlp.files import (EXIT_FAILED, DataError, UserError, available_memory_bytes
 from mlp.flags import EXPERIMENT_FLAGS, parse_args
 from mlp.optimizers import weight_decay_problem
 from mlp.process import EXIT_SIGNAL, StopFlag, estimated_training_bytes, usable_cores
-from mlp.record import data_file_flag, read_record
+from mlp.record import RECORD_FILE, data_file_flag, read_record
 
 
 # ------------------------------------------------------------------ the runs of an experiment
@@ -302,7 +302,6 @@ class Stopper(StopFlag):
 
 # ------------------------------------------------------------------ runs side by side
 
-METRICS = "metrics.json"
 # The settings that name a run, in this order; a run's other keys are its results.
 SETTINGS = EXPERIMENT_FLAGS + ("dtype", "validation_split", "patience", "augment",
                                "augment_pixels", "target")
@@ -364,8 +363,8 @@ def metrics_files(folder, depth=SEARCH_DEPTH):
         folders.sort()
         if root[len(folder):].count(os.sep) >= depth:
             folders.clear()
-        if METRICS in files:
-            found.append(os.path.join(root, METRICS))
+        if RECORD_FILE in files:
+            found.append(os.path.join(root, RECORD_FILE))
     return found
 
 
@@ -380,7 +379,7 @@ def find_runs(folders):
         folder = os.fspath(folder)
         paths = metrics_files(folder)
         if not paths:
-            raise DataError(f"argument --compare: {folder} holds no run (no {METRICS} in it or "
+            raise DataError(f"argument --compare: {folder} holds no run (no {RECORD_FILE} in it or "
                             f"{SEARCH_DEPTH} folders below); expected a run's or an "
                             f"experiment's folder")
         runs += [read_run(path) for path in paths]

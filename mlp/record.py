@@ -392,6 +392,9 @@ class RunRecord:
                    fit, record["train_seconds"], measures)
 
 
+RECORD_FILE = "metrics.json"    # in each run's folder
+
+
 def write_record(record, path):
     """Write metrics.json: the record's JSON, atomically."""
     save_text(json.dumps(record.to_json(), indent=2) + "\n", path)

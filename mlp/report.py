@@ -16,7 +16,7 @@ from mlp.callbacks import STUCK, StuckAtChance, timed, weights_per_layer
 from mlp.diagnostics import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
                              plot_layer_health, plot_misclassified, save_figure)
 from mlp.files import append_text, make_folder, save_text, say, write_atomically
-from mlp.record import RunRecord, network_text, write_record
+from mlp.record import RECORD_FILE, RunRecord, network_text, write_record
 from mlp.saved_models import save_model
 
 
@@ -286,7 +286,7 @@ class LiveRecords(Callback):
             append_text(self.path, history_row(run.result, len(run.result.learning_rates) - 1))
             record = run_record(self.dataset, self.settings, run.result,
                                 sum(run.result.epoch_seconds), status="running")
-            write_record(record, os.path.join(self.folder, "metrics.json"))
+            write_record(record, os.path.join(self.folder, RECORD_FILE))
             started = self.clock()
             if started >= self._next_plot:
                 network = network_text(self.dataset.n_features, self.settings.hidden_layers,
@@ -332,7 +332,7 @@ def write_results(folder, dataset, settings, model, result, train_seconds, costs
                          lambda stream: save_model(stream, model, dataset.class_names,
                                                    dataset.feature_mean, dataset.feature_scale,
                                                    record))
-    write_record(record, os.path.join(folder, "metrics.json"))
+    write_record(record, os.path.join(folder, RECORD_FILE))
 
 
 def write_image_plots(folder, title, dataset, model, assessment):
