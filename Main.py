@@ -119,7 +119,7 @@ def prepare(kind, folder, args, plan):
     """Read and check a data set's data and settings, for a run that plan says to train."""
     if isinstance(plan, checkpoint.Finished):
         return checkpoint.Task(kind, folder, plan,
-                           DATASETS[kind].title if kind in DATASETS else csv_title(args.csv))
+                               DATASETS[kind].title if kind in DATASETS else csv_title(args.csv))
     resuming = isinstance(plan, checkpoint.Resume)
     rng = np.random.default_rng(args.seed)
     data_file = plan.data_file if resuming else getattr(args, data_file_flag(kind)[2:])

@@ -489,6 +489,8 @@ def plot_comparison(settings, title, n_val=None):
     its runs, with the band from the lowest to the highest where it has several); the legend
     says how a setting's runs ended where not all completed, and names one that finished no
     epoch (a line-less entry)."""
+    from matplotlib.ticker import MaxNLocator
+
     figure = new_figure(11, 4.6)
     axes = figure.subplots(1, 2)
     longest = max((len(run.history["val_loss"]) for setting in settings for run in setting.runs),
@@ -511,6 +513,7 @@ def plot_comparison(settings, title, n_val=None):
                 ax.fill_between(x, np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0),
                                 color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole, as in loss.png
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8, loc="lower right")

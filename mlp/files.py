@@ -119,7 +119,6 @@ def read_bytes(path, expected, largest=LARGEST_FILE):
 NPZ_READ_ERRORS = (ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
-
 @contextlib.contextmanager
 def open_npz(content):
     """The npz archive held in content (a file's bytes), read without pickle.
