@@ -26,26 +26,20 @@ def parse_hidden_layers(text):
     "" give [] (no hidden layer). Raises ValueError saying what is wrong.
     """
     text = text.strip()
-    if text.startswith("[") or text.endswith("]"):
-        if not (text.startswith("[") and text.endswith("]")):
-            raise ValueError(f"unbalanced brackets in {text!r}")
-        text = text[1:-1].strip()
+    opened, closed = text.startswith("["), text.endswith("]")
+    if opened != closed:
+        raise ValueError(f"unbalanced brackets in {text!r}")
+    text = text[1:-1] if opened else text
     if "[" in text or "]" in text:
         raise ValueError("nested or extra brackets; expected one list such as [256, 64]")
-    if not text:
-        return []
     items = [item.strip() for item in text.split(",")] if "," in text else text.split()
-    sizes = []
     for item in items:
-        if not item:
-            raise ValueError("an empty item between commas")
         if not re.fullmatch(r"[+-]?\d+", item):
-            raise ValueError(f"{item!r} is not a whole number")
-        size = int(item)
-        if size < 1:
-            raise ValueError(f"a layer of {size} units; every layer needs at least 1")
-        sizes.append(size)
-    return sizes
+            raise ValueError(f"{item!r} is not a whole number" if item
+                             else "an empty item between commas")
+        if int(item) < 1:
+            raise ValueError(f"a layer of {int(item)} units; every layer needs at least 1")
+    return [int(item) for item in items]
 
 
 def parse_networks(text):
@@ -76,9 +70,9 @@ def add_setting(parser, name, **keywords):
     parser.add_argument(f"--{name}", type=flag_type(SETTING_FIELDS[name]), **keywords)
 
 
-def choices_help(table, describe):
+def choices_help(table):
     """'name: what it is; name: ...' for the help of a flag whose choices are a table's keys."""
-    return "; ".join(f"{name}: {describe(entry)}" for name, entry in table.items())
+    return "; ".join(f"{name}: {entry.description}" for name, entry in table.items())
 
 
 def per_dataset(attribute, every=True):
@@ -102,11 +96,9 @@ class DefaultOnceFormatter(argparse.HelpFormatter):
     its default or there is none to say (a switch, or a default that depends on the data set)."""
 
     def _get_help_string(self, action):
-        help_text = action.help or ""
-        if ("(default:" in help_text or action.default is None or action.nargs == 0
-                or action.default == argparse.SUPPRESS):
-            return help_text
-        return help_text + " (default: %(default)s)"
+        said = ("(default:" in action.help or action.nargs == 0
+                or action.default in (None, argparse.SUPPRESS))
+        return action.help + ("" if said else " (default: %(default)s)")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -134,11 +126,10 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 def build_parser():
     parser = OneLineErrorParser(
-        prog="Main.py", allow_abbrev=False,
+        prog="Main.py", allow_abbrev=False, formatter_class=DefaultOnceFormatter,
         description="Train a multilayer perceptron written from scratch in numpy (sigmoid "
                     "hidden layers, softmax output, categorical cross-entropy, hand-written "
-                    "backpropagation) on MNIST and Iris, and save its metric plots.",
-        formatter_class=DefaultOnceFormatter)
+                    "backpropagation) on MNIST and Iris, and save its metric plots.")
     add_training_flags(parser)
     add_run_flags(parser)
     add_mode_flags(parser)
@@ -152,28 +143,23 @@ def add_training_flags(parser):
                 help="step size of the optimizer")
     add_setting(parser, "epochs", nargs="+", default=30, help="passes over the training set")
     parser.add_argument("--hidden_layers", nargs="+", default=["[256, 64]"], metavar="SIZES",
-                        help="widths of the hidden layers, e.g. [256, 64] (quoted or "
-                             "not), 256,64 or 256 64; [] for none (softmax regression); several "
-                             "networks in brackets, [256, 64] [128], make an experiment "
-                             "(default: [256, 64])")
-    parser.add_argument("--activation", nargs="+", choices=ACTIVATIONS, default="sigmoid",
-                        help="activation of the hidden layers: "
-                             + choices_help(ACTIVATIONS, lambda entry: entry.description))
-    parser.add_argument("--lr_schedule", nargs="+", choices=LEARNING_RATE_SCHEDULES, default=None,
-                        help=choices_help(LEARNING_RATE_SCHEDULES, lambda entry: entry.description)
-                        + per_dataset("lr_schedule"))
-    add_setting(parser, "batch_size", nargs="+", default=None,
-                help="rows per gradient step" + per_dataset("batch_size"))
-    add_setting(parser, "weight_decay", nargs="+", default=None,
-                help="decoupled weight decay (AdamW's): each step shrinks the weights, "
-                     "not the biases, by the factor 1 - learning rate x this; 0 turns "
-                     "it off" + per_dataset("weight_decay"))
-    add_setting(parser, "dropout", nargs="+", default=None,
-                help="share of the hidden units' outputs dropped at random in each "
-                     "training step (inverted dropout; evaluation uses them all); 0 "
-                     "turns it off" + per_dataset("dropout"))
-    parser.add_argument("--optimizer", nargs="+", choices=OPTIMIZERS, default="adam",
-                        help=choices_help(OPTIMIZERS, lambda entry: entry.description))
+                        help="widths of the hidden layers: [256, 64] (quoted or not), 256,64 or "
+                             "256 64; [] for none (softmax regression); several networks in "
+                             "brackets, [256, 64] [128], make an experiment (default: [256, 64])")
+    for name, table, default, lead in (
+            ("activation", ACTIVATIONS, "sigmoid", "activation of the hidden layers: "),
+            ("lr_schedule", LEARNING_RATE_SCHEDULES, None, ""),
+            ("optimizer", OPTIMIZERS, "adam", "")):
+        parser.add_argument(f"--{name}", nargs="+", choices=table, default=default,
+                            help=lead + choices_help(table) + (per_dataset(name) if not default
+                                                               else ""))
+    for name, words in (
+            ("batch_size", "rows per gradient step"),
+            ("weight_decay", "decoupled weight decay (AdamW's): each step shrinks the weights, "
+                             "not the biases, by the factor 1 - learning rate x this; 0: off"),
+            ("dropout", "share of the hidden units' outputs dropped at random in each training "
+                        "step (inverted dropout; evaluation uses them all); 0: off")):
+        add_setting(parser, name, nargs="+", default=None, help=words + per_dataset(name))
     add_setting(parser, "seed", nargs="+", default=0,
                 help="seeds the weights, the data split and the shuffling")
 
@@ -181,8 +167,8 @@ def add_training_flags(parser):
 def add_run_flags(parser):
     """The flags of where a run reads and writes, and how it runs."""
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), metavar="NAME",
-                        help="which data sets to train on, in order: " + ", ".join(DATASETS)
-                        + f" (default: {' '.join(DATASETS)})")
+                        help=f"which data sets to train on, in order: {', '.join(DATASETS)} "
+                             f"(default: {' '.join(DATASETS)})")
     parser.add_argument("--output_dir", default="results",
                         help="plots and metrics go to OUTPUT_DIR/<dataset>/")
     for kind, entry in DATASETS.items():
@@ -192,21 +178,19 @@ def add_run_flags(parser):
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="floating-point type of the weights and data")
     parser.add_argument("--augment", action="store_true",
-                        help="each epoch, move every training image by its own random shift of "
-                             "up to --augment_pixels pixels in each direction (data sets of "
-                             "images only; validation and test images are never changed)")
-    add_setting(parser, "augment_pixels", default=None,
-                help="the largest shift --augment makes"
-                     + per_dataset("augment_pixels", every=False))
+                        help="each epoch, shift every training image at random by up to "
+                             "--augment_pixels pixels each way (images only; validation and "
+                             "test images are never changed)")
+    add_setting(parser, "augment_pixels", default=None, help="the largest shift --augment makes"
+                + per_dataset("augment_pixels", every=False))
     add_setting(parser, "threads", default=None,
-                help="threads of numpy's BLAS for the matrix products; the same seed gives the "
-                     "same numbers at the same count (default: the fewest of 1, 2, 4, ... up "
-                     f"to the cores within {TIE_MARGIN * 100:.0f}%% of the fastest, timed on a "
-                     "few batches before training; a count exported in OMP_NUM_THREADS or "
-                     "OPENBLAS_NUM_THREADS is kept)")
+                help="threads of numpy's BLAS; the same seed gives the same numbers at the same "
+                     f"count (default: the fewest that train within {TIE_MARGIN * 100:.0f}%% of "
+                     "the fastest, timed before training, or the count OMP_NUM_THREADS or "
+                     "OPENBLAS_NUM_THREADS exports)")
     add_setting(parser, "patience", default=None,
-                help="stop when the validation loss has not improved for this many "
-                     "epochs, and keep the weights of the best epoch (default: off)")
+                help="stop when the validation loss has not improved for this many epochs, and "
+                     "keep the weights of the best epoch (default: off)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in OUTPUT_DIR from its last finished epoch, with "
                              "the same flags; data sets that finished are skipped")
@@ -219,21 +203,16 @@ def add_mode_flags(parser):
         f"experiments (give any of {', '.join('--' + name for name in EXPERIMENT_FLAGS)} "
         f"several values: each combination is one run, in OUTPUT_DIR/<values>/)")
     several.add_argument("--jobs", type=flag_type(whole(1)), default=None,
-                         help="runs of an experiment (several values given to any training "
-                              "flag) trained at once (default: one per core, each with one BLAS "
-                              "thread, as many as memory allows)")
+                         help="runs of an experiment trained at once (default: one per core, "
+                              "each with one BLAS thread, as many as memory allows)")
     several.add_argument("--compare", nargs="+", default=None, metavar="FOLDER",
                          help="only compare runs that exist (run or experiment folders, made "
-                              "anywhere): one picture and one table per data set, written to "
-                              "OUTPUT_DIR")
+                              "anywhere): a picture and a table per data set, in OUTPUT_DIR")
     own = parser.add_argument_group("your own data")
     own.add_argument("--csv", default=None, metavar="FILE",
-                     help="train on this CSV instead of " + " and ".join(
-                         entry.title for entry in DATASETS.values())
-                     + ": a header row, numeric feature columns and a class column named by "
-                       "--target")
-    own.add_argument("--target", default=None, metavar="COLUMN",
-                     help="the class column of --csv")
+                     help="train on this CSV instead: a header row, numeric feature columns "
+                          "and a class column named by --target")
+    own.add_argument("--target", default=None, metavar="COLUMN", help="the class column of --csv")
     saved = parser.add_argument_group(
         "a saved model (every run saves OUTPUT_DIR/<dataset>/model.npz)")
     saved.add_argument("--model", default=None, metavar="FILE",
@@ -243,18 +222,17 @@ def add_mode_flags(parser):
                             "split of the data set it was trained on")
     saved.add_argument("--predict", default=None, metavar="FILE",
                        help="with --model: class and probabilities for each row of a CSV of "
-                            "features, or each image of an npz (x_test, or its only array); "
+                            "features, or each image of an npz (x_test, or its only array), "
                             "written to OUTPUT_DIR/predictions.csv")
     parser.add_argument("--explain", action="store_true",
                         help="work the assignment's written example (two inputs, three sigmoid "
-                             "units, a linear output, target 8) with this project's code: every "
-                             "forward and backward value, exact, beside the assignment's rounded "
-                             "ones and finite differences; needs no data")
+                             "units, a linear output, target 8) in this project's code: every "
+                             "value, exact, beside the assignment's rounded ones and finite "
+                             "differences; needs no data")
     parser.add_argument("--gradient_check", action="store_true",
-                        help="check every layer's backward pass of a network with "
-                             "--hidden_layers and --activation against finite differences on "
-                             "a small random batch (float64), print the largest relative error "
-                             "per layer, exit 0 if all are below 1e-6, else 1; needs no data")
+                        help="check every layer's backward pass of --hidden_layers with "
+                             "--activation against finite differences (float64); exit 0 if "
+                             "every relative error is below 1e-6, else 1; needs no data")
 
 
 def joined_hidden_layers(tokens):
@@ -284,28 +262,40 @@ def plain_dashes(tokens, known):
     or with hyphens inside (--learning-rate) read as the flag of known it means, and a note on
     standard error for each kind."""
     typeset, hyphens, fixed = [], [], []
-    for token in tokens:
+    for typed in tokens:
+        token = typed
         dashes = re.match(f"[-{TYPESET_DASHES}]{{1,2}}(?=[A-Za-z])", token)
         if dashes and set(dashes.group()) & set(TYPESET_DASHES):
-            typeset.append(token)
             token = "--" + token[dashes.end():]
+            typeset.append((typed, token))
         name, equals, value = token.partition("=")
         underscored = "--" + name[2:].replace("-", "_")
         if name.startswith("--") and name not in known and underscored in known:
             hyphens.append((name, underscored))
             token = underscored + equals + value
         fixed.append(token)
-    if typeset:
-        names = ", ".join(sorted({f"U+{ord(c):04X}" for token in typeset for c in token[:2]
-                                  if c in TYPESET_DASHES}))
-        plain = ["--" + token.lstrip("-" + TYPESET_DASHES) for token in typeset]
-        say(f"Main.py: note: read {' '.join(typeset)} as {' '.join(plain)}: typographic dashes "
-            f"({names}), as a word processor writes --", error=True)
-    if hyphens:
-        say(f"Main.py: note: read {' '.join(typed for typed, _ in hyphens)} as "
-            f"{' '.join(flag for _, flag in hyphens)}: this program's flags are written with "
-            f"underscores", error=True)
+    codes = sorted({f"U+{ord(c):04X}" for typed, _ in typeset for c in typed[:2]
+                    if c in TYPESET_DASHES})
+    for read, why in ((typeset, f"typographic dashes ({', '.join(codes)}), as a word processor "
+                                "writes --"),
+                      (hyphens, "this program's flags are written with underscores")):
+        if read:
+            say(f"Main.py: note: read {' '.join(typed for typed, _ in read)} as "
+                f"{' '.join(flag for _, flag in read)}: {why}", error=True)
     return fixed
+
+
+# Flags that need one another: (whether args break the rule, the flag named, what is wrong).
+NEEDS = (
+    (lambda args: not args.output_dir.strip(), "--output_dir",
+     "empty; expected a folder (it is created if missing)"),
+    (lambda args: (args.csv is None) != (args.target is None), "--csv",
+     "--csv FILE and --target COLUMN go together"),
+    (lambda args: (args.evaluate or args.predict) and not args.model, "--model",
+     "--evaluate and --predict need --model FILE"),
+    (lambda args: args.model and not (args.evaluate or args.predict), "--model",
+     "say what to do with it: --evaluate, --predict FILE, or both"),
+)
 
 
 def parse_args(argv=None):
@@ -329,18 +319,10 @@ def parse_args(argv=None):
     if unknown or not kinds:
         parser.error(f"argument --datasets: unknown data set {', '.join(map(repr, unknown))}; "
                      f"expected any of {', '.join(DATASETS)}")
-    args.datasets = list(dict.fromkeys(kinds))
-    if not args.output_dir.strip():
-        parser.error("argument --output_dir: empty; expected a folder (it is created if missing)")
-    if (args.csv is None) != (args.target is None):
-        parser.error("argument --csv: --csv FILE and --target COLUMN go together")
-    if args.csv is not None:
-        args.datasets = ["csv"]
-    if (args.evaluate or args.predict) and not args.model:
-        parser.error("argument --model: --evaluate and --predict need --model FILE")
-    if args.model and not (args.evaluate or args.predict):
-        parser.error("argument --model: say what to do with it: --evaluate, --predict FILE, or "
-                     "both")
+    args.datasets = ["csv"] if args.csv is not None else list(dict.fromkeys(kinds))
+    for broken, flag, words in NEEDS:
+        if broken(args):
+            parser.error(f"argument {flag}: {words}")
     if args.augment and not any(DATASETS[kind].augment_pixels for kind in args.datasets
                                 if kind in DATASETS):
         with_images = ", ".join(kind for kind, entry in DATASETS.items() if entry.augment_pixels)
@@ -360,17 +342,13 @@ def several_values(args, parser):
     varied = {}
     for name in EXPERIMENT_FLAGS:
         values = getattr(args, name)
-        if not isinstance(values, list) or not values:
-            continue  # a default: one value already
-        if name == "hidden_layers" and not isinstance(values[0], list):
-            continue  # parsed before: one network
-        repeated = [value for index, value in enumerate(values) if value in values[:index]]
-        if repeated:
-            parser.error(f"argument --{name}: {repeated[0]} is given twice; expected each value "
-                         f"once")
-        setattr(args, name, values[0])
-        if len(values) > 1:
-            varied[name] = values
+        if isinstance(values, list) and values:  # given (a default is one value already)
+            repeated = [value for index, value in enumerate(values) if value in values[:index]]
+            if repeated:
+                parser.error(f"argument --{name}: {repeated[0]} is given twice; expected each "
+                             f"value once")
+            setattr(args, name, values[0])
+            varied.update({name: values} if len(values) > 1 else {})
     return varied
 
 
@@ -391,21 +369,22 @@ MODES = {
               "--model (a saved model brings its own network and settings)"),
     "compare": ({"--compare", "--output_dir"}, "--compare (it only reads the runs it is given)"),
 }
-# The flags that act only when something else holds: (flag, the mode, None for training,
-# whether it acts, what the refusal adds to "does nothing"). A saved model's data set is known
+# The flags that act only when something else holds: {(flag, the mode, None for training):
+# (whether it acts, what the refusal adds to "does nothing")}. A saved model's data set is known
 # once it is read: saved_models refuses another data set's file flag then.
-ACTS_ONLY = [
-    ("--jobs", None, lambda args: args.varied,
-     " for one run; expected several values of a training flag (an experiment)"),
-    ("--augment_pixels", None, lambda args: args.augment, " without --augment"),
-    ("--datasets", None, lambda args: args.csv is None,
-     " with --csv, which trains on the CSV alone"),
-    *((f"--{kind}_path", None, lambda args, kind=kind: kind in args.datasets,
-       f": {kind} is not among the data sets trained ({{datasets}})") for kind in DATASETS),
-    ("--output_dir", "model", lambda args: args.predict, " with --model without --predict"),
-    *((flag, "model", lambda args: args.evaluate, " with --model without --evaluate")
-      for flag in ("--csv", "--target", *(f"--{kind}_path" for kind in DATASETS))),
-]
+ACTS_ONLY = {
+    ("--jobs", None): (lambda args: args.varied,
+                       " for one run; expected several values of a training flag (an experiment)"),
+    ("--augment_pixels", None): (lambda args: args.augment, " without --augment"),
+    ("--datasets", None): (lambda args: args.csv is None,
+                           " with --csv, which trains on the CSV alone"),
+    **{(f"--{kind}_path", None): (lambda args, kind=kind: kind in args.datasets,
+                                  f": {kind} is not among the data sets trained ({{datasets}})")
+       for kind in DATASETS},
+    ("--output_dir", "model"): (lambda args: args.predict, " with --model without --predict"),
+    **{(flag, "model"): (lambda args: args.evaluate, " with --model without --evaluate")
+       for flag in ("--csv", "--target", *(f"--{kind}_path" for kind in DATASETS))},
+}
 
 
 def idle_flag(args, given):
@@ -418,8 +397,8 @@ def idle_flag(args, given):
     for flag in given:
         if mode is not None and flag not in MODES[mode][0]:
             return f"argument {flag}: does nothing with {MODES[mode][1]}"
-        for rule_flag, rule_mode, acts, words in ACTS_ONLY:
-            if (rule_flag, rule_mode) == (flag, mode) and not acts(args):
-                return (f"argument {flag}: does nothing"
-                        + words.format(datasets=", ".join(args.datasets)))
+        acts, words = ACTS_ONLY.get((flag, mode), (None, ""))
+        if acts and not acts(args):
+            return (f"argument {flag}: does nothing"
+                    + words.format(datasets=", ".join(args.datasets)))
     return None
