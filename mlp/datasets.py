@@ -19,12 +19,13 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from mlp.files import NPZ_READ_ERRORS, DataError, npz_error_text, open_npz, read_bytes
+from mlp.files import DataError, read_bytes, read_npz_arrays
 from mlp.record import CSV, DataSource, fingerprint
 
 # The project's top folder, where the shipped iris.data lies.
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+MNIST_FILE = "an npz file in the layout of Keras's mnist.npz"
 MNIST_CLASSES = [str(digit) for digit in range(10)]
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width", "class"]
 TEST_FRACTION = 0.2
@@ -83,19 +84,12 @@ def keras_cache_file():
 def read_mnist_npz(path, content=None):
     """(x_train, y_train, x_test, y_test) from an npz file in the layout of Keras's mnist.npz
     (content: the file's bytes, when they have been read already)."""
-    if content is None:
-        content = read_bytes(path, "an npz file in the layout of Keras's mnist.npz")
-    try:
-        with open_npz(content) as archive:
-            missing = [key for key in MNIST_KEYS if key not in archive.files]
-            if missing:
-                raise DataError(f"{path}: missing arrays {', '.join(missing)}; an MNIST npz "
-                                f"holds {', '.join(MNIST_KEYS)}")
-            arrays = [archive[key] for key in MNIST_KEYS]
-    except DataError:
-        raise
-    except NPZ_READ_ERRORS as error:
-        raise DataError(f"{path}: not a readable npz file ({npz_error_text(error)})") from None
+    archive = read_npz_arrays(path, MNIST_FILE, content=content)
+    missing = [key for key in MNIST_KEYS if key not in archive]
+    if missing:
+        raise DataError(f"{path}: missing arrays {', '.join(missing)}; an MNIST npz holds "
+                        f"{', '.join(MNIST_KEYS)}")
+    arrays = [archive[key] for key in MNIST_KEYS]
     for images, labels, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
         check_mnist_part(path, images, labels, part)
     if arrays[0].shape[1:] != arrays[2].shape[1:]:
@@ -183,11 +177,11 @@ def load_mnist_arrays(mnist_path=None):
     downloads into that cache (with TensorFlow, or Keras on its jax backend).
     """
     if mnist_path:
-        content = read_bytes(mnist_path, "an npz file in the layout of Keras's mnist.npz")
+        content = read_bytes(mnist_path, MNIST_FILE)
         return read_mnist_npz(mnist_path, content), mnist_path, content
     cache_file = keras_cache_file()
     if os.path.exists(cache_file):
-        content = read_bytes(cache_file, "an npz file in the layout of Keras's mnist.npz")
+        content = read_bytes(cache_file, MNIST_FILE)
         return read_mnist_npz(cache_file, content), cache_file, content
     backend = keras_backend_for_download()
     if backend:
@@ -559,20 +553,11 @@ def did_you_mean(name, candidates):
 def read_images(path):
     """The images of an npz file to predict on: x_test of an MNIST-layout file, else its only
     array."""
-    content = read_bytes(path, "an npz file of images")
-    try:
-        with open_npz(content) as archive:
-            if "x_test" in archive.files:
-                images = archive["x_test"]
-            elif len(archive.files) == 1:
-                images = archive[archive.files[0]]
-            else:
-                raise DataError(f"{path}: no array x_test, and {len(archive.files)} arrays to "
-                                f"choose from; expected x_test or a single array of images")
-    except DataError:
-        raise
-    except NPZ_READ_ERRORS as error:
-        raise DataError(f"{path}: not a readable npz file ({npz_error_text(error)})") from None
+    archive = read_npz_arrays(path, "an npz file of images")
+    if "x_test" not in archive and len(archive) != 1:
+        raise DataError(f"{path}: no array x_test, and {len(archive)} arrays to choose from; "
+                        f"expected x_test or a single array of images")
+    images = archive.get("x_test", next(iter(archive.values()), None))
     if images.ndim not in (2, 3) or images.dtype.kind not in "uif" or images.size == 0:
         raise DataError(f"{path}: images of shape {images.shape} and dtype {images.dtype}; "
                         f"expected (n_images, 28, 28) pixels")

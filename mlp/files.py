@@ -119,32 +119,25 @@ def read_bytes(path, expected, largest=LARGEST_FILE):
 NPZ_READ_ERRORS = (ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
-@contextlib.contextmanager
-def open_npz(content):
-    """The npz archive held in content (a file's bytes), read without pickle.
-
-    (np.load returns a bare array for a .npy file: it is refused here.)
-    """
-    with io.BytesIO(content) as stream:
-        archive = np.load(stream, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an npz archive of named arrays")
-        with archive:
-            yield archive
-
-
-def read_npz_arrays(path, expected, refusal):
-    """Every array of an npz file, by name, read without pickle.
+def read_npz_arrays(path, expected, refusal=None, content=None):
+    """Every array of the npz file at path (its bytes, content, when they were read already),
+    by name, read without pickle (a bare .npy array is refused).
 
     expected says what the file should be, for a missing file; a file that
-    cannot be read as an npz raises DataError(refusal + the error's name).
+    cannot be read as an npz raises DataError(refusal, by default "path: not a
+    readable npz file", and the error's name).
     """
-    content = read_bytes(path, expected)
+    content = read_bytes(path, expected) if content is None else content
     try:
-        with open_npz(content) as archive:
-            return {key: archive[key] for key in archive.files}
+        with io.BytesIO(content) as stream:
+            archive = np.load(stream, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("a single .npy array, not an npz archive of named arrays")
+            with archive:
+                return {key: archive[key] for key in archive.files}
     except NPZ_READ_ERRORS as error:
-        raise DataError(f"{refusal} ({npz_error_text(error)})") from None
+        raise DataError(f"{refusal or f'{path}: not a readable npz file'} "
+                        f"({npz_error_text(error)})") from None
 
 
 def npz_error_text(error):
