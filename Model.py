@@ -18,7 +18,8 @@ import numpy as np
 from HiddenLayer import HiddenLayer
 from OutputLayer import OutputLayer
 
-HISTORY_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+# The history's lists, as Keras's History names them (history.csv's columns too).
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 # An epoch whose mean training loss exceeds this many times that of guessing
 # uniformly, ln(n_classes), has diverged even though every number is still finite:
 # the weights have blown up into saturation and the model is confidently wrong.
@@ -93,7 +94,7 @@ class FitResult:
 
     @property
     def epochs_finished(self):
-        return len(self.history["train_loss"])
+        return len(self.history["loss"])
 
 
 @dataclass
@@ -123,8 +124,8 @@ class Callback:
         on_epoch_end(run, logs)        after every finished, evaluated epoch
         on_train_end(run)              after the last epoch, however training ended
 
-    run is the TrainingRun; logs holds the epoch's train_loss, train_accuracy,
-    val_loss, val_accuracy, learning_rate and seconds. on_batch_end and
+    run is the TrainingRun; logs holds the epoch's loss and accuracy (on the training
+    rows), val_loss, val_accuracy, learning_rate and seconds. on_batch_end and
     on_epoch_end may return a reason (a short word) to stop training; it becomes
     the result's status. Stopped from on_batch_end, the unfinished epoch is left
     out of the history; stopped from on_epoch_end, the epoch is kept, and the
@@ -316,7 +317,7 @@ class Model:
                         result.diverged_epoch = epoch
                     break
                 val_loss, val_accuracy = self.evaluate(X_val, Y_val)
-                logs = {"train_loss": train_loss, "train_accuracy": train_accuracy,
+                logs = {"loss": train_loss, "accuracy": train_accuracy,
                         "val_loss": val_loss, "val_accuracy": val_accuracy}
                 for key in HISTORY_KEYS:
                     result.history[key].append(logs[key])
@@ -387,7 +388,7 @@ def plot_history(history, metric, title, best_epoch=None, n_val=None):
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots()
-    train = history["train_" + metric]
+    train = history[metric]
     val = history["val_" + metric]
     epochs = range(1, len(train) + 1)
     marker = "o" if len(train) <= 30 else None

@@ -86,8 +86,8 @@ class PrintProgress(Callback):
         self._start_epoch(run)
         self._epoch = run.epoch + 1
         width = len(str(run.epochs))
-        say(f"  epoch {run.epoch:{width}d}/{run.epochs}  loss {logs['train_loss']:.4f}  "
-            f"accuracy {logs['train_accuracy']:.4f}  val_loss {logs['val_loss']:.4f}  "
+        say(f"  epoch {run.epoch:{width}d}/{run.epochs}  loss {logs['loss']:.4f}  "
+            f"accuracy {logs['accuracy']:.4f}  val_loss {logs['val_loss']:.4f}  "
             f"val_accuracy {logs['val_accuracy']:.4f}  lr {logs['learning_rate']:.2e}  "
             f"{logs['seconds']:.3g} s", stream=self.stream)
 

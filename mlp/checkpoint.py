@@ -26,7 +26,7 @@ from mlp.record import (RECORD_FILE, UNVERIFIED, RunRecord, RunSettings, data_fi
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"
-VERSION = 2
+VERSION = 3
 
 
 class Checkpoint(Callback):
@@ -86,7 +86,7 @@ def read_checkpoint(path):
         values = parse_json(str(arrays.pop("state")))
         if not isinstance(values, dict) or values.get("format") != FORMAT:
             raise ValueError("not a checkpoint of this project")
-        if values.get("version") not in (1, VERSION):
+        if values.get("version") not in range(1, VERSION + 1):
             raise ValueError(f"version {values.get('version')}; this project reads 1 to {VERSION}")
         values = upgrade_checkpoint(values)
         record = RunRecord.from_json(values["record"])

@@ -287,7 +287,7 @@ def check_record(record):
             raise ValueError(f"field 'data.{name}' is missing")
         if name in data and not field.accept(data[name]):
             refuse(f"data.{name}", data[name], field.expected)
-    epochs = record.get("epochs_completed", len(record["history"].get("train_loss") or []))
+    epochs = record.get("epochs_completed", len(record["history"].get("loss") or []))
     per_epoch = f"a list of {epochs} number{'' if epochs == 1 else 's'}, one per finished epoch"
     for name in HISTORY_KEYS:
         value = record["history"].get(name)
@@ -416,16 +416,22 @@ def read_record(path):
 FORMER_SETTINGS = {"activation": "sigmoid", "weight_decay": 0.0, "dropout": 0.0,
                    "augment": False, "augment_pixels": None, "patience": None, "threads": None,
                    "data_file": None}
+# The history's lists that were named otherwise before they took Keras's names.
+FORMER_HISTORY_KEYS = {"train_loss": "loss", "train_accuracy": "accuracy"}
 
 
 def upgrade(record, model_version=None, named_kinds=()):
-    """A record of an older file in the layout RunRecord.from_json reads: a metrics.json that
-    lacks later settings, or a model file's options (model_version 1 or 2: the settings, the
-    data set and its source; a CSV was named after its file, not one of named_kinds, and
-    recorded its class column)."""
+    """A record of an older file in the layout RunRecord.from_json reads: a metrics.json (or
+    the record of a model or checkpoint) that lacks later settings or names its history's lists
+    train_loss and train_accuracy, or a model file's options (model_version 1 or 2: the
+    settings, the data set and its source; a CSV was named after its file, not one of
+    named_kinds, and recorded its class column)."""
     if not isinstance(record, dict):
         return record
     record = {**FORMER_SETTINGS, **record}
+    if isinstance(record.get("history"), dict):
+        record["history"] = {FORMER_HISTORY_KEYS.get(name, name): values
+                             for name, values in record["history"].items()}
     if model_version is not None:  # the run's results were not kept
         record.setdefault("status", "unknown")
         record.setdefault("history", {name: [] for name in HISTORY_KEYS})
@@ -440,9 +446,11 @@ def upgrade(record, model_version=None, named_kinds=()):
 
 def upgrade_checkpoint(values):
     """A checkpoint's values in the current layout: version 1 kept the record in two parts, the
-    settings and the fit's result, without the training time."""
+    settings and the fit's result, without the training time; up to version 2 the record's
+    history had its former names."""
     if isinstance(values, dict) and values.get("version") == 1:
-        values = dict(values, version=2, record=dict(
+        values = dict(values, record=dict(
             values.pop("settings"), **values.pop("result"), train_seconds=0.0))
+    values["version"] = 3
     values["record"] = upgrade(values["record"])
     return values

@@ -249,7 +249,7 @@ def history_csv(result):
 def history_row(result, index):
     """The history.csv line of epoch index + 1 of a Model.FitResult."""
     history = result.history
-    values = (index + 1, history["train_loss"][index], history["train_accuracy"][index],
+    values = (index + 1, history["loss"][index], history["accuracy"][index],
               history["val_loss"][index], history["val_accuracy"][index],
               result.learning_rates[index], result.epoch_seconds[index])
     return ",".join(repr(value) if isinstance(value, float) else str(value)

@@ -24,8 +24,8 @@ from mlp.record import (CSV, UNVERIFIED, RunRecord, check_loaded, data_file_flag
 
 
 FORMAT = "numpy-mlp-model"
-VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 def model_arrays(model, class_names, feature_mean, feature_scale, record):
@@ -109,7 +109,7 @@ def model_parts(path, arrays, version):
         n_layers = len(sizes) - 1
         weights = [_float_array(arrays, f"weights_{i}") for i in range(n_layers)]
         biases = [_float_array(arrays, f"bias_{i}") for i in range(n_layers)]
-        record = RunRecord.from_json(parse_json(str(arrays["record"])) if version == VERSION
+        record = RunRecord.from_json(upgrade(parse_json(str(arrays["record"]))) if version >= 3
                                      else upgrade(parse_json(str(arrays["options"])), version,
                                                   DATASETS))
         check_inputs(record, sizes[0])

@@ -21,7 +21,7 @@ from helpers import (IRIS, MAIN, assert_one_line_error, make_mnist_like, png_siz
 METRICS_FIELDS = ("dataset", "hidden_layers", "learning_rate", "epochs", "batch_size",
                   "optimizer", "seed", "history", "test_loss", "test_accuracy",
                   "epoch_seconds", "train_seconds")
-HISTORY_FIELDS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+HISTORY_FIELDS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 @pytest.mark.parametrize("tokens", [
@@ -92,8 +92,8 @@ def check_run_folder(folder, dataset, epochs):
     for field in HISTORY_FIELDS:
         assert len(metrics["history"][field]) == epochs, field
     assert len(metrics["epoch_seconds"]) == epochs
-    assert all(0 <= a <= 1 for a in metrics["history"]["train_accuracy"] + metrics["history"]["val_accuracy"])
-    assert all(np.isfinite(metrics["history"]["train_loss"]))
+    assert all(0 <= a <= 1 for a in metrics["history"]["accuracy"] + metrics["history"]["val_accuracy"])
+    assert all(np.isfinite(metrics["history"]["loss"]))
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["test_loss"] > 0
     for name in ("loss.png", "accuracy.png"):
         width, height = png_size(os.path.join(folder, name))

@@ -200,11 +200,11 @@ def test_compare_refuses_a_folder_that_holds_no_run(capsys, tmp_path):
 def test_compare_names_the_damaged_field(capsys, tmp_path):
     (tmp_path / "run").mkdir()
     record = tiny_record().to_json()
-    record["history"]["train_loss"] = "x"
+    record["history"]["loss"] = "x"
     (tmp_path / "run" / "metrics.json").write_text(json.dumps(record))
     result = run_in_process(capsys, "--compare", tmp_path / "run")
     assert_one_line_error(result, "metrics.json: a damaged metrics.json, or not a run's (field "
-                                  "'history.train_loss' is \"x\"; expected a list of")
+                                  "'history.loss' is \"x\"; expected a list of")
 
 
 @pytest.mark.parametrize("tokens, networks", [

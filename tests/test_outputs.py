@@ -102,7 +102,7 @@ def progress_output(stream, seconds_per_batch):
     run.epoch = 1
     for _ in range(40):
         progress.on_batch_end(run, 0.5)
-    progress.on_epoch_end(run, {"train_loss": 0.5, "train_accuracy": 0.9, "val_loss": 0.6,
+    progress.on_epoch_end(run, {"loss": 0.5, "accuracy": 0.9, "val_loss": 0.6,
                                 "val_accuracy": 0.8, "learning_rate": 0.001, "seconds": 4.0})
     return stream.getvalue()
 

@@ -116,11 +116,11 @@ def test_the_misclassified_captions_give_the_predicted_probability(pictured_run)
 def test_the_history_plot_draws_both_curves_and_marks_the_best_epoch(metric, label):
     from Model import plot_history
 
-    history = {"train_loss": [0.9, 0.5, 0.4], "val_loss": [0.8, 0.6, 0.7],
-               "train_accuracy": [0.6, 0.8, 0.9], "val_accuracy": [0.7, 0.75, 0.74]}
+    history = {"loss": [0.9, 0.5, 0.4], "val_loss": [0.8, 0.6, 0.7],
+               "accuracy": [0.6, 0.8, 0.9], "val_accuracy": [0.7, 0.75, 0.74]}
     axes = plot_history(history, metric, "a title", best_epoch=2).axes[0]
     lines = lines_by_label(axes)
-    np.testing.assert_array_equal(lines["training"], history["train_" + metric])
+    np.testing.assert_array_equal(lines["training"], history[metric])
     np.testing.assert_array_equal(lines["validation"], history["val_" + metric])
     for line in axes.lines[:2]:  # both curves start at epoch 1, with markers
         np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])

@@ -1,8 +1,8 @@
 """A run's record (record.RunRecord): metrics.json is its JSON, model.npz and checkpoint.npz
 store the same JSON, one function writes it and one reads it back. Every field round-trips;
 each field of each file set to a wrong kind or range gets the damaged-file line naming it;
-files of earlier versions (the v1 and v2 model fixtures, a v1 checkpoint) read through the
-one upgrade to the same numbers."""
+files of earlier versions (the v1, v2 and v3 model fixtures, v1 and v2 checkpoints) read
+through the one upgrade to the same numbers."""
 
 import json
 import os
@@ -142,13 +142,37 @@ def test_model_files_of_earlier_versions_read_through_the_upgrade(version, capsy
     assert "test loss 0.1935, test accuracy 0.9333 on 30 test rows" in result.stdout
 
 
-def test_a_version_1_checkpoint_resumes_to_the_uninterrupted_run(tmp_path):
-    """tests/fixtures/iris_checkpoint_v1.npz: the flags below, killed after epoch 2, written by
-    the version whose checkpoint kept the settings and the history apart."""
+def test_a_version_3_model_and_its_record_read_with_keras_names_for_the_history(tmp_path, capsys):
+    """tests/fixtures/iris_model_v3.npz: the documented command's Iris model (--seed 0
+    --threads 1) saved in format version 3, whose record named the history's training lists
+    train_loss and train_accuracy; read now, they are Keras's loss and accuracy, in the model and
+    in a metrics.json of that layout alike."""
+    path = os.path.join(FIXTURES, "iris_model_v3.npz")
+    with np.load(path) as arrays:
+        saved = json.loads(str(arrays["record"]))
+    history = saved["history"]
+    assert sorted(history) == ["train_accuracy", "train_loss", "val_accuracy", "val_loss"]
+    renamed = {"loss": history["train_loss"], "accuracy": history["train_accuracy"],
+               "val_loss": history["val_loss"], "val_accuracy": history["val_accuracy"]}
+    record = load_model(path)[1]["record"]
+    assert record.fit.history == renamed and len(renamed["loss"]) == 30
+    (tmp_path / "metrics.json").write_text(json.dumps(saved))
+    assert read_run(str(tmp_path / "metrics.json")).history == renamed
+    result = run_in_process(capsys, "--model", path, "--evaluate", "--iris_path",
+                            os.path.join(ROOT, "iris.data"))
+    assert result.returncode == 0, result.stderr
+    assert "test loss 0.1935, test accuracy 0.9333 on 30 test rows" in result.stdout
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_checkpoints_of_earlier_versions_resume_to_the_uninterrupted_run(tmp_path, version):
+    """tests/fixtures/iris_checkpoint_v<version>.npz: the flags below, killed after epoch 2,
+    written by the version whose checkpoint kept the settings and the history apart (1), and by
+    the one whose record named the history train_loss and train_accuracy (2)."""
     flags = ["--datasets", "iris", "--epochs", "5", "--hidden_layers", "[8]", "--seed", "0",
              "--threads", "1"]
     os.makedirs(tmp_path / "resumed" / "iris")
-    shutil.copy(os.path.join(FIXTURES, "iris_checkpoint_v1.npz"),
+    shutil.copy(os.path.join(FIXTURES, f"iris_checkpoint_v{version}.npz"),
                 tmp_path / "resumed" / "iris" / "checkpoint.npz")
     assert Main.main([*flags, "--output_dir", str(tmp_path / "resumed"), "--resume",
                       "--iris_path", os.path.join(ROOT, "iris.data")]) == 0

@@ -80,7 +80,7 @@ def test_killed_while_writing_a_checkpoint_resumes_bit_for_bit(tmp_path, data, r
     assert metrics["status"] == "running" and metrics["epochs_completed"] == 2
     rows = (folder / "history.csv").read_text().splitlines()
     assert rows[0] == ",".join(HISTORY_COLUMNS) and len(rows) == 3
-    assert [float(row.split(",")[1]) for row in rows[1:]] == metrics["history"]["train_loss"]
+    assert [float(row.split(",")[1]) for row in rows[1:]] == metrics["history"]["loss"]
 
     result = run_main(*RUN, "--mnist_path", data, "--output_dir", out, "--resume")
     assert result.returncode == 0, result.stderr

@@ -11,7 +11,7 @@ from Model import Model
 from mlp.datasets import DATASETS, load_iris
 from mlp.files import DataError
 from mlp.diagnostics import assess
-from mlp.saved_models import load_model, save_model
+from mlp.saved_models import VERSION, load_model, save_model
 from helpers import FIXTURES, ROOT, assert_one_line_error, make_mnist_like, npz, run_in_process, tiny_record
 
 
@@ -142,12 +142,13 @@ def test_a_saved_model_keeps_its_activation(tmp_path, activation):
 def test_a_model_file_from_a_newer_version_is_refused(capsys, tmp_path):
     with np.load(f"{FIXTURES}/iris_model_v1.npz") as archive:
         arrays = dict(archive)
-    arrays["version"] = np.array(4)
+    arrays["version"] = np.array(VERSION + 1)
     path = tmp_path / "future.npz"
     np.savez(path, **arrays)
     result = run_in_process(capsys, "--model", path, "--evaluate")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert f"{path}: a model file of version 4, written by a newer version" in result.stderr
+    assert (f"{path}: a model file of version {VERSION + 1}, written by a newer version"
+            in result.stderr)
 
 
 @pytest.fixture

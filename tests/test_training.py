@@ -148,8 +148,8 @@ def test_training_stays_in_its_dtype_and_learns(dtype):
     assert optimizer.learning_rate == 0.05  # restored after training
     # The epoch's training metrics are the means over its batches: a fresh evaluation agrees closely.
     loss, accuracy = model.evaluate(X[:300], Y[:300])
-    assert abs(result.history["train_accuracy"][-1] - accuracy) < 0.05
-    assert math.isclose(result.history["train_loss"][-1], loss, rel_tol=0.3)
+    assert abs(result.history["accuracy"][-1] - accuracy) < 0.05
+    assert math.isclose(result.history["loss"][-1], loss, rel_tol=0.3)
 
 
 def xor_problem(seed=0, n=300):
@@ -201,7 +201,7 @@ def test_callbacks_see_every_batch_and_epoch_and_change_nothing():
         assert np.array_equal(parameter, plain_parameter)
     assert result.history == plain.history
     assert recorder.batches == 4 * 13  # 200 rows in batches of 16
-    keys = sorted(["train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate",
+    keys = sorted(["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
                    "seconds"])
     assert recorder.calls == ["begin", *[(epoch, keys) for epoch in (1, 2, 3, 4)],
                               ("end", "completed")]
@@ -210,7 +210,7 @@ def test_callbacks_see_every_batch_and_epoch_and_change_nothing():
 def test_a_stop_after_an_epoch_keeps_that_epoch():
     recorder = Recorder(stop_after_epoch=2)
     _, result = train([recorder])
-    assert result.status == "enough" and len(result.history["train_loss"]) == 2
+    assert result.status == "enough" and len(result.history["loss"]) == 2
     assert recorder.calls[-1] == ("end", "enough")
 
 
@@ -254,7 +254,7 @@ def test_divergence_stops_that_data_set_keeps_its_files_and_runs_the_next(capsys
     for name in ("mnist", "iris"):
         metrics = json.loads((tmp_path / name / "metrics.json").read_text())
         assert metrics["status"] == "diverged" and metrics["diverged_epoch"] == 1
-        assert metrics["history"]["train_loss"] == [] and metrics["test_accuracy"] is None
+        assert metrics["history"]["loss"] == [] and metrics["test_accuracy"] is None
         png_size(tmp_path / name / "loss.png")
 
 
@@ -278,7 +278,7 @@ def test_divergence_after_good_epochs_keeps_them():
     optimizer = PoisonAfterTwoEpochs([packed.parameters], [packed.gradients], 0.1, packed=packed)
     result = model.fit(X, Y, X, Y, epochs=5, batch_size=10, rng=rng, optimizer=optimizer)
     assert result.status == DIVERGED and result.diverged_epoch == 3
-    assert len(result.history["train_loss"]) == 2
+    assert len(result.history["loss"]) == 2
 
 
 def test_a_good_run_of_few_batches_measures_every_epoch_and_says_nothing_on_stderr(tmp_path):
@@ -337,7 +337,7 @@ def test_fit_defaults_to_thirty_epochs_and_a_seeded_generator():
     X, Y = xor_problem(n=32)
     models = [Model(2, [3], 2, np.random.default_rng(0), dropout=0.2) for _ in range(2)]
     results = [model.fit(X, Y, X, Y, batch_size=16, learning_rate=0.1) for model in models]
-    assert len(results[0].history["train_loss"]) == 30
+    assert len(results[0].history["loss"]) == 30
     assert results[0].history == results[1].history
     seeded = Model(2, [3], 2, np.random.default_rng(0), dropout=0.2)
     assert (seeded.fit(X, Y, X, Y, batch_size=16, learning_rate=0.1,
@@ -390,13 +390,13 @@ def test_an_epochs_training_metrics_are_the_means_over_its_batches_with_dropout_
     result = model.fit(X, Y, X, Y, epochs=1, learning_rate=0.0, callbacks=[Batches()])
     loss, accuracy = model.evaluate(X, Y)
     assert len(batches) == 3  # fit's default batch of 32
-    assert result.history["train_accuracy"][0] == accuracy
-    assert result.history["train_loss"][0] == pytest.approx(loss, rel=1e-6)
-    assert result.history["train_loss"][0] == pytest.approx((32 * batches[0] + 32 * batches[1]
+    assert result.history["accuracy"][0] == accuracy
+    assert result.history["loss"][0] == pytest.approx(loss, rel=1e-6)
+    assert result.history["loss"][0] == pytest.approx((32 * batches[0] + 32 * batches[1]
                                                              + 6 * batches[2]) / 70, rel=1e-6)
     dropped = Model(2, [6], 2, np.random.default_rng(0), dropout=0.5)
     result = dropped.fit(X, Y, X, Y, epochs=1, learning_rate=0.0)
-    assert result.history["train_loss"][0] != pytest.approx(dropped.evaluate(X, Y)[0], rel=1e-3)
+    assert result.history["loss"][0] != pytest.approx(dropped.evaluate(X, Y)[0], rel=1e-3)
 
 
 def test_fit_draws_from_the_generator_it_is_given_and_times_its_epochs():

@@ -1,6 +1,8 @@
 """Compare two output folders of the same command: every number of metrics.json and every
 array of model.npz, data set by data set. A change that should keep behaviour must print
-"equal" for each (timings, paths and keys only one side has are listed, not compared).
+"equal" for each (timings, paths and keys only one side has are listed, not compared). Both
+records pass through record.upgrade first, so a folder written before a key was renamed
+compares under today's names.
 
     python tools/compare_runs.py BEFORE_DIR AFTER_DIR
 """
@@ -10,6 +12,9 @@ import os
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from mlp.record import upgrade  # noqa: E402
 
 # Seconds differ from run to run; paths and the thread choice's timings too.
 SKIPPED = ("seconds", "source", "data_file", "blas_threads_timings", "data")
@@ -53,7 +58,8 @@ def main(before_dir, after_dir):
         if not os.path.isfile(metrics):
             continue
         with open(metrics) as old, open(os.path.join(after_dir, name, "metrics.json")) as new:
-            count, differ, one_side = compare_metrics(json.load(old), json.load(new))
+            count, differ, one_side = compare_metrics(upgrade(json.load(old)),
+                                                      upgrade(json.load(new)))
         print(f"{name}: metrics.json {count} values, {'equal' if not differ else 'DIFFER: '}"
               f"{', '.join(differ[:10])}; keys on one side only: {', '.join(one_side[:10]) or 'none'}")
         n_arrays, differ_arrays = compare_models(os.path.join(folder, "model.npz"),
