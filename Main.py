@@ -52,7 +52,7 @@ from mlp.gradients import explain, gradient_check
 from mlp.optimizers import LearningRateScheduler, optimizer_for, weight_decay_problem
 from mlp.process import (StopFlag, check_network_fits, choose_threads, refuse_network_too_large,
                          run_from_command_line, scratch_step)
-from mlp.record import RunSettings, check_loaded, data_file_flag
+from mlp.record import RunSettings, check_loaded, data_file_of
 from mlp.saved_models import use_saved_model
 
 
@@ -92,7 +92,7 @@ def train_command(args):
         folders = [(kind, run_folder(kind, args)) for kind in args.datasets]
         check_output_dir(args.output_dir)
         for kind, folder in folders:
-            check_run_folder(folder, getattr(args, data_file_flag(kind)[2:]))
+            check_run_folder(folder, data_file_of(args, kind))
         plans = checkpoint.plan_resume(args, folders)  # made once, before anything is written
         tasks = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
         make_folder(args.output_dir)
@@ -122,7 +122,7 @@ def prepare(kind, folder, args, plan):
                                DATASETS[kind].title if kind in DATASETS else csv_title(args.csv))
     resuming = isinstance(plan, checkpoint.Resume)
     rng = np.random.default_rng(args.seed)
-    data_file = plan.data_file if resuming else getattr(args, data_file_flag(kind)[2:])
+    data_file = plan.data_file if resuming else data_file_of(args, kind)
     dataset = load_with(kind, data_file, args.target, args.validation_split, rng,
                         np.dtype(args.dtype), args.seed)
     if resuming and plan.record.data is not None:

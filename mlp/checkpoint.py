@@ -22,7 +22,8 @@ from mlp.datasets import DATASETS, Dataset
 from mlp.files import DataError, parse_json, read_npz_arrays, say, set_aside, write_atomically
 from mlp.optimizers import packed_parameters, unpack_parameters
 from mlp.record import (RECORD_FILE, UNVERIFIED, RunRecord, RunSettings, data_file_flag,
-                        data_file_to_reuse, read_record, settings_flags, upgrade_checkpoint)
+                        data_file_of, data_file_to_reuse, read_record, settings_flags,
+                        upgrade_checkpoint)
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"
@@ -226,12 +227,12 @@ def plan_resume(args, kinds_and_folders):
             values, arrays, record = read_checkpoint(path)
             data = record.data
             check_same_run(kind, args, record, folder, compare_data_file=data is None)
-            data_file = given_data_file(args, kind)
+            data_file = data_file_of(args, kind, given_only=True)
             if data is not None:
                 data_file = data_file_to_reuse(data, data_file, data_file_flag(kind),
                                                f"the run in {folder}")
             else:
-                data_file = getattr(args, data_file_flag(kind)[2:])
+                data_file = data_file_of(args, kind)
                 say(UNVERIFIED.format(whose=path, path=data_file or "the default file"), error=True)
             plans[kind] = Resume(values, arrays, record, data_file)
         else:
@@ -263,12 +264,6 @@ def keep_earlier_runs(tasks):
     for task, moved_to in zip(finished, set_aside(*(task.folder for task in finished))):
         task.moved_to = moved_to
         say(f"{task.title}: the earlier run's files in {task.folder} were moved to {moved_to}")
-
-
-def given_data_file(args, kind):
-    """The data file flag's value if the user gave it on the command line, else None."""
-    flag = data_file_flag(kind)
-    return getattr(args, flag[2:]) if flag in getattr(args, "given_flags", ()) else None
 
 
 def check_same_run(kind, args, saved, folder, compare_data_file=True):

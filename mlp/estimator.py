@@ -59,7 +59,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         rng = np.random.default_rng(seed)
         self.feature_mean_ = X.mean(axis=0)
-        self.feature_scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+        spread = X.std(axis=0)
+        self.feature_scale_ = np.where(spread > 0, spread, 1.0)
         X = self._standardised(X)
         self.model_ = Model(X.shape[1], list(self.hidden_layers), len(self.classes_), rng,
                             np.float64, self.activation, self.dropout)

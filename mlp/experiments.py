@@ -41,7 +41,7 @@ from mlp.files import (EXIT_FAILED, DataError, UserError, available_memory_bytes
 from mlp.flags import EXPERIMENT_FLAGS, parse_args
 from mlp.optimizers import weight_decay_problem
 from mlp.process import EXIT_SIGNAL, StopFlag, estimated_training_bytes, usable_cores
-from mlp.record import RECORD_FILE, data_file_flag, read_record
+from mlp.record import RECORD_FILE, data_file_flag, data_file_of, read_record
 
 
 # ------------------------------------------------------------------ the runs of an experiment
@@ -125,7 +125,7 @@ def plan_jobs(args):
             SHORT[name] + value_text(name, value) for name, value in values.items()))
         run_args = parse_args(tokens)
         for kind in run_args.datasets:
-            data_file = getattr(run_args, data_file_flag(kind)[2:])
+            data_file = data_file_of(run_args, kind)
             if data_file and not jobs:  # the same file for every run: read once, here
                 read_bytes(data_file, f"the data file {data_file_flag(kind)} names")
             entry = DATASETS.get(kind)

@@ -30,6 +30,15 @@ def data_file_flag(kind):
     return "--csv" if kind == CSV else f"--{kind}_path"
 
 
+def data_file_of(args, kind, given_only=False):
+    """The value of data set kind's file flag in the parsed flags (None: the set's default
+    file); with given_only, None unless the user typed the flag (args.given_flags)."""
+    flag = data_file_flag(kind)
+    if given_only and flag not in getattr(args, "given_flags", ()):
+        return None
+    return getattr(args, flag[2:])
+
+
 # ------------------------------------------------------------------ the data
 
 @dataclass(frozen=True)
@@ -136,7 +145,7 @@ class RunSettings:
                             if images else None),
             seed=args.seed, dtype=args.dtype, validation_split=args.validation_split,
             patience=args.patience, threads=args.threads,
-            data_file=data_file or getattr(args, data_file_flag(kind)[2:]),
+            data_file=data_file or data_file_of(args, kind),
             target=args.target if kind == CSV else None)
 
     def record(self):

@@ -19,7 +19,7 @@ from mlp.datasets import DATASETS, image_features, load_dataset, read_feature_ro
 from mlp.diagnostics import assess
 from mlp.files import (PREDICTIONS, DataError, check_predictions_path, make_folder, parse_json,
                        read_npz_arrays, save_text, say)
-from mlp.record import (CSV, UNVERIFIED, RunRecord, check_loaded, data_file_flag,
+from mlp.record import (CSV, UNVERIFIED, RunRecord, check_loaded, data_file_flag, data_file_of,
                         data_file_to_reuse, upgrade)
 
 
@@ -186,13 +186,13 @@ def load_training_data(model, details, args):
     if others:
         raise DataError(f"argument {others[0]}: does nothing: the model {args.model} was trained "
                         f"on {kind} (its data file flag is {flag})")
-    given = getattr(args, flag[2:]) if flag in args.given_flags else None
+    given = data_file_of(args, kind, given_only=True)
     recorded = record.data
     whose = f"the model {args.model}"
     if recorded is not None:
         data_file = data_file_to_reuse(recorded, given, flag, whose)
     else:
-        data_file = given or (getattr(args, flag[2:]) if kind != CSV else record.source)
+        data_file = given or (data_file_of(args, kind) if kind != CSV else record.source)
         if kind == CSV and not (data_file and record.settings.target):
             raise DataError(f"{args.model}: the model does not record the CSV file and class "
                             f"column it was trained on; expected a model.npz that Main.py wrote")
