@@ -199,9 +199,10 @@ def finish(task, model, result, train_seconds, costs, threads):
         report.print_stuck(dataset.title, len(result.learning_rates), settings.epochs)
     if result.status == DIVERGED:
         report.print_diverged(dataset.title, result.diverged_epoch, settings.learning_rate)
-    else:
+    else:  # (a run stopped in its first epoch has no saturation to judge it by)
+        saturation = result.extras["layer_health"]["saturation"]
         assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names,
-                            result.extras["layer_health"]["saturation"][-1])
+                            saturation[-1] if saturation else None)
     report.write_results(folder, dataset, settings, model, result, train_seconds, costs, threads,
                          assessment)
     if result.status in checkpoint.FINISHED:  # nothing left to resume: metrics.json says so

@@ -626,8 +626,14 @@ def load_with(kind, data_file, target, validation_split, rng, dtype, seed):
 
 def training_defaults(dataset):
     """The DatasetEntry whose defaults (batch size, schedule, regularisation) a loaded Dataset
-    trains with where the flags leave them unset: its own, or for a CSV Iris's or MNIST's,
-    chosen by its number of rows (never by its file's name)."""
-    if dataset.kind != CSV:
-        return DATASETS[dataset.kind]
-    return DATASETS["iris" if len(dataset.X_train) < SMALL_TABLE_ROWS else "mnist"]
+    trains with where the flags leave them unset (see defaults_for)."""
+    return defaults_for(dataset.kind, len(dataset.X_train))
+
+
+def defaults_for(kind, n_train):
+    """The DatasetEntry whose defaults a run on data set kind with n_train training rows takes:
+    a named set's own, or for a CSV Iris's or MNIST's, chosen by its number of rows (never by
+    its file's name). The one rule for a run and for an experiment's check of its runs."""
+    if kind != CSV:
+        return DATASETS[kind]
+    return DATASETS["iris" if n_train < SMALL_TABLE_ROWS else "mnist"]

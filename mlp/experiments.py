@@ -33,15 +33,16 @@ import numpy as np
 from Model import HISTORY_KEYS
 from mlp import checkpoint
 from mlp.checkpoint import FINISHED
-from mlp.datasets import DATASETS
+from mlp.datasets import DATASETS, defaults_for, load_dataset
 from mlp.diagnostics import new_figure
 from mlp.files import (EXIT_FAILED, DataError, UserError, available_memory_bytes, make_folder,
                        open_log, read_bytes, read_text_or_none, save_text, say, set_aside,
                        write_atomically)
 from mlp.flags import EXPERIMENT_FLAGS, parse_args
 from mlp.optimizers import weight_decay_problem
-from mlp.process import EXIT_SIGNAL, StopFlag, estimated_training_bytes, usable_cores
-from mlp.record import RECORD_FILE, data_file_flag, data_file_of, read_record
+from mlp.process import (EXIT_SIGNAL, PARENT_ENVIRONMENT, StopFlag, estimated_training_bytes,
+                         usable_cores)
+from mlp.record import CSV, RECORD_FILE, RunSettings, data_file_flag, data_file_of, read_record
 
 
 # ------------------------------------------------------------------ the runs of an experiment
@@ -117,7 +118,7 @@ def plan_jobs(args):
                          | {"--output_dir", "--jobs", "--resume"})
     if "--threads" not in args.given_flags:
         base.append("--threads=1")
-    jobs = []
+    jobs, tables = [], {}
     for combination in itertools.product(*(args.varied[name] for name in names)):
         values = dict(zip(names, combination))
         tokens = base + [f"--{name}={flag_value(name, value)}" for name, value in values.items()]
@@ -126,16 +127,25 @@ def plan_jobs(args):
         run_args = parse_args(tokens)
         for kind in run_args.datasets:
             data_file = data_file_of(run_args, kind)
-            if data_file and not jobs:  # the same file for every run: read once, here
+            if data_file and not jobs and kind != CSV:  # the same file for every run: read once
                 read_bytes(data_file, f"the data file {data_file_flag(kind)} names")
-            entry = DATASETS.get(kind)
-            decay = run_args.weight_decay if run_args.weight_decay is not None else (
-                entry.weight_decay if entry else 0.0)
-            problem = weight_decay_problem(run_args.learning_rate, decay)
+            settings = RunSettings.from_flags(kind, run_args, defaults_for(
+                kind, train_rows(run_args, data_file, tables) if kind == CSV else None))
+            problem = weight_decay_problem(settings.learning_rate, settings.weight_decay)
             if problem:
                 raise UserError(f"{problem} (in the run {os.path.basename(folder)})")
         jobs.append(Job(values, folder, tokens + [f"--output_dir={folder}"], run_args))
     return jobs
+
+
+def train_rows(run_args, data_file, tables):
+    """The training rows of the CSV a run reads (which choose its defaults), read once for each
+    way the runs split it; tables keeps them."""
+    key = (data_file, run_args.target, run_args.validation_split, run_args.seed)
+    if key not in tables:
+        tables[key] = len(load_dataset(CSV, data_file, run_args.target, run_args.validation_split,
+                                       run_args.seed, np.dtype(run_args.dtype)).X_train)
+    return tables[key]
 
 
 def bytes_per_job(jobs):
@@ -247,14 +257,16 @@ def run_jobs(jobs, width, stop, resume):
 
 def start(job, resume):
     """Start a job's run in its own process, in its own session (a Ctrl-C reaches it once,
-    from the experiment), its printout going to its folder's log."""
+    from the experiment), its printout going to its folder's log; it ends when the experiment
+    does, however that ends (process.end_with_parent)."""
     make_folder(job.folder)
     again = resume and (unfinished(job.folder) or bool(metrics_files(job.folder)))
     job.log = open_log(os.path.join(job.folder, LOG), append=again)
     job.started = time.monotonic()
     command = [sys.executable, MAIN, *job.tokens, *(["--resume"] if again else [])]
     job.process = subprocess.Popen(command, stdout=job.log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+                                   stdin=subprocess.DEVNULL, start_new_session=True,
+                                   env={**os.environ, PARENT_ENVIRONMENT: str(os.getpid())})
 
 
 def say_ended(job, ended, total, waiting, running, width):
@@ -282,7 +294,7 @@ def say_ended(job, ended, total, waiting, running, width):
 
 
 class Stopper(StopFlag):
-    """Ctrl-C or SIGTERM during an experiment: passed on once to every running run (each
+    """Ctrl-C, SIGTERM or SIGHUP during an experiment: passed on once to every running run (each
     keeps its finished epochs and stops), and no further run starts; a second Ctrl-C is
     passed on too (each run quits at once)."""
 

@@ -15,11 +15,14 @@ OPENBLAS_NUM_THREADS is left as it is.
 Memory: a network too large for the memory available is refused before anything is
 allocated, from an estimate of its parameters, gradients, optimizer buffers and activations.
 
-Signals: the first Ctrl-C or SIGTERM while training finishes the batch, keeps the finished
-epochs and stops; a second Ctrl-C ends the program at once.
+Signals: the first Ctrl-C, SIGTERM or SIGHUP (its terminal closed) while training finishes the
+batch, keeps the finished epochs and stops; a second Ctrl-C ends the program at once. A run an
+experiment started ends with the experiment, however the experiment ended (SIGKILL, the
+out-of-memory killer): it stops as for SIGTERM.
 """
 
 import contextlib
+import ctypes
 import os
 import signal
 import sys
@@ -38,19 +41,44 @@ from mlp.record import network_text
 # ------------------------------------------------------------------ signals and exits
 
 # The exit status of a run stopped by each signal, as a shell reports a process it killed.
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+# Set by an experiment in each run's environment: the experiment's process id. The run ends
+# when that process does (see end_with_parent).
+PARENT_ENVIRONMENT = "MAIN_PY_EXPERIMENT_PID"
+PR_SET_PDEATHSIG = 1    # prctl's option: the signal the kernel sends when the parent dies
+
+
+def experiment_parent():
+    """The process id of the experiment that started this run (PARENT_ENVIRONMENT), or None."""
+    text = os.environ.get(PARENT_ENVIRONMENT, "")
+    return int(text) if text.isdigit() else None
+
+
+def end_with_parent():
+    """For a run an experiment started: on Linux, ask the kernel for SIGTERM when the
+    experiment's process ends (elsewhere StopFlag checks between batches that it is still this
+    process's parent), and end now if it already has."""
+    parent = experiment_parent()
+    if parent is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the check between batches
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # it ended before the request: no signal would come
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class StopFlag:
-    """Turns the first SIGINT or SIGTERM into a request to stop after the current batch.
+    """Turns the first SIGINT, SIGTERM or SIGHUP into a request to stop after the current batch.
 
     A second SIGINT ends the program at once. Used as a context manager, it
     handles the signals inside the with block and restores the previous
-    handlers after it. Called, it says whether a stop was requested.
+    handlers after it. Called, it says whether a stop was requested, or the
+    experiment that started this run is gone.
     """
 
     def __init__(self):
         self.signal_number = None
+        self.parent = experiment_parent()
         self._previous = {}
 
     def __enter__(self):
@@ -70,6 +98,8 @@ class StopFlag:
             f"(press Ctrl-C again to quit at once)", error=True)
 
     def __call__(self):
+        if self.signal_number is None and self.parent and os.getppid() != self.parent:
+            self._handle(signal.SIGTERM, None)  # as the kernel's signal would have
         return self.signal_number is not None
 
     @property
@@ -83,6 +113,7 @@ def run_from_command_line(main):
     and an exit status: a fault writing a file or standard output (1, through files.say and
     RunFailed), memory running out (1), Ctrl-C outside training (130)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # from here, a KeyboardInterrupt
+    end_with_parent()
     try:
         status = main()
     except KeyboardInterrupt:

@@ -139,7 +139,7 @@ def outcome(title, folder, result, assessment, model, learning_rate, health, mov
         test_accuracy=assessment.accuracy if assessment else None,
         calibration_error=assessment.calibration_error if assessment else None, health=health,
         stuck=stuck_sentence(assessment, result, model, learning_rate),
-        dead=bool(assessment and assessment.chance["cause"] == "saturated"))
+        dead=bool(assessment and assessment.chance and assessment.chance["cause"] == "saturated"))
 
 
 def print_stop_advice(resumable):

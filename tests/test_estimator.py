@@ -1,7 +1,11 @@
 """The scikit-learn estimator: scikit-learn's own estimator checks, and the numbers of Model."""
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
@@ -79,3 +83,53 @@ def test_bad_arrays_are_refused_in_scikit_learns_words(bad, expected):
     arrays.update(bad)
     with pytest.raises(ValueError, match=expected):
         MLPClassifier(epochs=1).fit(arrays["X"], arrays["y"])
+
+
+def test_a_fit_that_diverges_raises_naming_the_learning_rate():
+    X, y = iris()
+    with pytest.raises(ValueError, match=r"diverged in epoch 1 .* at learning_rate=50; expected "
+                                         r"a learning_rate smaller than 50"):
+        MLPClassifier(hidden_layers=8, learning_rate=50, optimizer="sgd", epochs=5,
+                      random_state=0).fit(X, y)
+
+
+def test_a_fit_stuck_at_chance_warns_as_scikit_learn_does_when_it_stops_short():
+    X, y = iris()
+    with pytest.warns(ConvergenceWarning, match="stopped after epoch 3 of 10: stuck at chance"):
+        stuck = MLPClassifier(batch_size=1, learning_rate=0.05, epochs=10, random_state=0).fit(X, y)
+    assert stuck.status_ == "stuck_at_chance" and stuck.n_iter_ == 3
+    assert len(set(stuck.predict(X))) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one that learned warns of nothing
+        learned = MLPClassifier(hidden_layers=8, epochs=60, learning_rate=0.01,
+                                random_state=0).fit(X, y)
+    assert learned.status_ == "completed" and learned.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("parameter, bad", [
+    ("hidden_layers", 0), ("hidden_layers", "wide"), ("activation", "softmax"),
+    ("learning_rate", 0.0), ("learning_rate", "fast"), ("epochs", 0), ("epochs", 2.5),
+    ("batch_size", 0), ("optimizer", "lbfgs"), ("weight_decay", -0.1), ("dropout", 1.0),
+    ("dropout", -0.1), ("random_state", "seed"),
+])
+def test_every_parameter_out_of_range_is_refused_by_name(parameter, bad):
+    with pytest.raises(InvalidParameterError, match=f"The '{parameter}' parameter"):
+        MLPClassifier(**{parameter: bad}).fit(np.arange(8.0).reshape(4, 2), [0, 1, 0, 1])
+
+
+def test_every_parameter_has_a_constraint():
+    assert set(MLPClassifier._parameter_constraints) == set(MLPClassifier().get_params())
+
+
+@pytest.mark.parametrize("widths, message", [([8, 0], r"\[8, 0\]"), ((4, 2.5), r"\(4, 2.5\)")])
+def test_a_width_below_one_in_the_list_is_refused_naming_hidden_layers(widths, message):
+    with pytest.raises(ValueError, match="hidden_layers must be whole numbers .*" + message):
+        MLPClassifier(hidden_layers=widths).fit(np.arange(8.0).reshape(4, 2), [0, 1, 0, 1])
+
+
+def test_an_int_is_one_hidden_layer_of_that_width_as_in_scikit_learn():
+    X, y = iris()
+    one = MLPClassifier(hidden_layers=16, epochs=3, random_state=1).fit(X, y)
+    listed = MLPClassifier(hidden_layers=(16,), epochs=3, random_state=1).fit(X, y)
+    assert one.model_.hidden_sizes == [16]
+    np.testing.assert_array_equal(one.predict_proba(X), listed.predict_proba(X))

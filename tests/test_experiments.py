@@ -5,6 +5,7 @@ to --compare), and its picture and table hold exactly their numbers."""
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from helpers import MAIN, assert_one_line_error, run_in_process, run_main, snapshot, tiny_record
+from helpers import (MAIN, assert_one_line_error, make_csv, run_in_process, run_main, snapshot,
+                     tiny_record)
 from mlp import experiments, flags
 
 EXPERIMENT = ("--datasets", "iris", "--learning_rate", "0.1", "0.01", "0.001",
@@ -162,6 +164,74 @@ def test_a_stopped_experiment_resumes_to_what_an_uninterrupted_one_gives(tmp_pat
         assert ours["history"] == theirs["history"] and ours["test_loss"] == theirs["test_loss"]
 
 
+def children(pid):
+    """The process ids whose parent is pid (Linux's /proc), living ones only."""
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/stat", encoding="utf-8") as stream:
+                fields = stream.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(name))
+    return found
+
+
+def alive(pid):
+    """Whether process pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stream:
+            return stream.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def training_experiment(out):
+    """An experiment of two long Iris runs, once both are training (each has printed epochs):
+    its Popen and its runs' process ids."""
+    process = subprocess.Popen([sys.executable, MAIN, "--datasets", "iris", "--learning_rate",
+                                "0.01", "0.003", "--hidden_layers", "[8]", "--epochs", "100000",
+                                "--jobs", "2", "--output_dir", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    logs = [out / name / "log.txt" for name in ("lr0.01", "lr0.003")]
+    deadline = time.monotonic() + 120
+    while not all(log.exists() and "epoch      3/100000" in log.read_text() for log in logs):
+        assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+        time.sleep(0.05)
+    runs = children(process.pid)
+    assert len(runs) == 2
+    return process, runs
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the runs in Linux's /proc")
+@pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGHUP])
+def test_the_runs_of_an_experiment_end_with_it_however_it_ends(tmp_path, signal_number):
+    process, runs = training_experiment(tmp_path / "out")
+    process.send_signal(signal_number)
+    process.communicate(timeout=60)
+    assert process.returncode == (-signal.SIGKILL if signal_number == signal.SIGKILL else 129)
+    deadline = time.monotonic() + 20
+    while any(map(alive, runs)):
+        assert time.monotonic() < deadline, "a run goes on after its experiment ended"
+        time.sleep(0.05)
+    for name in ("lr0.01", "lr0.003"):  # each stopped as for SIGTERM: resumable
+        record = metrics(tmp_path / "out" / name)
+        assert record["status"] == "interrupted" and record["epochs_completed"] >= 3
+        assert (tmp_path / "out" / name / "iris" / "checkpoint.npz").exists()
+        assert "Traceback" not in (tmp_path / "out" / name / "log.txt").read_text()
+
+
+def test_a_run_whose_experiment_is_gone_stops_as_for_sigterm(monkeypatch):
+    from mlp import process
+    monkeypatch.setenv(process.PARENT_ENVIRONMENT, str(os.getppid()))
+    with process.StopFlag() as stop_flag:
+        assert not stop_flag()
+    monkeypatch.setenv(process.PARENT_ENVIRONMENT, str(os.getppid() + 1))
+    with process.StopFlag() as stop_flag:
+        assert stop_flag() and stop_flag.exit_status == 143
+
+
 def test_a_finished_experiment_is_moved_aside_not_written_over(tmp_path):
     command = ("--datasets", "iris", "--epochs", "1", "--seed", "0", "1", "--hidden_layers", "[4]",
                "--output_dir", tmp_path / "out")
@@ -239,6 +309,30 @@ def test_what_every_run_would_refuse_is_refused_before_any_starts(capsys, tmp_pa
     assert 0.25 < per_job < 1.0  # GiB: a process, Iris and its network
     assert fits >= 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("per_class, refused", [(500, True), (100, False)])
+def test_the_check_before_the_runs_takes_a_large_tables_defaults_as_its_runs_do(
+        capsys, tmp_path, per_class, refused):
+    """A CSV of 1,000 training rows or more trains with MNIST's weight decay, 0.05: at
+    --learning_rate 20 that zeroes the weights each step, so the run refuses it, and so must
+    the experiment before it starts any run; a smaller table decays nothing by default."""
+    table = make_csv(tmp_path / "table.csv", n_per_class=per_class)
+    command = ("--csv", table, "--target", "kind", "--learning_rate", "0.01", "20", "--epochs",
+               "1", "--hidden_layers", "[4]", "--output_dir", tmp_path / "out")
+    alone = run_in_process(capsys, *command[:4], "--learning_rate", "20", *command[7:])
+    if refused:
+        assert_one_line_error(alone, "argument --weight_decay: 0.05 at --learning_rate 20")
+        assert_one_line_error(run_in_process(capsys, *command),
+                              "argument --weight_decay: 0.05 at --learning_rate 20",
+                              "(in the run lr20)")
+        assert not (tmp_path / "out").exists()
+    else:
+        assert alone.returncode in (0, 1), alone.stderr  # trained (it may diverge)
+        shutil.rmtree(tmp_path / "out")
+        assert run_in_process(capsys, *command).returncode in (0, 1)
+        with open(tmp_path / "out" / "lr20" / "table" / "metrics.json", encoding="utf-8") as stream:
+            assert json.load(stream)["weight_decay"] == 0.0
 
 
 def test_a_run_that_learned_nothing_is_marked_in_the_table(tmp_path):

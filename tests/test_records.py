@@ -106,6 +106,46 @@ def test_each_field_of_metrics_json_set_wrong_is_named(records, tmp_path):
     assert named > 60
 
 
+def read_damaged(record, tmp_path):
+    """What read_run says of a metrics.json holding record: its error's text."""
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(DataError) as raised:
+        read_run(str(path))
+    assert str(raised.value).startswith(f"{path}: a damaged metrics.json, or not a run's (")
+    return str(raised.value)
+
+
+def test_each_required_field_of_the_data_left_out_is_named_and_the_others_may_be(records,
+                                                                                    tmp_path):
+    metrics = json.loads((records / "done" / "iris" / "metrics.json").read_text())
+    optional = {"pixel_scale", "header", "feature_names", "target"}
+    for name in DATA_FIELDS:
+        damaged = json.loads(json.dumps(metrics))
+        del damaged["data"][name]
+        if name in optional:
+            path = tmp_path / "metrics.json"
+            path.write_text(json.dumps(damaged))
+            assert read_run(str(path)).kind == "iris"
+        else:
+            assert f"field 'data.{name}' is missing" in read_damaged(damaged, tmp_path), name
+
+
+@pytest.mark.parametrize("name, value", [
+    ("data.validation_split", 1.5), ("data.test_fraction", -0.1), ("data.size", -1),
+    ("data.rows", 2.5), ("data.pixel_scale", 2), ("validation_split", 1.0), ("dropout", 1.0),
+    ("learning_rate", 0), ("epochs", 0), ("augment_pixels", 14), ("test_accuracy", 1.5),
+    ("test_loss", -0.5), ("train_seconds", -1.0),
+])
+def test_a_field_out_of_its_range_is_named(records, tmp_path, name, value):
+    damaged = json.loads((records / "done" / "iris" / "metrics.json").read_text())
+    if name.startswith("data."):
+        damaged["data"][name[5:]] = value
+    else:
+        damaged[name] = value
+    assert f"field {name!r} is {json.dumps(value)}; expected" in read_damaged(damaged, tmp_path)
+
+
 def test_each_field_of_a_model_files_record_set_wrong_is_named(records, tmp_path):
     with np.load(records / "done" / "iris" / "model.npz") as archive:
         arrays = dict(archive)

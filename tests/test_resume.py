@@ -1,7 +1,9 @@
 """Nothing lost when a run dies: Ctrl-C and SIGTERM, the checkpoint, --resume bit for bit (and
 checkpoints or flags that contradict it refused), early stopping, the live records."""
 
+import contextlib
 import errno
+import io
 import json
 import os
 import shutil
@@ -11,8 +13,10 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from mlp import checkpoint, files as file_module
+import Main
+from mlp import callbacks, checkpoint, files as file_module
 from mlp.checkpoint import read_checkpoint
 from mlp.files import DataError
 from mlp.report import HISTORY_COLUMNS
@@ -305,7 +309,8 @@ def start_long_run(tmp_path, small_mnist):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signal_number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("signal_number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                                   (signal.SIGHUP, 129)])
 def test_a_signal_stops_after_the_batch_and_keeps_the_finished_epochs(tmp_path, small_mnist,
                                                                        signal_number, status):
     process = start_long_run(tmp_path, small_mnist)
@@ -395,3 +400,97 @@ def test_resume_of_a_diverged_run_says_so_and_exits_1(capsys, tmp_path):
     assert result.returncode == 1
     assert "Iris: finished before (diverged)" in result.stdout
     assert snapshot(tmp_path / "iris") == before
+
+
+# ------------------------------------------------------------ a stop at any moment
+
+class StopAt(callbacks.Callback):
+    """Sends this process SIGINT at one moment of a run: at its start ("begin"), after its Nth
+    training step ("batch", N), or at the end of epoch N ("epoch", N). Put in from outside, as
+    tests/die_at.py does: the product knows nothing of it."""
+
+    def __init__(self, moment, number):
+        self.moment, self.number, self.steps = moment, number, 0
+
+    def send(self):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def on_train_begin(self, run):
+        if self.moment == "begin":
+            self.send()
+
+    def on_batch_end(self, run, batch_loss):
+        self.steps += 1
+        if self.moment == "batch" and self.steps == self.number:
+            self.send()
+
+    def on_epoch_end(self, run, logs):
+        if self.moment == "epoch" and run.epoch == self.number:
+            self.send()
+
+
+@contextlib.contextmanager
+def stop_at_moment(stop_at):
+    """Within it, every run's StopOnRequest (the last of its callbacks) calls stop_at first."""
+    cls = callbacks.StopOnRequest
+    names = ("on_train_begin", "on_batch_end", "on_epoch_end")
+    own = {name: cls.__dict__.get(name) for name in names}
+
+    def calling_stop_at_first(name):
+        method = getattr(cls, name)
+
+        def both(self, run, *rest):
+            getattr(stop_at, name)(run, *rest)
+            return method(self, run, *rest)
+        return both
+
+    for name in names:
+        setattr(cls, name, calling_stop_at_first(name))
+    try:
+        yield
+    finally:
+        for name, method in own.items():
+            if method is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, method)
+
+
+@pytest.fixture(scope="module")
+def tiny_mnist(tmp_path_factory):
+    return make_mnist_like(tmp_path_factory.mktemp("tiny") / "mnist.npz", n_train=200, n_test=50)
+
+
+# Batches in an epoch of each run below: Iris's 108 training rows one at a time, and 180 of
+# the 200 images 16 at a time.
+BATCHES = {"iris": 108, "mnist": 12}
+
+
+@settings(max_examples=16)
+@given(kind=st.sampled_from(["iris", "mnist"]),
+       moment=st.one_of(st.just(("begin", 0)), st.tuples(st.just("epoch"), st.integers(1, 2)),
+                        st.tuples(st.just("batch"), st.integers(1, 3 * 108))))
+def test_a_stop_at_any_moment_is_one_line_and_keeps_the_finished_epochs(
+        tmp_path_factory, tiny_mnist, kind, moment):
+    name, number = moment
+    if name == "batch":
+        number = 1 + (number - 1) % (3 * BATCHES[kind])
+    stop_at = StopAt(name, number)
+    out = tmp_path_factory.mktemp("stopped")
+    flags = ["--datasets", kind, "--epochs", "3", "--hidden_layers", "[8]", "--output_dir", out,
+             *(["--mnist_path", tiny_mnist, "--batch_size", "16"] if kind == "mnist" else [])]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with stop_at_moment(stop_at), contextlib.redirect_stdout(stdout), \
+            contextlib.redirect_stderr(stderr):
+        status = Main.main([str(flag) for flag in flags])
+    assert status == 130
+    assert stderr.getvalue().split() == "SIGINT: stopping after this batch (press Ctrl-C again "\
+        "to quit at once)".split()
+    assert "Traceback" not in stdout.getvalue()
+    with open(out / kind / "metrics.json", encoding="utf-8") as stream:
+        metrics = json.load(stream)
+    expected = {"begin": 0, "epoch": number, "batch": (number - 1) // BATCHES[kind]}[name]
+    assert metrics["status"] == "interrupted"
+    assert metrics["epochs_completed"] == expected
+    assert len(metrics["history"]["val_loss"]) == expected
+    assert (out / kind / "checkpoint.npz").exists() == (expected > 0)
