@@ -40,18 +40,43 @@ except ModuleNotFoundError as missing:
           f"project folder", file=sys.stderr)
     sys.exit(2)
 from mlp import checkpoint, report
-from mlp.callbacks import (STUCK, Augment, EarlyStopping, LayerHealth, PrintProgress, StopOnRequest,
-                           StuckAtChance, health_sentence, save_examples)
+from mlp.callbacks import (
+    STUCK,
+    Augment,
+    EarlyStopping,
+    LayerHealth,
+    PrintProgress,
+    StopOnRequest,
+    StuckAtChance,
+    health_sentence,
+    save_examples,
+)
+from mlp.comparison import compare_folders
 from mlp.datasets import DATASETS, csv_title, load_with, run_folder, training_defaults
 from mlp.diagnostics import assess
-from mlp.experiments import compare_folders, run_experiment
-from mlp.files import (EXIT_FAILED, OutputLock, UserError, check_output_dir, check_run_folder,
-                       make_folder, remove, remove_stale_temporaries, say)
+from mlp.experiments import run_experiment
+from mlp.files import (
+    EXIT_FAILED,
+    OutputLock,
+    UserError,
+    check_output_dir,
+    check_run_folder,
+    make_folder,
+    remove,
+    remove_stale_temporaries,
+    say,
+)
 from mlp.flags import parse_args
 from mlp.gradients import explain, gradient_check
 from mlp.optimizers import LearningRateScheduler, optimizer_for, weight_decay_problem
-from mlp.process import (StopFlag, check_network_fits, choose_threads, refuse_network_too_large,
-                         run_from_command_line, scratch_step)
+from mlp.process import (
+    StopFlag,
+    check_network_fits,
+    choose_threads,
+    refuse_network_too_large,
+    run_from_command_line,
+    scratch_step,
+)
 from mlp.record import RunSettings, check_loaded, data_file_of
 from mlp.saved_models import use_saved_model
 

@@ -32,11 +32,10 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from Model import Model, one_hot  # noqa: E402
 from mlp.datasets import DataError, keras_cache_file, read_mnist_npz  # noqa: E402
 from mlp.optimizers import optimizer_for  # noqa: E402
-from mlp.process import (ENVIRONMENT, candidate_counts, choose_threads, scratch_step,  # noqa: E402
-                         usable_cores)
+from mlp.process import ENVIRONMENT, candidate_counts, choose_threads, scratch_step, usable_cores  # noqa: E402
+from Model import Model, one_hot  # noqa: E402
 
 HIDDEN = [256, 64]
 LEARNING_RATE = 0.001
@@ -47,7 +46,8 @@ class ProjectRunner:
     def __init__(self, data, args):
         from threadpoolctl import threadpool_limits
 
-        self.X, self.Y, self.X_test, self.Y_test = data["X"], data["Y"], data["X_test"], data["Y_test"]
+        self.X, self.Y = data["X"], data["Y"]
+        self.X_test, self.Y_test = data["X_test"], data["Y_test"]
         self.rng = np.random.default_rng(args.seed)
         self.model = Model(784, HIDDEN, 10, self.rng)
         self.optimizer = optimizer_for(self.model, "adam", LEARNING_RATE)
@@ -193,12 +193,15 @@ def table(results, frameworks, batch_sizes, cores):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per process, warm-up included")
-    parser.add_argument("--rounds", type=int, default=2, help="processes per configuration, taking turns")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="epochs per process, warm-up included")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="processes per configuration, taking turns")
     parser.add_argument("--batch_sizes", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mnist_path", default=keras_cache_file())
-    parser.add_argument("--frameworks", nargs="+", choices=sorted(RUNNERS), default=["project", "torch"])
+    parser.add_argument("--frameworks", nargs="+", choices=sorted(RUNNERS), default=["project",
+                                                                                     "torch"])
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--worker", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
     parser.add_argument("--threads", default="auto", help=argparse.SUPPRESS)
@@ -220,7 +223,8 @@ def main():
     seconds, runs, versions = {}, {}, {}
     for round_number in range(args.rounds):
         for framework, batch_size, threads in configurations(frameworks, args.batch_sizes, cores):
-            command = [sys.executable, __file__, "--worker", framework, "--epochs", str(args.epochs),
+            command = [sys.executable, __file__, "--worker", framework, "--epochs",
+                       str(args.epochs),
                        "--batch_size", str(batch_size), "--threads", threads,
                        "--seed", str(args.seed + round_number), "--mnist_path", args.mnist_path]
             output = subprocess.run(command, capture_output=True, text=True, check=True,
@@ -244,12 +248,14 @@ def main():
     print(f"\nSeconds per MNIST epoch, 784-256-64-10 sigmoid/softmax, Adam at {LEARNING_RATE}, "
           f"float32; median of {args.rounds} processes x {args.epochs - 1} epochs after a warm-up")
     print(f"machine: {machine['machine']}, {cores} cores, Python {machine['python']}, numpy "
-          f"{machine['numpy']}" + (f", PyTorch {machine['torch']}" if machine["torch"] else "") + "\n")
+          f"{machine['numpy']}"
+          + (f", PyTorch {machine['torch']}" if machine["torch"] else "") + "\n")
     print(table(results, frameworks, args.batch_sizes, cores))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as stream:
             json.dump({"machine": machine, "epochs": args.epochs, "rounds": args.rounds,
-                       "results": results, "table": table(results, frameworks, args.batch_sizes, cores)},
+                       "results": results, "table": table(results, frameworks, args.batch_sizes,
+                                                          cores)},
                       stream, indent=2)
             stream.write("\n")
 

@@ -27,10 +27,9 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from HiddenLayer import sigmoid, sigmoid_backward  # noqa: E402
-from Model import Model, cross_entropy_gradient, one_hot  # noqa: E402
 from mlp.optimizers import optimizer_for  # noqa: E402
 from mlp.process import candidate_counts, usable_cores  # noqa: E402
-
+from Model import Model, cross_entropy_gradient, one_hot  # noqa: E402
 
 BLOCKS = 7
 

@@ -36,7 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "docs", "results.json")
 DOCUMENTED = ["--learning_rate", "0.001", "--epochs", "30", "--hidden_layers", "[256, 64]"]
 PLOTS = {"mnist": ["loss", "accuracy", "confusion_matrix", "calibration", "layer_health",
-                   "misclassified", "hidden_weights"], "iris": ["loss", "accuracy", "confusion_matrix"]}
+                   "misclassified", "hidden_weights"], "iris": ["loss", "accuracy",
+                                                                "confusion_matrix"]}
 # Kept from each metrics.json: the test numbers, how the run ended, and what it cost.
 KEPT = ("test_accuracy", "test_loss", "expected_calibration_error", "status", "epochs_completed",
         "best_epoch", "train_seconds", "checkpoint_and_records_seconds", "layer_health_seconds",
@@ -231,7 +232,8 @@ def render(results):
             [f"Measured by `tools/test_pythons.py` on {pythons['machine']}, {pythons['date']}:", "",
              "| Python | what `pip install -r requirements.txt` installs | `python -m pytest` |",
              "|---|---|---|"]
-            + [f"| {python} | {installs} | {tests} |" for python, installs, tests in pythons["rows"]])
+            + [f"| {python} | {installs} | {tests} |" for python, installs,
+               tests in pythons["rows"]])
     if "mutation" in results:
         mutation = results["mutation"]
         survivors = mutation["survivors"]
@@ -253,11 +255,12 @@ def render(results):
             f"batch {batch}: {rows[f'project/{batch}/auto']['median']:.2f} s against "
             f"{best_fixed(rows, batch):.2f} s"
             for batch in sorted({int(key.split('/')[1]) for key in rows}))
-        shown["benchmark_table"] = (f"{bench['machine']['cores']} cores ({bench['machine']['machine']}), "
-                                    f"numpy {bench['machine']['numpy']}, PyTorch "
-                                    f"{bench['machine']['torch']}; seconds per epoch, median of "
-                                    f"{bench['rounds']} processes x {bench['epochs'] - 1} epochs\n\n"
-                                    + bench["table"])
+        machine = bench["machine"]
+        shown["benchmark_table"] = (f"{machine['cores']} cores ({machine['machine']}), "
+                                    f"numpy {machine['numpy']}, PyTorch "
+                                    f"{machine['torch']}; seconds per epoch, median of "
+                                    f"{bench['rounds']} processes x {bench['epochs'] - 1} epochs"
+                                    "\n\n" + bench["table"])
     return shown
 
 

@@ -31,7 +31,8 @@ def train(dataset, weight_decay, dropout, pixels, seed, extra):
     """Validation loss and accuracy after the last epoch of one run (pixels: --augment's, or 0)."""
     with tempfile.TemporaryDirectory() as output:
         augment = ["--augment", "--augment_pixels", str(pixels)] if pixels else []
-        command = [sys.executable, os.path.join(ROOT, "Main.py"), *DOCUMENTED, "--datasets", dataset,
+        command = [sys.executable, os.path.join(ROOT, "Main.py"), *DOCUMENTED, "--datasets",
+                   dataset,
                    "--weight_decay", str(weight_decay), "--dropout", str(dropout), *augment,
                    "--seed", str(seed), "--output_dir", output, *extra]
         environment = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
@@ -39,7 +40,8 @@ def train(dataset, weight_decay, dropout, pixels, seed, extra):
         subprocess.run(command, check=True, capture_output=True, env=environment)
         with open(os.path.join(output, dataset, "metrics.json"), encoding="utf-8") as stream:
             history = json.load(stream)["history"]
-    return {"weight_decay": weight_decay, "dropout": dropout, "augment_pixels": pixels, "seed": seed,
+    return {"weight_decay": weight_decay, "dropout": dropout, "augment_pixels": pixels,
+            "seed": seed,
             "val_loss": history["val_loss"][-1], "val_accuracy": history["val_accuracy"][-1]}
 
 
@@ -54,7 +56,8 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     args, extra = parser.parse_known_args()  # anything else goes to Main.py (--mnist_path ...)
 
-    grid = list(itertools.product(args.weight_decays, args.dropouts, args.augment_pixels, args.seeds))
+    grid = list(itertools.product(args.weight_decays, args.dropouts, args.augment_pixels,
+                                  args.seeds))
     runs = []
     with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
         for run in pool.map(lambda point: train(args.dataset, *point, extra), grid):

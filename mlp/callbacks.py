@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from Model import INTERRUPTED, STOPPED_EARLY, Callback
 from mlp.diagnostics import chance_level, gradient_rms, plot_augmented, save_figure
 from mlp.files import make_folder, say
 from mlp.optimizers import packed_parameters, unpack_parameters
+from Model import INTERRUPTED, STOPPED_EARLY, Callback
 
 
 @contextlib.contextmanager

@@ -16,14 +16,23 @@ from typing import NamedTuple, Optional, Union
 
 import numpy as np
 
-from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback
 from mlp.callbacks import STUCK, timed
 from mlp.datasets import DATASETS, Dataset
 from mlp.files import DataError, parse_json, read_npz_arrays, say, set_aside, write_atomically
 from mlp.optimizers import packed_parameters, unpack_parameters
-from mlp.record import (RECORD_FILE, UNVERIFIED, RunRecord, RunSettings, data_file_flag,
-                        data_file_of, data_file_to_reuse, read_record, settings_flags,
-                        upgrade_checkpoint)
+from mlp.record import (
+    RECORD_FILE,
+    UNVERIFIED,
+    RunRecord,
+    RunSettings,
+    data_file_flag,
+    data_file_of,
+    data_file_to_reuse,
+    read_record,
+    settings_flags,
+    upgrade_checkpoint,
+)
+from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"

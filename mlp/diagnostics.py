@@ -12,9 +12,8 @@ from typing import Optional
 
 import numpy as np
 
-from Model import cross_entropy, one_hot
 from mlp.files import write_atomically
-
+from Model import cross_entropy, one_hot
 
 # ------------------------------------------------------------------ what a run measures
 

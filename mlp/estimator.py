@@ -31,9 +31,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from HiddenLayer import ACTIVATIONS
-from Model import COMPLETED, DIVERGED, Model, one_hot
 from mlp.callbacks import LayerHealth, StuckAtChance
 from mlp.optimizers import OPTIMIZERS, optimizer_for, weight_decay_problem
+from Model import COMPLETED, DIVERGED, Model, one_hot
 
 # The checks of sklearn.utils.estimator_checks this estimator is not meant to pass, and why
 # (tests/test_estimator.py hands them to check_estimator as expected_failed_checks).

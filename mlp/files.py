@@ -26,7 +26,6 @@ import zlib
 
 import numpy as np
 
-
 EXIT_FAILED = 1         # a run or a write failed (training diverged, a full disk)
 EXIT_USAGE = 2          # a bad flag or file, refused before anything of the user's changed
 

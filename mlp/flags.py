@@ -16,7 +16,6 @@ from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
 from mlp.process import TIE_MARGIN
 from mlp.record import SETTING_FIELDS, whole
 
-
 # ------------------------------------------------------- values of one flag
 
 def parse_hidden_layers(text):

@@ -6,10 +6,9 @@ checks every layer's backward pass of a network against central finite differenc
 import numpy as np
 
 from HiddenLayer import HiddenLayer, sigmoid
-from Model import Model, one_hot
 from mlp.files import say
 from mlp.record import network_text
-
+from Model import Model, one_hot
 
 # The assignment's network, each unit's weights bias first, as it writes them.
 HIDDEN_ROWS = np.array([[0.01, 0.02, 0.03], [0.03, 0.01, 0.02], [0.02, 0.03, 0.01]])

@@ -37,7 +37,6 @@ from mlp.files import EXIT_FAILED, DataError, UserError, available_memory_bytes,
 from mlp.optimizers import OPTIMIZERS
 from mlp.record import network_text
 
-
 # ------------------------------------------------------------------ signals and exits
 
 # The exit status of a run stopped by each signal, as a shell reports a process it killed.

@@ -17,9 +17,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from Model import HISTORY_KEYS, FitResult
 from mlp.files import LARGEST_JSON, DataError, parse_json, read_bytes, save_text
-
+from Model import HISTORY_KEYS, FitResult
 
 # The kinds of data set: the named ones of mlp.datasets.DATASETS, and a user's CSV.
 CSV = "csv"

@@ -11,14 +11,19 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from Model import COMPLETED, Callback, cross_entropy, plot_history
 from mlp.callbacks import STUCK, StuckAtChance, timed, weights_per_layer
-from mlp.diagnostics import (plot_calibration, plot_confusion_matrix, plot_hidden_weights,
-                             plot_layer_health, plot_misclassified, save_figure)
+from mlp.diagnostics import (
+    plot_calibration,
+    plot_confusion_matrix,
+    plot_hidden_weights,
+    plot_layer_health,
+    plot_misclassified,
+    save_figure,
+)
 from mlp.files import append_text, make_folder, save_text, say, write_atomically
 from mlp.record import RECORD_FILE, RunRecord, network_text, write_record
 from mlp.saved_models import save_model
-
+from Model import COMPLETED, Callback, cross_entropy, plot_history
 
 # Console lines longer than this are wrapped (a terminal is often 100 or 120 columns wide).
 WIDTH = 100

@@ -14,14 +14,29 @@ import os
 import numpy as np
 
 from HiddenLayer import ACTIVATIONS
-from Model import Model
 from mlp.datasets import DATASETS, image_features, load_dataset, read_feature_rows
 from mlp.diagnostics import assess
-from mlp.files import (PREDICTIONS, DataError, check_predictions_path, make_folder, parse_json,
-                       read_npz_arrays, save_text, say)
-from mlp.record import (CSV, UNVERIFIED, RunRecord, check_loaded, data_file_flag, data_file_of,
-                        data_file_to_reuse, upgrade)
-
+from mlp.files import (
+    PREDICTIONS,
+    DataError,
+    check_predictions_path,
+    make_folder,
+    parse_json,
+    read_npz_arrays,
+    save_text,
+    say,
+)
+from mlp.record import (
+    CSV,
+    UNVERIFIED,
+    RunRecord,
+    check_loaded,
+    data_file_flag,
+    data_file_of,
+    data_file_to_reuse,
+    upgrade,
+)
+from Model import Model
 
 FORMAT = "numpy-mlp-model"
 VERSION = 4

@@ -130,7 +130,8 @@ def snapshot(folder):
     (but .lock, which each run rewrites with its process number)."""
     found = {}
     for top, folders, names in os.walk(folder):
-        found.update({os.path.relpath(os.path.join(top, name), folder) + "/": b"" for name in folders})
+        found.update({os.path.relpath(os.path.join(top, name),
+                                      folder) + "/": b"" for name in folders})
         for name in set(names) - {".lock"}:
             path = os.path.join(top, name)
             with open(path, "rb") as stream:
@@ -147,8 +148,8 @@ def words(text):
 def tiny_record(fit=None):
     """The RunRecord of a 3-2-2 network trained for one epoch, its data not recorded; fit, the
     FitResult it holds (an empty one by default)."""
-    from Model import FitResult
     from mlp.record import RunRecord, RunSettings
+    from Model import FitResult
 
     settings = RunSettings(hidden_layers=[2], activation="sigmoid", learning_rate=0.01,
                            lr_schedule="constant", epochs=1, batch_size=4, optimizer="adam",

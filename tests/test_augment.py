@@ -1,14 +1,15 @@
-"""--augment: shifts move the pixels as stated, nothing wraps around, only training images change."""
+"""--augment: shifts move the pixels as stated, nothing wraps around, only training images
+change."""
 
 import json
 
 import numpy as np
 import pytest
 
-from Model import Model, TrainingRun, one_hot
+from helpers import assert_one_line_error, make_mnist_like, png_size, run_in_process, words
 from mlp.callbacks import Augment, shift_block
 from mlp.optimizers import optimizer_for
-from helpers import assert_one_line_error, make_mnist_like, png_size, run_in_process, words
+from Model import Model, TrainingRun, one_hot
 
 IMAGE = np.arange(1, 26, dtype=np.float32).reshape(1, 5, 5)   # 1..25, row by row
 
@@ -35,7 +36,8 @@ def test_a_shift_by_hand():
 @pytest.mark.parametrize("dy, dx", [(dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)])
 def test_nothing_wraps_around(dy, dx):
     out = shifted(dy, dx)
-    # Every pixel that remains is the original one, dy rows down and dx columns right; the rest is 0.
+    # Every pixel that remains is the original one, dy rows down and dx columns right; the rest is
+    # 0.
     for (row, column), value in np.ndenumerate(out):
         source_row, source_column = row - dy, column - dx
         inside = 0 <= source_row < 5 and 0 <= source_column < 5
@@ -102,7 +104,8 @@ def test_validation_and_test_images_are_never_changed():
     (["--augment_pixels", "1.5"], "argument --augment_pixels"),
 ])
 def test_bad_augment_flags(capsys, tmp_path, argv, flag):
-    result = run_in_process(capsys, *argv, "--mnist_path", tmp_path / "absent.npz", "--output_dir", tmp_path)
+    result = run_in_process(capsys, *argv, "--mnist_path", tmp_path / "absent.npz", "--output_dir",
+                            tmp_path)
     assert_one_line_error(result, flag)
 
 
@@ -116,13 +119,16 @@ def test_augment_on_a_csv_is_refused(capsys, tmp_path):
 @pytest.mark.slow
 def test_an_augmented_run(capsys, tmp_path):
     data = make_mnist_like(tmp_path / "mnist.npz", n_train=600, n_test=100)
-    result = run_in_process(capsys, "--datasets", "mnist", "iris", "--mnist_path", data, "--epochs", "2",
+    result = run_in_process(capsys, "--datasets", "mnist", "iris", "--mnist_path", data, "--epochs",
+                            "2",
                             "--hidden_layers", "[16]", "--augment", "--output_dir", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "augmented by shifts up to 1" in words(result.stdout)   # MNIST's default, chosen on validation
+    # MNIST's default, chosen on validation
+    assert "augmented by shifts up to 1" in words(result.stdout)
     mnist = json.loads((tmp_path / "mnist" / "metrics.json").read_text())
     iris = json.loads((tmp_path / "iris" / "metrics.json").read_text())
-    assert mnist["augment"] is True and mnist["augment_pixels"] == 1 and mnist["augment_seconds"] > 0
+    assert (mnist["augment"] is True and mnist["augment_pixels"] == 1
+            and mnist["augment_seconds"] > 0)
     assert iris["augment"] is False and iris["augment_pixels"] is None   # Iris is unaffected
     png_size(tmp_path / "mnist" / "augmented.png")
     assert not (tmp_path / "iris" / "augmented.png").exists()

@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from Model import Model, one_hot
 from helpers import assert_one_line_error, run_in_process, run_main
-
+from Model import Model, one_hot
 
 # ------------------------------------------------------------ files, read within bounds
 
@@ -72,8 +72,7 @@ def test_a_checkpoint_whose_json_is_too_deep_is_refused(capsys, tmp_path):
 
 
 def test_a_file_larger_than_its_kind_may_be_is_refused_before_reading(tmp_path):
-    from mlp.files import DataError
-    from mlp.files import read_bytes
+    from mlp.files import DataError, read_bytes
 
     (tmp_path / "big.csv").write_bytes(b"x" * 2048)
     with pytest.raises(DataError) as raised:

@@ -11,12 +11,20 @@ import numpy as np
 import pytest
 
 import Main
+from helpers import (
+    IRIS,
+    MAIN,
+    assert_one_line_error,
+    make_mnist_like,
+    png_size,
+    run_in_process,
+    run_main,
+    words,
+)
 from HiddenLayer import ACTIVATIONS
 from mlp import flags, process
 from mlp.datasets import DATASETS, keras_cache_file
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
-from helpers import (IRIS, MAIN, assert_one_line_error, make_mnist_like, png_size, run_in_process,
-                     run_main, words)
 
 METRICS_FIELDS = ("dataset", "hidden_layers", "learning_rate", "epochs", "batch_size",
                   "optimizer", "seed", "history", "test_loss", "test_accuracy",
@@ -54,7 +62,8 @@ def test_defaults_are_the_documented_ones():
 
 
 def test_choices_and_path_flags_come_from_the_tables():
-    """Each table's names are the flag's choices, and every registered data set has its path flag."""
+    """Each table's names are the flag's choices, and every registered data set has its path
+    flag."""
     parser = flags.build_parser()
     actions = {action.dest: action for action in parser._actions}
     assert list(actions["activation"].choices) == list(ACTIVATIONS) == ["sigmoid", "tanh", "relu"]
@@ -92,7 +101,8 @@ def check_run_folder(folder, dataset, epochs):
     for field in HISTORY_FIELDS:
         assert len(metrics["history"][field]) == epochs, field
     assert len(metrics["epoch_seconds"]) == epochs
-    assert all(0 <= a <= 1 for a in metrics["history"]["accuracy"] + metrics["history"]["val_accuracy"])
+    history = metrics["history"]
+    assert all(0 <= a <= 1 for a in history["accuracy"] + history["val_accuracy"])
     assert all(np.isfinite(metrics["history"]["loss"]))
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["test_loss"] > 0
     for name in ("loss.png", "accuracy.png"):
@@ -138,7 +148,8 @@ def test_same_seed_same_history(capsys, tmp_path, small_mnist, activation):
 
 @pytest.mark.slow
 def test_the_activation_is_in_metrics_and_titles(capsys, tmp_path, small_mnist):
-    result = run_in_process(capsys, "--datasets", "mnist", "--epochs", "1", "--hidden_layers", "[16]",
+    result = run_in_process(capsys, "--datasets", "mnist", "--epochs", "1", "--hidden_layers",
+                            "[16]",
                             "--mnist_path", small_mnist, "--output_dir", tmp_path,
                             "--activation", "relu")
     assert result.returncode == 0, result.stderr
@@ -148,7 +159,8 @@ def test_the_activation_is_in_metrics_and_titles(capsys, tmp_path, small_mnist):
 
 @pytest.mark.slow
 def test_iris_learns_with_the_documented_network(capsys, tmp_path):
-    result = run_in_process(capsys, "--datasets", "iris", "--output_dir", tmp_path, "--hidden_layers", "[256,", "64]")
+    result = run_in_process(capsys, "--datasets", "iris", "--output_dir", tmp_path,
+                            "--hidden_layers", "[256,", "64]")
     assert result.returncode == 0, result.stderr
     metrics = read_metrics(tmp_path / "iris")
     assert metrics["test_accuracy"] >= 0.9
@@ -176,7 +188,8 @@ def fake_keras(monkeypatch, load_data):
     datasets.mnist = mnist
     keras = types.ModuleType("keras")
     keras.datasets = datasets
-    for name, module in (("keras", keras), ("keras.datasets", datasets), ("keras.datasets.mnist", mnist)):
+    for name, module in (("keras", keras), ("keras.datasets", datasets), ("keras.datasets.mnist",
+                                                                          mnist)):
         monkeypatch.setitem(sys.modules, name, module)
 
 
@@ -224,7 +237,8 @@ def pretend_installed(monkeypatch, **installed):
     import importlib.util
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: (
-        (object() if installed[name] else None) if name in installed else real_find_spec(name, *rest)))
+        (object() if installed[name] else None) if name in installed else real_find_spec(name,
+                                                                                         *rest)))
 
 
 @pytest.mark.parametrize("tensorflow, jax, chosen, expected", [
@@ -269,16 +283,19 @@ def test_help_imports_neither_tensorflow_nor_matplotlib():
              f"    runpy.run_path({MAIN!r}, run_name='__main__')\n"
              "except SystemExit:\n"
              "    pass\n"
-             "heavy = [m for m in ('tensorflow', 'keras', 'matplotlib', 'pandas') if m in sys.modules]\n"
+             "heavy = [m for m in ('tensorflow', 'keras', 'matplotlib', 'pandas')\n"
+             "         if m in sys.modules]\n"
              "print('HEAVY', heavy)\n")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60)
     assert "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr
 
 
 def test_the_assignments_command_pasted_with_typographic_dashes(capsys):
     from mlp.flags import parse_args
 
-    pasted = parse_args(["\u2013learning_rate", "0.001", "\u2013epochs", "30", "\u2014hidden_layers",
+    pasted = parse_args(["\u2013learning_rate", "0.001", "\u2013epochs", "30",
+                         "\u2014hidden_layers",
                          "[256,", "64]", "\u2212seed", "3"])
     note = capsys.readouterr().err
     typed = parse_args(["--learning_rate", "0.001", "--epochs", "30", "--hidden_layers", "[256,",
@@ -313,7 +330,8 @@ def test_a_new_run_never_writes_over_a_finished_one(capsys, tmp_path):
         assert result.returncode == 0
         assert (f"Iris: the earlier run's files in {tmp_path / 'iris'} were moved to "
                 f"{tmp_path / 'iris'}.{number}\n") in result.stdout
-        assert f"    the earlier run's files were moved to {tmp_path / 'iris'}.{number}" in result.stdout
+        moved = f"    the earlier run's files were moved to {tmp_path / 'iris'}.{number}"
+        assert moved in result.stdout
     assert (tmp_path / "iris.1" / "metrics.json").read_bytes() == first
     assert sorted(os.listdir(tmp_path)) == ["iris", "iris.1", "iris.2"]
     # --resume of the finished run keeps it where it is.
@@ -334,7 +352,8 @@ def test_the_summary_says_which_epoch_patience_kept(capsys, tmp_path):
 def test_hidden_layers_after_an_equals_sign_split_by_the_shell():
     # --hidden_layers=[256, 64] typed without quotes: "unrecognized arguments: 64]".
     assert flags.parse_args(["--hidden_layers=[256,", "64]"]).hidden_layers == [256, 64]
-    assert flags.parse_args(["--hidden_layers=256", "64", "--epochs", "2"]).hidden_layers == [256, 64]
+    assert flags.parse_args(["--hidden_layers=256", "64", "--epochs", "2"]).hidden_layers == [256,
+                                                                                              64]
 
 
 def test_a_width_written_with_two_dashes_is_named_as_the_hidden_layers_fault(capsys):
@@ -355,7 +374,8 @@ def test_a_width_written_with_two_dashes_is_named_as_the_hidden_layers_fault(cap
 ])
 def test_bad_flag_values(capsys, tmp_path, flag, value):
     # A missing MNIST file is given too: the flag must be refused before any data is read.
-    result = run_in_process(capsys, flag, value, "--mnist_path", tmp_path / "absent.npz", "--output_dir", tmp_path)
+    result = run_in_process(capsys, flag, value, "--mnist_path", tmp_path / "absent.npz",
+                            "--output_dir", tmp_path)
     assert_one_line_error(result, f"argument {flag}")
 
 
@@ -396,7 +416,8 @@ def test_a_bad_flag_through_the_real_entry_point():
 
 
 def test_an_unknown_activation_names_the_choices(capsys, tmp_path):
-    result = run_in_process(capsys, "--activation", "softplus", "--mnist_path", tmp_path / "absent.npz",
+    result = run_in_process(capsys, "--activation", "softplus", "--mnist_path",
+                            tmp_path / "absent.npz",
                             "--output_dir", tmp_path)
     assert_one_line_error(result, "argument --activation", "'softplus'", "sigmoid", "tanh", "relu")
 
@@ -411,20 +432,24 @@ def test_output_dir_that_is_a_file(capsys, tmp_path):
 
 def test_output_dir_under_a_file(capsys, tmp_path):
     (tmp_path / "file").write_text("x")
-    result = run_in_process(capsys, "--datasets", "iris", "--output_dir", tmp_path / "file" / "results")
-    assert_one_line_error(result, "argument --output_dir", f"under {tmp_path / 'file'}, which is a file")
+    result = run_in_process(capsys, "--datasets", "iris", "--output_dir",
+                            tmp_path / "file" / "results")
+    assert_one_line_error(result, "argument --output_dir",
+                          f"under {tmp_path / 'file'}, which is a file")
 
 
 @pytest.mark.parametrize("argv, reason", [
     (["--augment_pixels", "2", "--datasets", "mnist"],
      "argument --augment_pixels: does nothing without --augment"),
     (["--explain", "--gradient_check"], "argument --gradient_check: does nothing with --explain"),
-    (["--explain", "--model", "m.npz", "--evaluate"], "argument --model: does nothing with --explain"),
+    (["--explain", "--model", "m.npz", "--evaluate"],
+     "argument --model: does nothing with --explain"),
     (["--model", "m.npz", "--evaluate", "--activation", "tanh"],
      "argument --activation: does nothing with --model"),
     (["--model", "m.npz", "--evaluate", "--output_dir", "x"],
      "argument --output_dir: does nothing with --model without --predict"),
-    (["--gradient_check", "--epochs", "3"], "argument --epochs: does nothing with --gradient_check"),
+    (["--gradient_check", "--epochs", "3"],
+     "argument --epochs: does nothing with --gradient_check"),
     (["--learn", "0.01"], "unrecognized arguments: --learn"),
 ])
 def test_a_flag_that_would_do_nothing_is_refused(capsys, tmp_path, monkeypatch, argv, reason):
@@ -454,7 +479,8 @@ def test_flags_typed_with_hyphens_are_read_as_the_underscore_flags(capsys):
                     "written with underscores")
 
 
-@pytest.mark.parametrize("typed, suggested", [("--epoch", "--epochs"), ("--learnig_rate", "--learning_rate"),
+@pytest.mark.parametrize("typed, suggested", [("--epoch", "--epochs"), ("--learnig_rate",
+                                                                        "--learning_rate"),
                                               ("--hiden-layers", "--hidden_layers")])
 def test_an_unknown_flag_gets_the_closest_one_suggested(capsys, typed, suggested):
     result = run_in_process(capsys, typed, "3")

@@ -11,11 +11,28 @@ import shutil
 import numpy as np
 import pytest
 
-from mlp.datasets import (load_csv, load_dataset, read_feature_rows, read_images, read_mnist_npz,
-                          split_images, table_dataset, table_source)
+from helpers import (
+    IRIS,
+    ROOT,
+    assert_one_line_error,
+    kill_at,
+    make_csv,
+    make_mnist_like,
+    npz,
+    run_in_process,
+    words,
+)
+from mlp.datasets import (
+    load_csv,
+    load_dataset,
+    read_feature_rows,
+    read_images,
+    read_mnist_npz,
+    split_images,
+    table_dataset,
+    table_source,
+)
 from mlp.files import DataError
-from helpers import (IRIS, ROOT, assert_one_line_error, kill_at, make_csv, make_mnist_like, npz,
-                     run_in_process, words)
 
 SMALL = ["--epochs", "2", "--hidden_layers", "[8]"]
 
@@ -62,8 +79,8 @@ def test_every_artifact_records_the_same_identity_of_the_data(trained):
 
 
 def test_a_checkpoint_records_the_data_too(tmp_path):
-    from mlp.checkpoint import read_checkpoint
     from helpers import kill_at
+    from mlp.checkpoint import read_checkpoint
 
     kill_at("checkpoint:2", "--datasets", "iris", *SMALL[2:], "--epochs", "3",
             "--output_dir", tmp_path)
@@ -251,7 +268,8 @@ def test_a_header_is_normalised_alike_for_training_and_prediction(tmp_path, caps
     metrics = read_metrics(out / "t")
     assert metrics["classes"] == ["c0", "c1"]
     assert metrics["data"]["feature_names"] == ["a", "b", "flag"]
-    assert metrics["data"]["header"] == ["a ", "b ", "flag", "y "]  # as read (leading spaces skipped)
+    assert metrics["data"]["header"] == ["a ", "b ", "flag",
+                                         "y "]  # as read (leading spaces skipped)
     result = run_in_process(capsys, "--model", out / "t" / "model.npz", "--predict", data,
                             "--output_dir", tmp_path / "p")
     assert result.returncode == 0, result.stderr
@@ -364,7 +382,8 @@ def test_images_that_are_not_real_numbers_or_are_empty(tmp_path):
 
 def test_mnist_images_with_no_pixels(tmp_path):
     # ValueError: zero-size array to reduction operation minimum which has no identity.
-    path = npz(tmp_path / "m.npz", x_train=np.zeros((6, 0, 4), np.uint8), y_train=np.zeros(6, np.uint8),
+    path = npz(tmp_path / "m.npz", x_train=np.zeros((6, 0, 4), np.uint8), y_train=np.zeros(6,
+                                                                                           np.uint8),
                x_test=np.zeros((3, 4, 4), np.uint8), y_test=np.zeros(3, np.uint8))
     with pytest.raises(DataError, match="x_train has shape \\(6, 0, 4\\)"):
         read_mnist_npz(path)
@@ -375,7 +394,8 @@ def test_a_npy_file_where_an_npz_is_expected(capsys, tmp_path):
     # context manager protocol".
     path = tmp_path / "mnist.npy"
     np.save(path, np.zeros((3, 28, 28), np.uint8))
-    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir", tmp_path)
+    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir",
+                            tmp_path)
     assert_one_line_error(result, str(path), "not an npz archive")
 
 
@@ -444,7 +464,8 @@ IRIS_CASES = {
 @pytest.mark.parametrize("case", MNIST_CASES)
 def test_bad_mnist_files(capsys, tmp_path, case):
     path, reason = mnist_cases(tmp_path)[case]
-    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir", tmp_path / "out")
+    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir",
+                            tmp_path / "out")
     assert_one_line_error(result, str(path), reason)
 
 
@@ -456,7 +477,8 @@ def test_bad_iris_files(capsys, tmp_path, case):
         path.write_bytes(bytes(range(256)) * 8)
     else:
         path.write_text(text)
-    result = run_in_process(capsys, "--datasets", "iris", "--iris_path", path, "--output_dir", tmp_path / "out")
+    result = run_in_process(capsys, "--datasets", "iris", "--iris_path", path, "--output_dir",
+                            tmp_path / "out")
     assert_one_line_error(result, str(path), reason)
 
 
@@ -464,7 +486,8 @@ def test_bad_iris_files(capsys, tmp_path, case):
 def test_unreadable_file(capsys, tmp_path):
     path = make_mnist_like(tmp_path / "locked.npz", n_train=50, n_test=20)
     path.chmod(0)
-    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir", tmp_path)
+    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", path, "--output_dir",
+                            tmp_path)
     assert_one_line_error(result, str(path), "not readable")
 
 

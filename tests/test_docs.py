@@ -113,7 +113,8 @@ def test_the_gradient_check_prints_what_its_page_shows(fresh_copy):
 def test_evaluate_prints_what_its_page_shows(fresh_copy):
     command(fresh_copy, "python Main.py --datasets iris")
     output = command(fresh_copy, "python Main.py --model results/iris/model.npz --evaluate")
-    assert output.rstrip("\n") == shown_output("docs/saved-models.md", "the seed saved in the model")
+    assert output.rstrip("\n") == shown_output("docs/saved-models.md",
+                                               "the seed saved in the model")
 
 
 def flags_table():

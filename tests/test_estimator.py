@@ -5,17 +5,17 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import check_estimator
 
-from Model import Model, one_hot
+from helpers import ROOT
 from mlp.estimator import EXPECTED_FAILED_CHECKS, MLPClassifier
 from mlp.optimizers import optimizer_for
-from helpers import ROOT
+from Model import Model, one_hot
 
 
 def iris():

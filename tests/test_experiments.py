@@ -14,9 +14,16 @@ import time
 import numpy as np
 import pytest
 
-from helpers import (MAIN, assert_one_line_error, make_csv, run_in_process, run_main, snapshot,
-                     tiny_record)
-from mlp import experiments, flags
+from helpers import (
+    MAIN,
+    assert_one_line_error,
+    make_csv,
+    run_in_process,
+    run_main,
+    snapshot,
+    tiny_record,
+)
+from mlp import comparison, flags
 
 EXPERIMENT = ("--datasets", "iris", "--learning_rate", "0.1", "0.01", "0.001",
               "--hidden_layers", "[8]", "[16,", "8]", "--epochs", "5")
@@ -87,9 +94,9 @@ def test_the_table_holds_each_runs_numbers_best_validation_first(experiment):
 
 def test_the_picture_draws_each_runs_validation_curves(experiment):
     out, _ = experiment
-    runs = experiments.find_runs([out])
-    settings = experiments.settings_of(runs)
-    figure = experiments.plot_comparison(settings, "Iris", 12)
+    runs = comparison.find_runs([out])
+    settings = comparison.settings_of(runs)
+    figure = comparison.plot_comparison(settings, "Iris", 12)
     loss_axes, accuracy_axes = figure.axes[:2]
     assert len(loss_axes.lines) == len(accuracy_axes.lines) == 6
     for setting, loss_line, accuracy_line in zip(settings, loss_axes.lines, accuracy_axes.lines):
@@ -109,9 +116,9 @@ def test_seeds_make_one_line_per_setting_with_its_mean_and_spread(tmp_path):
     result = run_main("--datasets", "iris", "--seed", "0", "1", "2", "--learning_rate", "0.1",
                       "0.01", "--hidden_layers", "[8]", "--epochs", "3", "--output_dir", out)
     assert result.returncode == 0, result.stderr
-    settings = experiments.settings_of(experiments.find_runs([out]))
+    settings = comparison.settings_of(comparison.find_runs([out]))
     assert [len(setting.runs) for setting in settings] == [3, 3]
-    figure = experiments.plot_comparison(settings, "Iris")
+    figure = comparison.plot_comparison(settings, "Iris")
     for setting, line in zip(settings, figure.axes[1].lines):
         curves = np.array([run.history["val_accuracy"] for run in setting.runs])
         assert np.allclose(line.get_ydata(), curves.mean(axis=0))
@@ -340,7 +347,8 @@ def test_a_run_that_learned_nothing_is_marked_in_the_table(tmp_path):
     result = run_main("--datasets", "iris", "--learning_rate", "0.05", "0.01", "--epochs", "6",
                       "--output_dir", out)
     assert result.returncode == 1  # the dead network's run failed
-    assert "lr0.05: Iris best val_accuracy" in result.stdout and "(stuck at chance)" in result.stdout
+    assert ("lr0.05: Iris best val_accuracy" in result.stdout
+            and "(stuck at chance)" in result.stdout)
     with open(out / "comparison_iris.csv", encoding="utf-8") as stream:
         rows = {row["learning_rate"]: row for row in csv.DictReader(stream)}
     assert rows["0.05"]["status"] == "stuck at chance" and rows["0.01"]["status"] == ""
@@ -348,15 +356,15 @@ def test_a_run_that_learned_nothing_is_marked_in_the_table(tmp_path):
 
 def test_the_legend_says_how_runs_ended_and_names_one_with_no_epoch():
     def run(rate, status, epochs):
-        history = {name: [0.5] * epochs for name in experiments.HISTORY_KEYS}
-        return experiments.ComparedRun(path=f"/r/{rate}/iris/metrics.json", kind="iris",
+        history = {name: [0.5] * epochs for name in comparison.HISTORY_KEYS}
+        return comparison.ComparedRun(path=f"/r/{rate}/iris/metrics.json", kind="iris",
                                        title="Iris", settings={"learning_rate": rate},
                                        status=status, history=history, test_loss=None,
                                        test_accuracy=None, seconds=0.0)
 
-    settings = experiments.settings_of([run(0.01, "completed", 4), run(0.05, "stuck_at_chance", 3),
+    settings = comparison.settings_of([run(0.01, "completed", 4), run(0.05, "stuck_at_chance", 3),
                                        run(1.0, "diverged", 0)])
-    axes = experiments.plot_comparison(settings, "Iris").axes[1]
+    axes = comparison.plot_comparison(settings, "Iris").axes[1]
     assert [text.get_text() for text in axes.get_legend().get_texts()] == [
         "lr 0.01", "lr 0.05 (stuck at chance)", "lr 1 (diverged): no epoch finished"]
     assert [len(line.get_xdata()) for line in axes.lines] == [4, 3, 0]

@@ -1,4 +1,5 @@
-"""python Main.py --explain: the assignment's worked example, every number read back from the output."""
+"""python Main.py --explain: the assignment's worked example, every number read back from the
+output."""
 
 import re
 
@@ -11,9 +12,10 @@ NUMBER = r"-?\d+\.\d+(?:e[-+]\d+)?"
 
 @pytest.fixture(scope="module")
 def output():
-    import Main
     from contextlib import redirect_stdout
     from io import StringIO
+
+    import Main
     printed = StringIO()
     with redirect_stdout(printed):
         assert Main.main(["--explain"]) == 0
@@ -23,7 +25,9 @@ def output():
 def values_after(output, label, occurrence=0):
     """The numbers on the occurrence-th line that starts (after spaces) with label."""
     lines = [line for line in output.splitlines() if line.strip().startswith(label)]
-    return [float(v) for v in re.findall(NUMBER, lines[occurrence][len(line_prefix(lines[occurrence], label)):])]
+    return [float(v) for v in re.findall(NUMBER,
+                                         lines[occurrence][len(line_prefix(lines[occurrence],
+                                                                           label)):])]
 
 
 def line_prefix(line, label):

@@ -13,11 +13,12 @@ import subprocess
 import sys
 import tempfile
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from helpers import MAIN, run_in_process, words
 from mlp import files
 from mlp.checkpoint import read_checkpoint
-from helpers import MAIN, run_in_process, words
 
 FLAGS = ["--datasets", "iris", "--hidden_layers", "[4]", "--batch_size", "16", "--epochs", "3"]
 ERRNOS = [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO]
@@ -191,6 +192,7 @@ def test_odd_environments_and_flags(tmp_path, capsys):
 
 def test_augment_on_flat_images_and_predicting_with_a_model_of_them(tmp_path, capsys):
     import numpy as np
+
     from helpers import assert_one_line_error, make_mnist_like
 
     path = make_mnist_like(tmp_path / "m.npz", n_train=200, n_test=40)

@@ -5,12 +5,11 @@ import os
 import numpy as np
 import pytest
 
+from helpers import run_in_process
 from HiddenLayer import ACTIVATIONS, HiddenLayer
+from mlp.gradients import TOLERANCE, check_model, numerical_gradient, random_problem, relative_error
 from Model import Model, cross_entropy, cross_entropy_gradient, one_hot
 from OutputLayer import OutputLayer
-from mlp.gradients import (TOLERANCE, check_model, numerical_gradient, random_problem,
-                           relative_error)
-from helpers import run_in_process
 
 
 # One layer's backward pass under a loss on its output, CS231n-style (the product checks whole
@@ -106,7 +105,8 @@ def test_a_wrong_backward_is_caught(rng):
 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_the_initialisation_suits_the_activation(activation):
-    """Glorot's limit sqrt(6 / (n_in + n_out)) for sigmoid and tanh, He's sqrt(6 / n_in) for ReLU."""
+    """Glorot's limit sqrt(6 / (n_in + n_out)) for sigmoid and tanh, He's sqrt(6 / n_in) for
+    ReLU."""
     layer = HiddenLayer(300, 100, np.random.default_rng(0), dtype=np.float64, activation=activation)
     limit = np.sqrt(6 / 300) if activation == "relu" else np.sqrt(6 / 400)
     assert np.abs(layer.weights).max() <= limit
@@ -133,7 +133,8 @@ class TestAgainstTensorFlow:
 
     @pytest.mark.parametrize("activation", list(ACTIVATIONS))
     def test_model_gradients_equal_gradient_tape(self, tf, activation):
-        assert set(self.TF_ACTIVATIONS) == set(ACTIVATIONS), "a new activation needs its TF twin here"
+        assert set(self.TF_ACTIVATIONS) == set(ACTIVATIONS), \
+            "a new activation needs its TF twin here"
         rng = np.random.default_rng(7)
         model, X, Y = random_problem(6, [8, 5], 4, rng, n_samples=11, activation=activation)
         model.forward(X)
@@ -200,7 +201,8 @@ class TestAssignmentWorkedExample:
 
 
 class TestNumericalStability:
-    """Extreme inputs stay finite and raise no warning (pytest.ini turns RuntimeWarnings into errors)."""
+    """Extreme inputs stay finite and raise no warning (pytest.ini turns RuntimeWarnings into
+    errors)."""
 
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     def test_sigmoid_limits(self, dtype):

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from Model import Model, one_hot
-from mlp.callbacks import LayerHealth, health_sentence, saturation
-from mlp.report import look_before_training, network_table
-from mlp.optimizers import optimizer_for
 from helpers import make_mnist_like, png_size, run_in_process, words
+from mlp.callbacks import LayerHealth, health_sentence, saturation
+from mlp.optimizers import optimizer_for
+from mlp.report import look_before_training, network_table
+from Model import Model, one_hot
 
 
 def test_the_summary_counts_the_documented_networks_parameters():
@@ -73,7 +73,8 @@ def test_every_saturation_limit_belongs_to_an_activation():
     from HiddenLayer import ACTIVATIONS
     from mlp.callbacks import SATURATION_LIMITS
 
-    assert set(SATURATION_LIMITS) == {"sigmoid", "tanh"} and set(SATURATION_LIMITS) <= set(ACTIVATIONS)
+    assert set(SATURATION_LIMITS) == {"sigmoid",
+                                      "tanh"} and set(SATURATION_LIMITS) <= set(ACTIVATIONS)
     assert all(low < high for low, high in SATURATION_LIMITS.values())
 
 
@@ -110,7 +111,8 @@ def test_a_run_writes_layer_health(capsys, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "total" in result.stdout and "25,818" in result.stdout
     assert "untrained validation loss" in result.stdout and "ln(10) = 2.303" in result.stdout
-    assert "in the first epoch, the first hidden layer's weights got gradients" in words(result.stdout)
+    assert ("in the first epoch, the first hidden layer's weights got gradients"
+            in words(result.stdout))
     metrics = json.loads((tmp_path / "mnist" / "metrics.json").read_text())
     health = metrics["layer_health"]
     assert health["layers"] == ["hidden 1", "hidden 2", "output"]

@@ -28,7 +28,9 @@ def test_per_class_scores_by_hand():
     assert scores["a"]["precision"] == pytest.approx(5 / 7)
     assert scores["a"]["recall"] == pytest.approx(5 / 6)
     assert scores["a"]["f1"] == pytest.approx(2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6))
-    assert scores["b"] == {"precision": 0.75, "recall": 0.6, "f1": pytest.approx(2 / 3), "support": 5}
+    assert scores["b"] == {"precision": 0.75, "recall": 0.6, "f1": pytest.approx(2 / 3),
+                           "support": 5}
     assert scores["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
-    np.testing.assert_array_equal(confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0]), 3),
+    np.testing.assert_array_equal(confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0]),
+                                                   3),
                                   [[1, 1, 0], [0, 1, 0], [1, 0, 0]])

@@ -12,12 +12,20 @@ import sys
 import numpy as np
 import pytest
 
-from Model import FitResult, TrainingRun
+from helpers import (
+    IRIS,
+    MAIN,
+    RUN,
+    assert_one_line_error,
+    make_csv,
+    run_in_process,
+    run_main,
+    snapshot,
+)
 from mlp import files, report
 from mlp.callbacks import PrintProgress
 from mlp.files import OutputLock
-from helpers import (IRIS, MAIN, RUN, assert_one_line_error, make_csv, run_in_process, run_main,
-                     snapshot)
+from Model import FitResult, TrainingRun
 
 
 def test_files_are_replaced_atomically(tmp_path):
@@ -111,8 +119,8 @@ def test_two_runs_into_one_folder(capsys, tmp_path, data):
     with OutputLock(str(tmp_path)):
         result = run_main(*RUN, "--mnist_path", data, "--output_dir", tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().endswith("is writing to " + str(tmp_path) + "; wait for it to end or "
-                                          "choose another --output_dir")
+    assert result.stderr.strip().endswith(
+        "is writing to " + str(tmp_path) + "; wait for it to end or choose another --output_dir")
     assert str(os.getpid()) in result.stderr
     assert not (tmp_path / "mnist").exists()
 
@@ -123,14 +131,16 @@ def test_a_dead_runs_lock_is_not_stuck(capsys, tmp_path, data):
               % (os.path.dirname(MAIN), str(tmp_path)))
     assert subprocess.run([sys.executable, "-c", holder]).returncode == -signal.SIGKILL
     assert (tmp_path / ".lock").exists()
-    result = run_in_process(capsys, *RUN, "--epochs", "1", "--mnist_path", data, "--output_dir", tmp_path)
+    result = run_in_process(capsys, *RUN, "--epochs", "1", "--mnist_path", data, "--output_dir",
+                            tmp_path)
     assert result.returncode == 0, result.stderr
 
 
 def test_a_long_epoch_on_a_terminal_shows_a_line_updated_in_place():
     text = progress_output(Terminal(), 0.1)  # 40 batches of 0.1 s: 4 s
     updates = [part for part in text.split("\r") if "batch" in part]
-    assert updates and "epoch 1/3  batch 20/40  loss 0.5000  2 s left" in updates[0]  # 2 s in, 2 s to go
+    # 2 s in, 2 s to go
+    assert updates and "epoch 1/3  batch 20/40  loss 0.5000  2 s left" in updates[0]
     assert text.endswith("lr 1.00e-03  4 s\n") and text.count("\n") == 1
 
 
@@ -144,8 +154,8 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
     no sooner than 0.4 / PLOT_BUDGET = 20 s apart."""
     from mlp.datasets import DATASETS, Dataset
     from mlp.flags import parse_args
-    from mlp.report import LiveRecords
     from mlp.record import DataSource, RunSettings
+    from mlp.report import LiveRecords
 
     now = [0.0]
     drawn = []
@@ -159,7 +169,8 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
     data = DataSource(kind="csv", title="toy", path="toy.csv", size=0, sha256="", rows=4,
                       split_seed=0, validation_split=0.1, test_fraction=0.2)
     dataset = Dataset(data, X, y, X, y, X, y, ["a", "b"])
-    settings = RunSettings.from_flags("iris", parse_args(["--hidden_layers", "[]"]), DATASETS["iris"])
+    settings = RunSettings.from_flags("iris", parse_args(["--hidden_layers", "[]"]),
+                                      DATASETS["iris"])
     live = LiveRecords(str(tmp_path), dataset, settings, clock=lambda: now[0])
     result = FitResult()
     run = TrainingRun(None, None, None, epochs=100, batch_size=1, result=result)

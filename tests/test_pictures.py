@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from mlp import report
 from helpers import make_mnist_like, run_in_process, words
+from mlp import report
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,8 @@ def test_the_layer_health_picture_plots_what_the_sentence_reads(pictured_run):
     lines = lines_by_label(update)
     reference = lines.pop(next(label for label in lines if label.startswith("1e-3")))
     firsts = [values[0] for values in lines.values()]
-    assert min(firsts) == pytest.approx(low, rel=0.05) and max(firsts) == pytest.approx(high, rel=0.05)
+    assert min(firsts) == pytest.approx(low, rel=0.05) and max(firsts) == pytest.approx(high,
+                                                                                        rel=0.05)
     rates = np.asarray(metrics["learning_rates"])
     np.testing.assert_allclose(reference, 1e-3 * rates / rates[0], rtol=1e-6)
     assert reference[-1] < reference[0] / 2  # the cosine schedule takes the reference down
@@ -112,7 +113,8 @@ def test_the_misclassified_captions_give_the_predicted_probability(pictured_run)
     assert len(captions) == min(24, wrong)
 
 
-@pytest.mark.parametrize("metric, label", [("loss", "cross-entropy loss"), ("accuracy", "accuracy")])
+@pytest.mark.parametrize("metric, label", [("loss", "cross-entropy loss"), ("accuracy",
+                                                                            "accuracy")])
 def test_the_history_plot_draws_both_curves_and_marks_the_best_epoch(metric, label):
     from Model import plot_history
 

@@ -12,17 +12,26 @@ import json
 import math
 
 import numpy as np
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from Model import COMPLETED, DIVERGED, Callback, Model, one_hot
+from helpers import tiny_record
 from mlp import flags
 from mlp.checkpoint import checkpoint_contents, read_checkpoint
+from mlp.datasets import (
+    DataError,
+    load_csv,
+    read_feature_rows,
+    read_images,
+    read_mnist_npz,
+    split_images,
+    table_dataset,
+    table_source,
+)
 from mlp.files import UserError
-from mlp.datasets import (DataError, load_csv, read_feature_rows, read_images, read_mnist_npz,
-                          split_images, table_dataset, table_source)
-from mlp.saved_models import load_model, save_model
 from mlp.optimizers import optimizer_for
-from helpers import tiny_record
+from mlp.saved_models import load_model, save_model
+from Model import COMPLETED, DIVERGED, Callback, Model, one_hot
 
 FLAGS_WITH_VALUES = [action.option_strings[0] for action in flags.build_parser()._actions
                      if action.option_strings and action.nargs != 0 and action.dest != "help"]
@@ -67,7 +76,8 @@ def parse(argv):
 # ------------------------------------------------------------------ flags
 
 @given(flag=st.sampled_from(FLAGS_WITH_VALUES), value=FLAG_VALUES)
-def test_any_value_of_any_flag_is_accepted_valid_or_refused_in_one_line_naming_the_flag(flag, value):
+def test_any_value_of_any_flag_is_accepted_valid_or_refused_in_one_line_naming_the_flag(flag,
+                                                                                        value):
     args, status, lines = parse([flag, value])
     if args is None:
         assert status == 2 and len(lines) == 1, lines
@@ -89,7 +99,8 @@ SEPARATORS = [", ", ",", ",", " ", " , "]
 
 @given(widths=st.lists(st.integers(1, 10 ** 6), max_size=6), form=st.integers(0, len(FORMS) - 1),
        split_by_the_shell=st.booleans(), with_equals=st.booleans())
-def test_every_way_of_writing_a_list_parses_to_that_list(widths, form, split_by_the_shell, with_equals):
+def test_every_way_of_writing_a_list_parses_to_that_list(widths, form, split_by_the_shell,
+                                                         with_equals):
     text = FORMS[form].format(SEPARATORS[form].join(map(str, widths)))
     tokens = text.split() if split_by_the_shell else [text]
     assume(tokens)  # an empty unquoted list reaches the program as no token at all
@@ -170,7 +181,8 @@ def csv_files(draw):
     n_columns = draw(st.integers(1, 4))
     header = [draw(NAMES) for _ in range(n_columns - 1)] + ["y"]
     separator = draw(st.sampled_from([",", ",", ";", "\t"]))
-    classes = draw(st.lists(st.sampled_from(["p", "q", "r", "s", "1", "2"]), min_size=1, max_size=4))
+    classes = draw(st.lists(st.sampled_from(["p", "q", "r", "s", "1", "2"]), min_size=1,
+                            max_size=4))
     rows = [[draw(CELLS) for _ in range(n_columns - 1)] + [draw(st.sampled_from(classes))]
             for _ in range(draw(st.integers(0, 30)))]
     lines = ([separator.join(header)] if draw(st.booleans()) else []) + \
@@ -192,7 +204,8 @@ def train_briefly(dataset):
     model = Model(dataset.n_features, [4], dataset.n_classes, rng)
     result = model.fit(dataset.X_train, one_hot(dataset.y_train, dataset.n_classes),
                        dataset.X_val, one_hot(dataset.y_val, dataset.n_classes),
-                       epochs=1, batch_size=4, rng=rng, optimizer=optimizer_for(model, "adam", 0.01))
+                       epochs=1, batch_size=4, rng=rng, optimizer=optimizer_for(model, "adam",
+                                                                                0.01))
     assert result.status in (COMPLETED, DIVERGED)
 
 
@@ -299,7 +312,8 @@ def test_a_model_file_is_loaded_or_refused_in_one_line(tmp_path_factory, data):
 
 
 def whole_checkpoint():
-    """The arrays of a whole checkpoint, as mlp.checkpoint writes one after epoch 1 of a tiny run."""
+    """The arrays of a whole checkpoint, as mlp.checkpoint writes one after epoch 1 of a tiny
+    run."""
     rng = np.random.default_rng(0)
     model = Model(3, [2], 2, rng)
     X = rng.normal(size=(8, 3)).astype(np.float32)

@@ -10,16 +10,15 @@ import shutil
 
 import numpy as np
 import pytest
-
-import Main
-from mlp.checkpoint import read_checkpoint
-from mlp.experiments import read_run
-from mlp.files import DataError
-from mlp.saved_models import load_model
-from mlp.record import DATA_FIELDS, RECORD_FIELDS, RunRecord
-from helpers import FIXTURES, IRIS, ROOT, kill_at, make_csv, run_in_process
 from test_resume import rewrite_state
 
+import Main
+from helpers import FIXTURES, IRIS, ROOT, kill_at, make_csv, run_in_process
+from mlp.checkpoint import read_checkpoint
+from mlp.comparison import read_run
+from mlp.files import DataError
+from mlp.record import DATA_FIELDS, RECORD_FIELDS, RunRecord
+from mlp.saved_models import load_model
 
 
 def wrong_value(field):

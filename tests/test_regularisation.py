@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from HiddenLayer import ACTIVATIONS
-from Model import Model, one_hot
-from mlp.datasets import load_mnist
-from mlp.gradients import TOLERANCE, check_model, random_problem
-from mlp.diagnostics import calibration
-from mlp.optimizers import SGD, Adam, LearningRateScheduler, Momentum, optimizer_for
 from helpers import assert_one_line_error, make_mnist_like, png_size, run_in_process
+from HiddenLayer import ACTIVATIONS
+from mlp.datasets import load_mnist
+from mlp.diagnostics import calibration
+from mlp.gradients import TOLERANCE, check_model, random_problem
+from mlp.optimizers import SGD, Adam, LearningRateScheduler, Momentum, optimizer_for
+from Model import Model, one_hot
 
 
 def quadratic_steps(optimizer_class, steps, **options):
@@ -128,7 +128,8 @@ def test_calibration_error_by_hand():
     assert bins["confidence"][8] == pytest.approx(0.55)
     # A model that is right exactly as often as it is sure has no error.
     sure = np.tile([[0.8, 0.2]], (10, 1))
-    assert calibration(sure, np.array([0] * 8 + [1] * 2))["expected_calibration_error"] == pytest.approx(0)
+    labels = np.array([0] * 8 + [1] * 2)
+    assert calibration(sure, labels)["expected_calibration_error"] == pytest.approx(0)
 
 
 @pytest.mark.parametrize("flag, value", [
@@ -144,7 +145,8 @@ def test_bad_regularisation_flags(capsys, tmp_path, flag, value):
 
 
 def test_gradient_check_with_dropout_from_the_command_line(capsys):
-    result = run_in_process(capsys, "--gradient_check", "--dropout", "0.3", "--hidden_layers", "[16,", "8]")
+    result = run_in_process(capsys, "--gradient_check", "--dropout", "0.3", "--hidden_layers",
+                            "[16,", "8]")
     assert result.returncode == 0, result.stdout
     assert "with dropout 0.3 (masks held fixed)" in result.stdout
 
@@ -190,7 +192,8 @@ def test_regularised_runs_report_calibration(capsys, tmp_path):
     png_size(tmp_path / "mnist" / "calibration.png")
     evaluated = run_in_process(capsys, "--model", tmp_path / "mnist" / "model.npz", "--evaluate",
                                "--mnist_path", data)
-    assert f"expected calibration error {metrics['expected_calibration_error']:.4f}" in evaluated.stdout
+    error = metrics["expected_calibration_error"]
+    assert f"expected calibration error {error:.4f}" in evaluated.stdout
 
 
 def test_a_dropout_mask_is_zero_or_the_inverse_keep_rate_drawn_in_the_layers_dtype():

@@ -13,15 +13,28 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import Main
-from mlp import callbacks, checkpoint, files as file_module
+from helpers import (
+    IRIS,
+    MAIN,
+    RUN,
+    assert_one_line_error,
+    kill_at,
+    make_mnist_like,
+    npz,
+    png_size,
+    run_in_process,
+    run_main,
+    snapshot,
+)
+from mlp import callbacks, checkpoint
+from mlp import files as file_module
 from mlp.checkpoint import read_checkpoint
 from mlp.files import DataError
 from mlp.report import HISTORY_COLUMNS
-from helpers import (IRIS, MAIN, RUN, assert_one_line_error, kill_at, make_mnist_like, npz,
-                     png_size, run_in_process, run_main, snapshot)
 
 
 def files(folder):
@@ -119,8 +132,10 @@ def test_a_finished_data_set_is_skipped_and_the_unfinished_one_resumed(tmp_path,
     mnist_files = {name: (out / "mnist" / name).read_bytes() for name in os.listdir(out / "mnist")}
     result = run_main(*both, "--resume")
     assert result.returncode == 0, result.stderr
-    assert "MNIST: finished before" in result.stdout and "Iris: resuming after epoch 1" in result.stdout
-    assert {name: (out / "mnist" / name).read_bytes() for name in os.listdir(out / "mnist")} == mnist_files
+    assert ("MNIST: finished before" in result.stdout
+            and "Iris: resuming after epoch 1" in result.stdout)
+    assert {name: (out / "mnist" / name).read_bytes()
+            for name in os.listdir(out / "mnist")} == mnist_files
     assert_same_run(out / "iris", reference / "both" / "iris")
 
 
@@ -132,9 +147,9 @@ def test_early_stopping_keeps_the_best_epoch(reference):
     assert len(val_loss) == best + 2 < 40
     assert val_loss[best - 1] == min(val_loss)
     # The saved weights are the best epoch's: they score its validation loss again.
-    from Model import one_hot
     from mlp.datasets import load_mnist
     from mlp.saved_models import load_model
+    from Model import one_hot
     model, _ = load_model(reference / "patient" / "mnist" / "model.npz")
     dataset = load_mnist(metrics["source"], 0.1, np.random.default_rng(0), np.dtype("float32"))
     loss, _ = model.evaluate(dataset.X_val, one_hot(dataset.y_val, 10))
@@ -165,7 +180,8 @@ def unfinished(tmp_path, data):
     ("truncate", "not a readable npz"), ("random", "not a readable npz"),
     ("no parameters", "KeyError"), ("other network", "do not fit the network"),
 ])
-def test_a_damaged_checkpoint_is_refused_and_nothing_overwritten(capsys, tmp_path, data, damage, reason):
+def test_a_damaged_checkpoint_is_refused_and_nothing_overwritten(capsys, tmp_path, data, damage,
+                                                                 reason):
     out = unfinished(tmp_path, data)
     path = out / "mnist" / "checkpoint.npz"
     if damage == "truncate":
@@ -193,7 +209,8 @@ def test_a_damaged_checkpoint_is_refused_and_nothing_overwritten(capsys, tmp_pat
     ("--seed", "4", "4, but the run in"),
     ("--activation", "relu", "relu, but the run in"),
 ])
-def test_flags_that_contradict_the_checkpoint_are_refused(capsys, tmp_path, data, flag, value, reason):
+def test_flags_that_contradict_the_checkpoint_are_refused(capsys, tmp_path, data, flag, value,
+                                                          reason):
     out = unfinished(tmp_path, data)
     before = snapshot(out / "mnist")
     result = run_in_process(capsys, *RUN, "--mnist_path", data, "--output_dir", out, "--resume",
@@ -231,7 +248,8 @@ def test_a_fresh_run_does_not_overwrite_an_unfinished_one(capsys, tmp_path, data
 
 
 def test_resume_with_nothing_to_resume(capsys, tmp_path, data):
-    result = run_in_process(capsys, *RUN, "--mnist_path", data, "--output_dir", tmp_path, "--resume")
+    result = run_in_process(capsys, *RUN, "--mnist_path", data, "--output_dir", tmp_path,
+                            "--resume")
     assert_one_line_error(result, "argument --resume: nothing to resume")
     assert not (tmp_path / "mnist").exists()
 
@@ -240,7 +258,8 @@ def test_resume_into_a_folder_of_another_data_set(capsys, tmp_path, data):
     out = unfinished(tmp_path, data)
     os.rename(out / "mnist", out / "iris")
     result = run_in_process(capsys, "--datasets", "iris", "--output_dir", out, "--resume")
-    assert_one_line_error(result, "argument --resume", "holds a run on data set 'mnist', not 'iris'")
+    assert_one_line_error(result, "argument --resume",
+                          "holds a run on data set 'mnist', not 'iris'")
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "x", "2.5"])
@@ -251,7 +270,8 @@ def test_bad_patience(capsys, tmp_path, value):
 
 
 def test_a_full_disk_while_writing_the_checkpoint(capsys, tmp_path, data, monkeypatch):
-    """The third checkpoint fails part-way as on a full disk: one line, exit 1, the second intact."""
+    """The third checkpoint fails part-way as on a full disk: one line, exit 1, the second
+    intact."""
     real = file_module.write_atomically
     calls = []
 
@@ -269,7 +289,8 @@ def test_a_full_disk_while_writing_the_checkpoint(capsys, tmp_path, data, monkey
     result = run_in_process(capsys, *RUN, "--mnist_path", data, "--output_dir", tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     [line] = result.stderr.splitlines()
-    assert "checkpoint.npz: could not write the checkpoint after epoch 3 (No space left on device)" in line
+    assert ("checkpoint.npz: could not write the checkpoint after epoch 3 (No space left on "
+            "device)") in line
     values, _, _ = checkpoint.read_checkpoint(tmp_path / "mnist" / "checkpoint.npz")
     assert values["epoch"] == 2
     assert [name for name in os.listdir(tmp_path / "mnist") if name.endswith(".tmp")] == []
@@ -300,7 +321,8 @@ def test_a_checkpoint_whose_state_is_not_an_object(tmp_path):
 def start_long_run(tmp_path, small_mnist):
     process = subprocess.Popen(
         [sys.executable, MAIN, "--datasets", "mnist", "iris", "--epochs", "100000",
-         "--hidden_layers", "[64]", "--mnist_path", str(small_mnist), "--output_dir", str(tmp_path)],
+         "--hidden_layers", "[64]", "--mnist_path", str(small_mnist), "--output_dir",
+         str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in process.stdout:  # wait until two epochs are done
         if "epoch      2/100000" in line:
@@ -374,8 +396,10 @@ def test_a_refused_resume_creates_nothing(capsys, tmp_path):
     (lambda state: state.update(record=["not", "a", "dict"]), "not a JSON object"),
     (lambda state: state.update(epoch="2"), "epoch '2'; expected a whole number from 1 to 4"),
     (lambda state: state.update(epoch=9), "epoch 9; expected a whole number from 1 to 4"),
-    (lambda state: state.update(epoch=1), "epoch 1; expected a whole number from 1 to 4, the epochs its history holds"),
-    (lambda state: state["record"].update(learning_rates=[0.001]), "field 'learning_rates' is [0.001]; expected a list of 2 numbers"),
+    (lambda state: state.update(epoch=1),
+     "epoch 1; expected a whole number from 1 to 4, the epochs its history holds"),
+    (lambda state: state["record"].update(learning_rates=[0.001]),
+     "field 'learning_rates' is [0.001]; expected a list of 2 numbers"),
     (lambda state: state["record"]["history"].update(val_loss=["x", "y"]),
      "field 'history.val_loss' is [\"x\", \"y\"]; expected a list of 2 numbers"),
     (lambda state: state["record"].update(seed=-1), "field 'seed' is -1; expected a whole number"),

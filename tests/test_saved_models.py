@@ -7,12 +7,20 @@ import json
 import numpy as np
 import pytest
 
-from Model import Model
+from helpers import (
+    FIXTURES,
+    ROOT,
+    assert_one_line_error,
+    make_mnist_like,
+    npz,
+    run_in_process,
+    tiny_record,
+)
 from mlp.datasets import DATASETS, load_iris
-from mlp.files import DataError
 from mlp.diagnostics import assess
+from mlp.files import DataError
 from mlp.saved_models import VERSION, load_model, save_model
-from helpers import FIXTURES, ROOT, assert_one_line_error, make_mnist_like, npz, run_in_process, tiny_record
+from Model import Model
 
 
 def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
@@ -26,7 +34,8 @@ def test_a_saved_model_predicts_exactly_what_the_original_did(tmp_path):
         save_model(stream, model, dataset.class_names, dataset.feature_mean, dataset.feature_scale,
                    tiny_record())
     loaded, details = load_model(path)
-    np.testing.assert_array_equal(loaded.predict_proba(dataset.X_test), model.predict_proba(dataset.X_test))
+    np.testing.assert_array_equal(loaded.predict_proba(dataset.X_test),
+                                  model.predict_proba(dataset.X_test))
     assert loaded.hidden_sizes == [8, 5] and loaded.dtype == np.float32
     assert details["class_names"] == dataset.class_names
     np.testing.assert_array_equal(details["feature_mean"], dataset.feature_mean)
@@ -46,7 +55,8 @@ def test_evaluate_a_saved_model_reproduces_the_runs_test_accuracy(capsys, traine
 def test_predict_rows_of_a_csv_with_a_saved_model(capsys, trained, tmp_path):
     rows = tmp_path / "new.csv"
     rows.write_text("depth,width,height\n1,-2,0\n0,2,-2\n-1,0,2\n")  # columns in another order
-    result = run_in_process(capsys, "--model", trained["results"] / "blobs" / "model.npz", "--predict", rows,
+    result = run_in_process(capsys, "--model", trained["results"] / "blobs" / "model.npz",
+                            "--predict", rows,
                       "--output_dir", tmp_path)
     assert result.returncode == 0, result.stderr
     lines = (tmp_path / "predictions.csv").read_text().splitlines()
@@ -93,7 +103,8 @@ def test_model_needs_something_to_do(capsys, tmp_path):
 def test_bad_rows_to_predict(capsys, trained, tmp_path, text, reason):
     rows = tmp_path / "rows.csv"
     rows.write_text(text)
-    result = run_in_process(capsys, "--model", trained["results"] / "blobs" / "model.npz", "--predict", rows,
+    result = run_in_process(capsys, "--model", trained["results"] / "blobs" / "model.npz",
+                            "--predict", rows,
                       "--output_dir", tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{rows}:" in result.stderr and reason in result.stderr
@@ -154,7 +165,8 @@ def test_a_model_file_from_a_newer_version_is_refused(capsys, tmp_path):
 @pytest.fixture
 def model_file():
     buffer = io.BytesIO()
-    save_model(buffer, Model(3, [2], 2, np.random.default_rng(0)), ["a", "b"], None, None, tiny_record())
+    save_model(buffer, Model(3, [2], 2, np.random.default_rng(0)), ["a", "b"], None, None,
+               tiny_record())
     buffer.seek(0)
     with np.load(buffer) as archive:
         return dict(archive)
@@ -171,7 +183,8 @@ def test_damaged_model_files(tmp_path, model_file, change, reason):
     path = npz(tmp_path / "model.npz", **dict(model_file, **change))
     with pytest.raises(DataError) as raised:
         load_model(path)
-    assert str(raised.value).startswith(f"{path}: a damaged model file") and reason in str(raised.value)
+    assert (str(raised.value).startswith(f"{path}: a damaged model file")
+            and reason in str(raised.value))
 
 
 def predictions(capsys, model, rows, out):

@@ -20,7 +20,8 @@ import sys
 import tempfile
 
 import numpy as np
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import Main
@@ -88,7 +89,8 @@ class OneOutputFolder(RuleBasedStateMachine):
             data = os.path.join(folder, "iris.data")
             with open(data, "wb") as stream:
                 stream.write(content)
-            status, _, err = run_main_here([*iris_flags(epochs, seed, data), "--output_dir", folder])
+            status, _, err = run_main_here([*iris_flags(epochs, seed, data), "--output_dir",
+                                            folder])
             assert status == 0, err
             with open(os.path.join(folder, "iris", "metrics.json")) as stream:
                 self.references[key] = json.load(stream)["history"]
@@ -139,7 +141,8 @@ class OneOutputFolder(RuleBasedStateMachine):
 
     @rule(epochs=EPOCHS, seed=SEEDS, name_the_data=st.booleans())
     def resume(self, epochs, seed, name_the_data=True):
-        """--resume, naming the data file where it is now, or not (then the recorded one is read)."""
+        """--resume, naming the data file where it is now, or not (then the recorded one is
+        read)."""
         self.command([*iris_flags(epochs, seed, self.data if name_the_data else None),
                       "--output_dir", self.out, "--resume"], epochs, seed)
 
@@ -209,7 +212,8 @@ class OneOutputFolder(RuleBasedStateMachine):
             with open(path, "w") as stream:
                 json.dump({"status": "completed", "epochs": "3"}, stream)
         elif how == "swap":
-            other = os.path.join(self.out, "iris", "model.npz" if name != "model.npz" else "checkpoint.npz")
+            other = os.path.join(self.out, "iris",
+                                 "model.npz" if name != "model.npz" else "checkpoint.npz")
             if os.path.isfile(other):
                 shutil.copy(other, path)
 

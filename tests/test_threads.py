@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from Model import Model, one_hot
+from helpers import kill_at, make_mnist_like, run_main, words
 from mlp import process
 from mlp.optimizers import optimizer_for
-from helpers import kill_at, make_mnist_like, run_main, words
+from Model import Model, one_hot
 
 SMALL = ("--datasets", "mnist", "--epochs", "3", "--hidden_layers", "[16]")
 
@@ -106,5 +106,6 @@ def test_the_same_seed_and_count_give_the_same_history(tmp_path):
     for run in ("a", "b"):
         assert run_main(*SMALL, "--mnist_path", data, "--threads", "2",
                         "--output_dir", tmp_path / run).returncode == 0
-        histories.append(json.loads((tmp_path / run / "mnist" / "metrics.json").read_text())["history"])
+        metrics = json.loads((tmp_path / run / "mnist" / "metrics.json").read_text())
+        histories.append(metrics["history"])
     assert histories[0] == histories[1]

@@ -8,12 +8,30 @@ import time
 import numpy as np
 import pytest
 
-from Model import (COMPLETED, Callback, DIVERGED, FitResult, HISTORY_KEYS, Model, STOPPED_EARLY,
-                   one_hot, plot_history)
-from mlp.optimizers import (Adam, LearningRateScheduler, Momentum, OPTIMIZERS, Packed, SGD,
-                            cosine_learning_rate, optimizer_for, packed_parameters,
-                            unpack_parameters)
 from helpers import IRIS, make_mnist_like, png_size, run_in_process, run_main, words
+from mlp.optimizers import (
+    OPTIMIZERS,
+    SGD,
+    Adam,
+    LearningRateScheduler,
+    Momentum,
+    Packed,
+    cosine_learning_rate,
+    optimizer_for,
+    packed_parameters,
+    unpack_parameters,
+)
+from Model import (
+    COMPLETED,
+    DIVERGED,
+    HISTORY_KEYS,
+    STOPPED_EARLY,
+    Callback,
+    FitResult,
+    Model,
+    one_hot,
+    plot_history,
+)
 
 
 def textbook_adam(steps, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-7):
@@ -89,7 +107,8 @@ def test_a_packed_optimizer_trains_exactly_as_the_plain_update_of_each_array(mon
         results.append([p.copy() for p in model.parameters()])
     for packed, plain in zip(*results):
         np.testing.assert_array_equal(packed, plain)
-    assert not np.array_equal(results[0][0], Model(2, [6, 4], 2, np.random.default_rng(0)).parameters()[0])
+    assert not np.array_equal(results[0][0], Model(2, [6, 4], 2,
+                                                   np.random.default_rng(0)).parameters()[0])
 
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
@@ -146,7 +165,8 @@ def test_training_stays_in_its_dtype_and_learns(dtype):
     assert result.history["val_accuracy"][-1] >= 0.9
     assert result.learning_rates[0] == 0.05 and result.learning_rates[-1] < 1e-3
     assert optimizer.learning_rate == 0.05  # restored after training
-    # The epoch's training metrics are the means over its batches: a fresh evaluation agrees closely.
+    # The epoch's training metrics are the means over its batches: a fresh evaluation agrees
+    # closely.
     loss, accuracy = model.evaluate(X[:300], Y[:300])
     assert abs(result.history["accuracy"][-1] - accuracy) < 0.05
     assert math.isclose(result.history["loss"][-1], loss, rel_tol=0.3)
@@ -244,7 +264,8 @@ def test_divergence_stops_that_data_set_keeps_its_files_and_runs_the_next(capsys
     # Random labels: at a learning rate of 1000 the weights blow up into confident nonsense.
     # (Without weight decay, which at such a rate is refused: see the test after this one.)
     noise = make_mnist_like(tmp_path / "noise.npz", learnable=False)
-    result = run_in_process(capsys, "--learning_rate", "1000", "--epochs", "5", "--hidden_layers", "[16]",
+    result = run_in_process(capsys, "--learning_rate", "1000", "--epochs", "5", "--hidden_layers",
+                            "[16]",
                             "--weight_decay", "0", "--mnist_path", noise, "--output_dir", tmp_path)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -259,8 +280,8 @@ def test_divergence_stops_that_data_set_keeps_its_files_and_runs_the_next(capsys
 
 
 def test_divergence_after_good_epochs_keeps_them():
-    from Model import Model, one_hot
     from mlp.optimizers import SGD, Packed
+    from Model import Model, one_hot
 
     rng = np.random.default_rng(0)
     model = Model(4, [8], 3, rng, dtype=np.float64)
@@ -308,7 +329,8 @@ def test_an_optimizer_restored_from_its_state_continues_exactly(name):
     twin = Model(2, [5], 2, np.random.default_rng(9))  # other weights, put right below
     unpack_parameters(packed_parameters(model), twin)
     restored = optimizer_for(twin, name, 0.05, weight_decay=0.1)
-    restored.restore(json.loads(json.dumps(values)), {key: array.copy() for key, array in arrays.items()})
+    restored.restore(json.loads(json.dumps(values)), {key: array.copy() for key,
+                                                      array in arrays.items()})
     steps(model, optimizer, 2)
     steps(twin, restored, 2)
     for original, copy in zip(model.parameters(), twin.parameters()):
@@ -511,7 +533,8 @@ def test_a_learning_rate_that_kills_the_network_on_iris_is_named(capsys, tmp_pat
     result = run_in_process(capsys, "--datasets", "iris", "--learning_rate", "0.05",
                             "--epochs", "10", "--output_dir", tmp_path / "out")
     summary, metrics = stuck_verdict(result, tmp_path / "out", "iris")
-    assert metrics["status"] == "stuck_at_chance" and metrics["test_accuracy"] == pytest.approx(1 / 3)
+    assert (metrics["status"] == "stuck_at_chance"
+            and metrics["test_accuracy"] == pytest.approx(1 / 3))
     assert "it answers 'Iris-" in summary and "for 100% of the test rows" in summary
     assert "of hidden 2's activations are saturated" in summary
 
@@ -529,7 +552,8 @@ def test_a_run_that_learned_records_that_it_is_not_stuck(finished):
     with open(finished / "iris" / "metrics.json", encoding="utf-8") as stream:
         metrics = json.load(stream)
     assert metrics["stuck_at_chance"] is False
-    assert metrics["chance"]["accuracy"] > metrics["chance"]["chance_level"] + metrics["chance"]["noise"]
+    chance = metrics["chance"]
+    assert chance["accuracy"] > chance["chance_level"] + chance["noise"]
 
 
 def test_the_plot_of_a_run_with_no_finished_epoch_says_so_and_draws_no_scale():

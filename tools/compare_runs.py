@@ -61,7 +61,8 @@ def main(before_dir, after_dir):
             count, differ, one_side = compare_metrics(upgrade(json.load(old)),
                                                       upgrade(json.load(new)))
         print(f"{name}: metrics.json {count} values, {'equal' if not differ else 'DIFFER: '}"
-              f"{', '.join(differ[:10])}; keys on one side only: {', '.join(one_side[:10]) or 'none'}")
+              f"{', '.join(differ[:10])}; keys on one side only: "
+              f"{', '.join(one_side[:10]) or 'none'}")
         n_arrays, differ_arrays = compare_models(os.path.join(folder, "model.npz"),
                                                  os.path.join(after_dir, name, "model.npz"))
         print(f"{name}: model.npz {n_arrays} arrays, "

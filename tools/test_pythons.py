@@ -24,9 +24,11 @@ SHARED_MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist.npz")
 
 
 def interpreters(wanted):
-    """(version, path) of each pyenv Python of 3.10 or newer whose version starts with one of wanted."""
+    """(version, path) of each pyenv Python of 3.10 or newer whose version starts with one of
+    wanted."""
     try:
-        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True).stdout.strip()
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True,
+                              check=True).stdout.strip()
         versions = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True,
                                   check=True).stdout.split()
     except (OSError, subprocess.CalledProcessError):
@@ -34,7 +36,8 @@ def interpreters(wanted):
     found = []
     for version in versions:
         match = re.fullmatch(r"3\.(\d+)\.\d+", version)
-        if match and int(match.group(1)) >= 10 and (not wanted or version.startswith(tuple(wanted))):
+        if (match and int(match.group(1)) >= 10
+                and (not wanted or version.startswith(tuple(wanted)))):
             found.append((version, os.path.join(root, "versions", version, "bin", "python")))
     return found
 
@@ -67,7 +70,8 @@ def download_attempt(venv_python, folder):
              "from mlp.datasets import DataError, load_mnist_arrays\n"
              "try:\n    load_mnist_arrays()\n    print('downloaded')\n"
              "except DataError as error:\n"
-             "    print('KERAS_BACKEND=' + str(os.environ.get('KERAS_BACKEND')) + ', ' + str(error))\n"
+             "    print('KERAS_BACKEND=' + str(os.environ.get('KERAS_BACKEND'))\n"
+             "          + ', ' + str(error))\n"
              % ROOT)
     empty = os.path.join(folder, "empty-keras-home")
     os.makedirs(empty, exist_ok=True)
@@ -110,7 +114,8 @@ def check(version, python, without_tensorflow, keep):
                                      "print('TensorFlow' if u.find_spec('tensorflow') else "
                                      "'Keras and jax, no TensorFlow')"],
                                     capture_output=True, text=True).stdout.strip()
-        failures = [line for line in tests.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        failures = [line for line in tests.stdout.splitlines() if line.startswith(("FAILED",
+                                                                                   "ERROR"))]
         if without_tensorflow:
             tensorflow += "; " + download_attempt(venv_python, folder)
         return "\n".join([f"| {version} | {tensorflow}: {size:,.0f} MB installed in "
