@@ -41,7 +41,6 @@ except ModuleNotFoundError as missing:
     sys.exit(2)
 from mlp import checkpoint, report
 from mlp.callbacks import (
-    STUCK,
     Augment,
     EarlyStopping,
     LayerHealth,
@@ -52,13 +51,12 @@ from mlp.callbacks import (
     save_examples,
 )
 from mlp.comparison import compare_folders
-from mlp.datasets import DATASETS, csv_title, load_with, run_folder, training_defaults
+from mlp.datasets import DATASETS, csv_title, load_with, training_defaults
 from mlp.diagnostics import assess
+from mlp.errors import EXIT_FAILED, UserError
 from mlp.experiments import run_experiment
 from mlp.files import (
-    EXIT_FAILED,
     OutputLock,
-    UserError,
     check_output_dir,
     check_run_folder,
     make_folder,
@@ -77,7 +75,7 @@ from mlp.process import (
     run_from_command_line,
     scratch_step,
 )
-from mlp.record import RunSettings, check_loaded, data_file_of
+from mlp.record import CSV, STUCK, RunSettings, check_loaded
 from mlp.saved_models import use_saved_model
 
 
@@ -94,33 +92,34 @@ def main(argv=None):
         return error.exit_status
 
 
-def run_command(args):
-    """Do what the parsed flags ask for; return the exit status."""
-    if args.explain:
-        return explain()
-    if args.gradient_check:
-        return gradient_check(args.hidden_layers, args.activation, args.seed, args.dropout or 0.0)
-    if args.compare:
-        return compare_folders(args)
-    if args.varied:
-        return run_experiment(args)
-    if args.model:
-        return use_saved_model(args)
-    return train_command(args)
+def run_command(command):
+    """Do what the Command of the flags asks for; return the exit status."""
+    training = command.training
+    modes = {
+        "explain": explain,
+        "gradient_check": lambda: gradient_check(training.hidden_layers, training.activation,
+                                                 training.seed, training.dropout or 0.0),
+        "compare": lambda: compare_folders(command.compare, command.output_dir),
+        "experiment": lambda: run_experiment(command),
+        "model": lambda: use_saved_model(command),
+        "train": lambda: train_command(command),
+    }
+    return modes[command.mode]()
 
 
-def train_command(args):
-    """Train on each data set the flags name; return the exit status."""
+def train_command(command):
+    """Train on each data set the Command names; return the exit status."""
     # Checks before anything is written: the lock, the paths, the data; then the folder.
-    with OutputLock(args.output_dir) as lock:
-        check_network_fits(args)
-        folders = [(kind, run_folder(kind, args)) for kind in args.datasets]
-        check_output_dir(args.output_dir)
+    with OutputLock(command.output_dir) as lock:
+        check_network_fits(command.datasets, command.training)
+        folders = [(kind, report.run_folder(command.output_dir, kind, command.data_file(CSV)))
+                   for kind in command.datasets]
+        check_output_dir(command.output_dir)
         for kind, folder in folders:
-            check_run_folder(folder, data_file_of(args, kind))
-        plans = checkpoint.plan_resume(args, folders)  # made once, before anything is written
-        tasks = [prepare(kind, folder, args, plans[kind]) for kind, folder in folders]
-        make_folder(args.output_dir)
+            check_run_folder(folder, command.data_file(kind))
+        plans = checkpoint.plan_resume(command, folders)  # made once, before anything is written
+        tasks = [prepare(kind, folder, command, plans[kind]) for kind, folder in folders]
+        make_folder(command.output_dir)
         lock.take()
         checkpoint.keep_earlier_runs(tasks)
         with StopFlag() as stop_flag:
@@ -140,26 +139,27 @@ def train_command(args):
                               for outcome in outcomes) else 0
 
 
-def prepare(kind, folder, args, plan):
+def prepare(kind, folder, command, plan):
     """Read and check a data set's data and settings, for a run that plan says to train."""
     if isinstance(plan, checkpoint.Finished):
-        return checkpoint.Task(kind, folder, plan,
-                               DATASETS[kind].title if kind in DATASETS else csv_title(args.csv))
+        return checkpoint.Task(kind, folder, plan, DATASETS[kind].title if kind in DATASETS
+                               else csv_title(command.data_file(CSV)))
     resuming = isinstance(plan, checkpoint.Resume)
-    rng = np.random.default_rng(args.seed)
-    data_file = plan.data_file if resuming else data_file_of(args, kind)
-    dataset = load_with(kind, data_file, args.target, args.validation_split, rng,
-                        np.dtype(args.dtype), args.seed)
+    flags = command.training
+    rng = np.random.default_rng(flags.seed)
+    data_file = plan.data_file if resuming else command.data_file(kind)
+    dataset = load_with(kind, data_file, flags.target, flags.validation_split, rng,
+                        np.dtype(flags.dtype), flags.seed)
     if resuming and plan.record.data is not None:
         check_loaded(plan.record.data, dataset.identity, f"the run in {folder}")
     # (a CSV's shape, which check_network_fits could not know before the file was read)
-    refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, args)
-    if args.augment and training_defaults(dataset).augment_pixels and dataset.image_shape is None:
+    refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, flags)
+    if flags.augment and training_defaults(dataset).augment_pixels and dataset.image_shape is None:
         raise UserError(f"argument --augment: {dataset.source} holds its images flat, "
                         f"{dataset.n_features} pixels a row; expected images of (n, 28, 28) "
                         f"to shift")
-    settings = RunSettings.from_flags(kind, args, training_defaults(dataset),
-                                      data_file=checkpoint.resumed_data_file(kind, args, plan))
+    settings = RunSettings.from_flags(kind, flags, training_defaults(dataset),
+                                      checkpoint.resumed_data_file(kind, command, plan))
     problem = weight_decay_problem(settings.learning_rate, settings.weight_decay)
     if problem:
         raise UserError(problem)
@@ -171,7 +171,7 @@ def train_one(task, stop_flag):
     # --- build: the network and its optimizer, drawing on the run's one generator
     dataset, settings, folder = task.dataset, task.settings, task.folder
     dtype = np.dtype(settings.dtype)
-    model = Model(dataset.n_features, settings.hidden_layers, dataset.n_classes, task.rng, dtype,
+    model = Model(dataset.n_features, settings.hidden_sizes, dataset.n_classes, task.rng, dtype,
                   settings.activation, settings.dropout)
     make_optimizer = functools.partial(optimizer_for, name=settings.optimizer,
                                        learning_rate=settings.learning_rate,

@@ -19,6 +19,7 @@ import numpy as np
 from mlp.diagnostics import chance_level, gradient_rms, plot_augmented, save_figure
 from mlp.files import make_folder, say
 from mlp.optimizers import packed_parameters, unpack_parameters
+from mlp.record import STUCK
 from Model import INTERRUPTED, STOPPED_EARLY, Callback
 
 
@@ -228,9 +229,6 @@ class LayerHealth(Callback):
             self.health["saturation"].append(saturation(run.model, self.X_sample))
             self._reset()
         return None
-
-
-STUCK = "stuck_at_chance"
 
 
 class StuckAtChance(Callback):

@@ -16,23 +16,25 @@ from typing import NamedTuple, Optional, Union
 
 import numpy as np
 
-from mlp.callbacks import STUCK, timed
+from mlp.callbacks import timed
 from mlp.datasets import DATASETS, Dataset
-from mlp.files import DataError, parse_json, read_npz_arrays, say, set_aside, write_atomically
+from mlp.errors import DataError
+from mlp.files import parse_json, read_npz_arrays, say, set_aside, write_atomically
 from mlp.optimizers import packed_parameters, unpack_parameters
 from mlp.record import (
+    FINISHED,
     RECORD_FILE,
     UNVERIFIED,
     RunRecord,
     RunSettings,
     data_file_flag,
-    data_file_of,
     data_file_to_reuse,
     read_record,
+    setting_text,
     settings_flags,
     upgrade_checkpoint,
 )
-from Model import COMPLETED, DIVERGED, STOPPED_EARLY, Callback
+from Model import Callback
 
 FILE_NAME = "checkpoint.npz"
 FORMAT = "numpy-mlp-checkpoint"
@@ -179,9 +181,6 @@ def contradiction(saved, current, flag_of):
     return None
 
 
-FINISHED = (COMPLETED, STOPPED_EARLY, DIVERGED, STUCK)
-
-
 class Fresh(NamedTuple):
     """The plan for a data set with nothing to resume: it trains from the start."""
 
@@ -213,7 +212,7 @@ class Task:
     moved_to: Optional[str] = None    # where an earlier run's files in folder went
 
 
-def plan_resume(args, kinds_and_folders):
+def plan_resume(command, kinds_and_folders):
     """What --resume (or a fresh run) does with each data set's folder, before anything is read.
 
     kinds_and_folders: (data set kind, its output folder) in order. Returns
@@ -223,10 +222,10 @@ def plan_resume(args, kinds_and_folders):
     --resume has nothing to resume, when the flags or the data file contradict a
     checkpoint, or when a fresh run would overwrite an unfinished one.
     """
-    plans = {}
+    plans, flags = {}, command.training
     for kind, folder in kinds_and_folders:
         path = os.path.join(folder, FILE_NAME)
-        if not args.resume:
+        if not command.resume:
             if os.path.exists(path):
                 raise DataError(f"argument --resume: {folder} holds an unfinished run "
                                 f"({_progress(path)}); add --resume to continue it, or delete "
@@ -235,32 +234,35 @@ def plan_resume(args, kinds_and_folders):
         elif os.path.exists(path):
             values, arrays, record = read_checkpoint(path)
             data = record.data
-            check_same_run(kind, args, record, folder, compare_data_file=data is None)
-            data_file = data_file_of(args, kind, given_only=True)
+            check_same_run(kind, flags, command.data_file(kind), record, folder,
+                           compare_data_file=data is None)
+            data_file = command.data_file(kind, given_only=True)
             if data is not None:
                 data_file = data_file_to_reuse(data, data_file, data_file_flag(kind),
                                                f"the run in {folder}")
             else:
-                data_file = data_file_of(args, kind)
+                data_file = command.data_file(kind)
                 say(UNVERIFIED.format(whose=path, path=data_file or "the default file"), error=True)
             plans[kind] = Resume(values, arrays, record, data_file)
         else:
             record = finished_record(folder)
             if record is not None:
-                check_same_run(kind, args, record, folder, compare_data_file=record.data is None)
+                check_same_run(kind, flags, command.data_file(kind), record, folder,
+                               compare_data_file=record.data is None)
             plans[kind] = Fresh() if record is None else Finished(record.fit.status)
-    if args.resume and all(isinstance(plan, Fresh) for plan in plans.values()):
+    if command.resume and all(isinstance(plan, Fresh) for plan in plans.values()):
         folders = " or ".join(folder for _, folder in kinds_and_folders)
         raise DataError(f"argument --resume: nothing to resume: no {FILE_NAME} and no finished "
                         f"run in {folders}; run without --resume to start")
     return plans
 
 
-def resumed_data_file(kind, args, plan):
-    """The data file setting a resumed run keeps: the flag's when given, else the one it was
-    started with (it reads the recorded file: see plan_resume); None when fresh."""
-    if isinstance(plan, Fresh) or data_file_flag(kind) in args.given_flags:
-        return None
+def resumed_data_file(kind, command, plan):
+    """The data file setting a run keeps: the flag's value when it trains afresh or the flag was
+    given, else the one a resumed run was started with (it reads the recorded file: see
+    plan_resume)."""
+    if isinstance(plan, Fresh) or data_file_flag(kind) in command.given_flags:
+        return command.data_file(kind)
     return plan.record.settings.data_file
 
 
@@ -275,10 +277,11 @@ def keep_earlier_runs(tasks):
         say(f"{task.title}: the earlier run's files in {task.folder} were moved to {moved_to}")
 
 
-def check_same_run(kind, args, saved, folder, compare_data_file=True):
+def check_same_run(kind, flags, data_file, saved, folder, compare_data_file=True):
     """Raise DataError naming the first flag whose value differs from the saved run's.
 
-    saved is the RunRecord of a checkpoint or of a finished run. compare_data_file:
+    flags are the command's TrainingFlags, data_file its data file flag's value; saved
+    is the RunRecord of a checkpoint or of a finished run. compare_data_file:
     compare the data file flags too (for a run that recorded no identity of its data;
     one that did is checked by its data's hash instead, which accepts the same bytes
     under another path).
@@ -288,22 +291,16 @@ def check_same_run(kind, args, saved, folder, compare_data_file=True):
                         f"{saved.kind!r}, not {kind!r}; choose another --output_dir")
     then = saved.settings
     # (a CSV's defaults depend on its rows: where a flag is unset, the value it was saved with)
-    current = RunSettings.from_flags(kind, args, DATASETS.get(kind) or then).record()
+    current = RunSettings.from_flags(kind, flags, DATASETS.get(kind) or then, data_file).record()
     flags = settings_flags(kind)
     if not compare_data_file:
         del flags["data_file"]
     differs = contradiction(then.record(), current, flags)
     if differs:
         flag, now, was = differs
-        raise DataError(f"argument {flag}: {_shown(now)}, but the run in {folder} was started with "
-                        f"{_shown(was)}; resume with the same flags, or start afresh in another "
-                        f"--output_dir")
-
-
-def _shown(value):
-    if value is None:
-        return "not given"
-    return json.dumps(value) if isinstance(value, list) else str(value)
+        raise DataError(f"argument {flag}: {setting_text(now, exact=True)}, but the run in "
+                        f"{folder} was started with {setting_text(was, exact=True)}; resume with "
+                        f"the same flags, or start afresh in another --output_dir")
 
 
 def _progress(path):

@@ -15,11 +15,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlp.checkpoint import FINISHED
 from mlp.diagnostics import new_figure
-from mlp.files import DataError, make_folder, save_text, say, write_atomically
+from mlp.errors import DataError
+from mlp.files import csv_text, make_folder, save_text, say, write_atomically
 from mlp.flags import EXPERIMENT_FLAGS
-from mlp.record import RECORD_FILE, read_record
+from mlp.record import (
+    COMPLETED,
+    FINISHED,
+    INTERRUPTED,
+    RECORD_FILE,
+    RUNNING,
+    read_record,
+    setting_text,
+    status_words,
+)
 from Model import HISTORY_KEYS
 
 # The settings that name a run, in this order; a run's other keys are its results.
@@ -115,7 +124,7 @@ class Setting:
 
     def label(self):
         """Its values in words; where no value differs between the runs, its run's folder."""
-        return ", ".join(f"{LABELS.get(name, name)} {shown(value)}"
+        return ", ".join(f"{LABELS.get(name, name)} {setting_text(value)}"
                          for name, value in self.values.items()) or os.path.dirname(
                              self.runs[0].path)
 
@@ -134,16 +143,9 @@ class Setting:
     def status(self):
         """How its runs ended, where not all completed: "unfinished", "diverged", ...; "" when
         every run completed."""
-        words = {"running": "unfinished", "interrupted": "unfinished"}
-        ended = [words.get(run.status, run.status.replace("_", " ")) for run in self.runs
-                 if run.status != "completed"]
+        ended = ["unfinished" if run.status in (RUNNING, INTERRUPTED) else status_words(run.status)
+                 for run in self.runs if run.status != COMPLETED]
         return ", ".join(dict.fromkeys(ended))
-
-
-def shown(value):
-    if isinstance(value, list):
-        return "[" + ", ".join(map(str, value)) + "]"
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def settings_of(runs):
@@ -163,12 +165,14 @@ def settings_of(runs):
         np.nan_to_num(setting.mean(lambda run: run.last_val_loss), nan=np.inf)))
 
 
-COLUMNS = (("best_val_accuracy", lambda run: run.best_val_accuracy),
-           ("best_epoch", lambda run: run.best_epoch),
-           ("last_val_loss", lambda run: run.last_val_loss),
-           ("test_accuracy", lambda run: run.test_accuracy),
-           ("test_loss", lambda run: run.test_loss),
-           ("seconds", lambda run: run.seconds))
+# Each result of the table: its column in the CSV, its heading as printed, the digits printed,
+# and how it is read of a run.
+COLUMNS = (("best_val_accuracy", "best val_acc", 4, lambda run: run.best_val_accuracy),
+           ("best_epoch", "epoch", 0, lambda run: run.best_epoch),
+           ("last_val_loss", "val_loss", 4, lambda run: run.last_val_loss),
+           ("test_accuracy", "test_acc", 4, lambda run: run.test_accuracy),
+           ("test_loss", "test_loss", 4, lambda run: run.test_loss),
+           ("seconds", "seconds", 1, lambda run: run.seconds))
 
 
 def table_rows(settings):
@@ -177,8 +181,8 @@ def table_rows(settings):
     seeds = any(len(setting.runs) > 1 for setting in settings)
     rows = []
     for setting in settings:
-        row = {name: shown(value) for name, value in setting.values.items()}
-        for name, read in COLUMNS:
+        row = {name: setting_text(value) for name, value in setting.values.items()}
+        for name, _, _, read in COLUMNS:
             row[name] = setting.mean(read)
             if seeds:
                 row[name + "_std"] = setting.std(read)
@@ -190,18 +194,8 @@ def table_rows(settings):
 
 
 def table_csv(rows):
-    header = list(rows[0])
-    lines = [",".join(header)]
-    for row in rows:
-        lines.append(",".join(csv_cell(row[name]) for name in header))
-    return "\n".join(lines) + "\n"
-
-
-def csv_cell(value):
-    if isinstance(value, float):
-        return "" if math.isnan(value) else repr(value)
-    text = str(value)
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+    """comparison_<kind>.csv's text: the table's rows (dicts) under their columns' names."""
+    return csv_text(([row[name] for name in rows[0]] for row in rows), list(rows[0]))
 
 
 def plot_comparison(settings, title, n_val=None):
@@ -247,24 +241,22 @@ def plot_comparison(settings, title, n_val=None):
 def table_text(rows):
     """The table as printed: one line per setting, best validation accuracy first."""
     seeds = any("best_val_accuracy_std" in row for row in rows)
-    names = [name for name in rows[0] if name not in dict(COLUMNS) and not name.endswith("_std")
+    results = [column[0] for column in COLUMNS]
+    names = [name for name in rows[0] if name not in results and not name.endswith("_std")
              and name not in ("runs", "finished", "status", "folders")] or ["folders"]
-    numbers = [("best_val_accuracy", "best val_acc"), ("best_epoch", "epoch"),
-               ("last_val_loss", "val_loss"), ("test_accuracy", "test_acc"),
-               ("test_loss", "test_loss"), ("seconds", "seconds")]
 
-    def cell(row, name):
+    def cell(row, name, digits):
         value = row[name]
         if math.isnan(value):
             return "-"
-        digits = 0 if name == "best_epoch" else 1 if name == "seconds" else 4
         text = f"{value:.{digits}f}"
         spread = row.get(name + "_std", math.nan)
         return text + (f"±{spread:.{digits}f}" if seeds and not math.isnan(spread) else "")
 
-    table = [[*(row[name] for name in names), *(cell(row, name) for name, _ in numbers),
-              row["status"]] for row in rows]
-    header = [*names, *(label for _, label in numbers), ""]
+    table = [[*(row[name] for name in names),
+              *(cell(row, name, digits) for name, _, digits, _ in COLUMNS), row["status"]]
+             for row in rows]
+    header = [*names, *(heading for _, heading, _, _ in COLUMNS), ""]
     widths = [max(len(line[column]) for line in [header, *table]) for column in range(len(header))]
     return ["  " + "  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip()
             for line in [header, *table]]
@@ -294,9 +286,10 @@ def compare_and_report(runs, output_dir):
             f"{best.mean(lambda run: run.test_accuracy):.4f} is reported, not used to choose")
 
 
-def compare_folders(args):
-    """--compare FOLDER...: the comparison of the runs they hold; the exit status."""
-    compare_and_report(find_runs(args.compare), args.output_dir)
+def compare_folders(folders, output_dir):
+    """--compare FOLDER...: the comparison of the runs the folders hold, written to output_dir;
+    the exit status."""
+    compare_and_report(find_runs(folders), output_dir)
     return 0
 
 

@@ -9,7 +9,6 @@ message names the file and says what is wrong, for Main.py to print in one line.
 """
 
 import contextlib
-import difflib
 import importlib.util
 import io
 import os
@@ -19,7 +18,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from mlp.files import DataError, read_bytes, read_npz_arrays
+from mlp.errors import DataError, closest
+from mlp.files import read_bytes, read_npz_arrays
 from mlp.record import CSV, DataSource, fingerprint
 
 # The project's top folder, where the shipped iris.data lies.
@@ -484,15 +484,6 @@ def csv_title(path):
     return name[:-4] if name.lower().endswith(".csv") else name
 
 
-def run_folder(kind, args):
-    """Where a data set's files go: OUTPUT_DIR/<data set>; a CSV's is named after its file, with
-    _csv added where that name is a named data set's (iris.csv: OUTPUT_DIR/iris_csv)."""
-    if kind != CSV:
-        return os.path.join(args.output_dir, kind)
-    title = csv_title(args.csv)
-    return os.path.join(args.output_dir, f"{title}_csv" if title.lower() in DATASETS else title)
-
-
 def load_csv(path, target, validation_split, rng, dtype=np.float32, seed=None):
     """A CSV file with a header row, numeric feature columns and the class in column target."""
     header, frame, content = read_table(path, has_header=lambda first_row: True)
@@ -546,8 +537,8 @@ def read_feature_rows(path, feature_names):
 
 def did_you_mean(name, candidates):
     """' (did you mean 'x'?)' for the candidate closest to name, or '' when none is close."""
-    close = difflib.get_close_matches(name, [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(name, candidates)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def read_images(path):

@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from HiddenLayer import ACTIVATIONS
 from mlp.callbacks import LayerHealth, StuckAtChance
 from mlp.optimizers import OPTIMIZERS, optimizer_for, weight_decay_problem
+from mlp.record import status_words
 from Model import COMPLETED, DIVERGED, Model, one_hot
 
 # The checks of sklearn.utils.estimator_checks this estimator is not meant to pass, and why
@@ -129,7 +130,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if result.status != COMPLETED:
             warnings.warn(
                 f"training stopped after epoch {result.epochs_finished} of {self.epochs}: "
-                f"{result.status.replace('_', ' ')} (it answers one class with its hidden units "
+                f"{status_words(result.status)} (it answers one class with its hidden units "
                 f"saturated and cannot recover); expected a smaller learning_rate than "
                 f"{self.learning_rate:g}", ConvergenceWarning)
 

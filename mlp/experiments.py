@@ -25,10 +25,8 @@ import numpy as np
 from mlp import checkpoint
 from mlp.comparison import compare_and_report, find_runs, metrics_files, read_run
 from mlp.datasets import DATASETS, defaults_for, load_dataset
+from mlp.errors import EXIT_FAILED, EXIT_SIGNAL, DataError, UserError
 from mlp.files import (
-    EXIT_FAILED,
-    DataError,
-    UserError,
     available_memory_bytes,
     make_folder,
     open_log,
@@ -40,18 +38,14 @@ from mlp.files import (
 )
 from mlp.flags import parse_args
 from mlp.optimizers import weight_decay_problem
-from mlp.process import (
-    EXIT_SIGNAL,
-    PARENT_ENVIRONMENT,
-    StopFlag,
-    estimated_training_bytes,
-    usable_cores,
-)
+from mlp.process import PARENT_ENVIRONMENT, StopFlag, estimated_training_bytes, usable_cores
 from mlp.record import (
+    COMPLETED,
     CSV,
     RunSettings,
     data_file_flag,
-    data_file_of,
+    setting_text,
+    status_words,
 )
 
 # ------------------------------------------------------------------ the runs of an experiment
@@ -75,7 +69,7 @@ class Job:
     values: dict
     folder: str
     tokens: list
-    flags: object = field(default=None, repr=False)  # the tokens parsed, as the run reads them
+    command: object = field(default=None, repr=False)  # the tokens parsed, as the run reads them
     process: Optional[subprocess.Popen] = None
     started: float = 0.0
     seconds: float = 0.0
@@ -97,13 +91,6 @@ def value_text(name, value):
     return str(value)
 
 
-def flag_value(name, value):
-    """A value as its flag takes it back, exactly: [256, 64], 0.001."""
-    if name == "hidden_layers":
-        return "[" + ", ".join(map(str, value)) + "]"
-    return repr(value) if isinstance(value, float) else str(value)
-
-
 def without_flags(tokens, flags):
     """tokens without the given flags and the values that follow each."""
     kept, skipping = [], False
@@ -119,41 +106,43 @@ def without_flags(tokens, flags):
     return kept
 
 
-def plan_jobs(args):
+def plan_jobs(command):
     """The experiment's jobs, every one checked as its run will check its flags; raises
     UserError naming the first bad value before anything is written."""
-    names = list(args.varied)
-    base = without_flags(args.tokens, {"--" + name for name in names}
+    names = list(command.varied)
+    base = without_flags(list(command.tokens), {"--" + name for name in names}
                          | {"--output_dir", "--jobs", "--resume"})
-    if "--threads" not in args.given_flags:
+    if "--threads" not in command.given_flags:
         base.append("--threads=1")
     jobs, tables = [], {}
-    for combination in itertools.product(*(args.varied[name] for name in names)):
+    for combination in itertools.product(*(command.varied[name] for name in names)):
         values = dict(zip(names, combination))
-        tokens = base + [f"--{name}={flag_value(name, value)}" for name, value in values.items()]
-        folder = os.path.join(args.output_dir, "_".join(
+        tokens = base + [f"--{name}={setting_text(value, exact=True)}"
+                         for name, value in values.items()]
+        folder = os.path.join(command.output_dir, "_".join(
             SHORT[name] + value_text(name, value) for name, value in values.items()))
-        run_args = parse_args(tokens)
-        for kind in run_args.datasets:
-            data_file = data_file_of(run_args, kind)
+        run = parse_args(tokens)
+        for kind in run.datasets:
+            data_file = run.data_file(kind)
             if data_file and not jobs and kind != CSV:  # the same file for every run: read once
                 read_bytes(data_file, f"the data file {data_file_flag(kind)} names")
-            settings = RunSettings.from_flags(kind, run_args, defaults_for(
-                kind, train_rows(run_args, data_file, tables) if kind == CSV else None))
+            settings = RunSettings.from_flags(kind, run.training, defaults_for(
+                kind, train_rows(run.training, data_file, tables) if kind == CSV else None),
+                data_file)
             problem = weight_decay_problem(settings.learning_rate, settings.weight_decay)
             if problem:
                 raise UserError(f"{problem} (in the run {os.path.basename(folder)})")
-        jobs.append(Job(values, folder, tokens + [f"--output_dir={folder}"], run_args))
+        jobs.append(Job(values, folder, tokens + [f"--output_dir={folder}"], run))
     return jobs
 
 
-def train_rows(run_args, data_file, tables):
+def train_rows(flags, data_file, tables):
     """The training rows of the CSV a run reads (which choose its defaults), read once for each
-    way the runs split it; tables keeps them."""
-    key = (data_file, run_args.target, run_args.validation_split, run_args.seed)
+    way the runs' training flags split it; tables keeps them."""
+    key = (data_file, flags.target, flags.validation_split, flags.seed)
     if key not in tables:
-        tables[key] = len(load_dataset(CSV, data_file, run_args.target, run_args.validation_split,
-                                       run_args.seed, np.dtype(run_args.dtype)).X_train)
+        tables[key] = len(load_dataset(CSV, data_file, flags.target, flags.validation_split,
+                                       flags.seed, np.dtype(flags.dtype)).X_train)
     return tables[key]
 
 
@@ -161,8 +150,8 @@ def bytes_per_job(jobs):
     """Memory one job of the experiment may need at most: its process, data and network."""
     most = 0
     for job in jobs:
-        flags = job.flags
-        for kind in flags.datasets:
+        flags = job.command.training
+        for kind in job.command.datasets:
             entry = DATASETS.get(kind)
             if entry is None:
                 continue
@@ -173,19 +162,19 @@ def bytes_per_job(jobs):
     return most + PROCESS_BYTES
 
 
-def choose_jobs(args, jobs):
-    """How many runs train at once: --jobs, or one per core (per --threads threads), no more
-    than there are runs or than the memory available holds; raises UserError when --jobs asks
-    for more than memory holds."""
+def choose_jobs(asked, threads, jobs):
+    """How many runs train at once: asked (--jobs), or one per core (per --threads threads), no
+    more than there are runs or than the memory available holds; raises UserError when --jobs
+    asks for more than memory holds."""
     cores = usable_cores()
     per_job = bytes_per_job(jobs)
     available = available_memory_bytes()
     fits = max(1, available // per_job) if available else len(jobs)
-    if args.jobs and args.jobs > fits:
-        raise UserError(f"argument --jobs: {args.jobs} runs at once need about "
-                        f"{args.jobs * per_job / 2**30:.1f} GiB and this machine has "
+    if asked and asked > fits:
+        raise UserError(f"argument --jobs: {asked} runs at once need about "
+                        f"{asked * per_job / 2**30:.1f} GiB and this machine has "
                         f"{available / 2**30:.1f} GiB available; expected --jobs {fits} or fewer")
-    wanted = args.jobs or max(1, cores // (args.threads or 1))
+    wanted = asked or max(1, cores // (threads or 1))
     return max(1, min(wanted, len(jobs), fits))
 
 
@@ -195,44 +184,44 @@ def unfinished(folder):
                for name in (os.listdir(folder) if os.path.isdir(folder) else ()))
 
 
-def prepare_folder(args, jobs):
+def prepare_folder(output_dir, resume, varied, jobs):
     """Make OUTPUT_DIR ready: a finished experiment there is moved aside (never written over);
     an unfinished one is continued only with --resume. Returns where an earlier one went."""
-    marker = os.path.join(args.output_dir, MARKER)
+    marker = os.path.join(output_dir, MARKER)
     exists = os.path.isfile(marker)
-    if args.resume:
+    if resume:
         if not exists:
             raise DataError(f"argument --resume: nothing to resume: no {MARKER} in "
-                            f"{args.output_dir}; run without --resume to start")
+                            f"{output_dir}; run without --resume to start")
         return None
     if exists and any(unfinished(job.folder) for job in jobs):
-        raise DataError(f"argument --resume: {args.output_dir} holds an unfinished experiment; "
+        raise DataError(f"argument --resume: {output_dir} holds an unfinished experiment; "
                         f"add --resume to continue it, or choose another --output_dir")
-    moved = set_aside(args.output_dir)[0] if exists else None
-    make_folder(args.output_dir)
-    save_text(json.dumps({"varied": args.varied, "runs": [job.name for job in jobs]}, indent=2)
+    moved = set_aside(output_dir)[0] if exists else None
+    make_folder(output_dir)
+    save_text(json.dumps({"varied": varied, "runs": [job.name for job in jobs]}, indent=2)
               + "\n", marker)
     return moved
 
 
-def run_experiment(args):
+def run_experiment(command):
     """Train every combination of the values given, a few at once; compare them; return the
     exit status (0 when every run finished, 1 when one failed, 130/143 when stopped)."""
-    jobs = plan_jobs(args)
-    width = choose_jobs(args, jobs)
-    moved = prepare_folder(args, jobs)
+    jobs = plan_jobs(command)
+    width = choose_jobs(command.jobs, command.training.threads, jobs)
+    moved = prepare_folder(command.output_dir, command.resume, command.varied, jobs)
     if moved:
-        say(f"The earlier experiment in {args.output_dir} was moved to {moved}")
-    varied = ", ".join(f"--{name} x{len(values)}" for name, values in args.varied.items())
-    say(f"Experiment: {len(jobs)} runs ({varied}) in {args.output_dir}, {width} at a time; "
+        say(f"The earlier experiment in {command.output_dir} was moved to {moved}")
+    varied = ", ".join(f"--{name} x{len(values)}" for name, values in command.varied.items())
+    say(f"Experiment: {len(jobs)} runs ({varied}) in {command.output_dir}, {width} at a time; "
         f"each run's printout is in its folder's {LOG}")
     stop = Stopper()
     with stop:
-        run_jobs(jobs, width, stop, args.resume)
+        run_jobs(jobs, width, stop, command.resume)
     failed = [job for job in jobs if job.returncode not in (0, None)]
     with_runs = [job.folder for job in jobs if metrics_files(job.folder)]
     if not stop.signal_number and with_runs:
-        compare_and_report(find_runs(with_runs), args.output_dir)
+        compare_and_report(find_runs(with_runs), command.output_dir)
     elif not stop.signal_number:
         say("No run left a record to compare: see each run's log.txt")
     if stop.signal_number:
@@ -287,7 +276,7 @@ def say_ended(job, ended, total, waiting, running, width):
             run = read_run(path)
         except DataError:
             continue
-        how = "" if run.status == "completed" else f" ({run.status.replace('_', ' ')})"
+        how = "" if run.status == COMPLETED else f" ({status_words(run.status)})"
         parts.append(f"{run.title} best val_accuracy {run.best_val_accuracy:.4f} (epoch "
                      f"{run.best_epoch}){how}" if run.best_epoch else f"{run.title}{how}")
     if job.returncode in EXIT_SIGNAL.values():

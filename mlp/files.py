@@ -1,6 +1,6 @@
 """The one way in and out: every file and folder the project reads or writes, the output lock,
-every path a command will write (checked before it writes anything), every printed line,
-and the errors a user can cause; the only place an OSError is caught.
+every path a command will write (checked before it writes anything) and every printed line;
+the only place an OSError is caught.
 
 A file is read only when it is a regular file within a size limit (a FIFO, a device or a
 socket is refused before it could block). Every write goes to a temporary file beside its
@@ -14,8 +14,10 @@ skipped, as the files are the run's result. A refused command creates nothing an
 nothing of the user's."""
 
 import contextlib
+import csv
 import io
 import json
+import math
 import os
 import re
 import stat
@@ -26,25 +28,22 @@ import zlib
 
 import numpy as np
 
-EXIT_FAILED = 1         # a run or a write failed (training diverged, a full disk)
-EXIT_USAGE = 2          # a bad flag or file, refused before anything of the user's changed
-
-
-class UserError(Exception):
-    """Something the user can fix; the message says what. exit_status is what Main exits with."""
-    exit_status = EXIT_USAGE
-
-
-class DataError(UserError):
-    """A data, model or checkpoint file that cannot be used; the message names it and says why."""
-
-class RunFailed(UserError):
-    """A run that could not go on: a file could not be written (a full disk, a file or folder
-    gone read-only), or standard output went away. The message names what and why."""
-    exit_status = EXIT_FAILED
-
+from mlp.errors import DataError, RunFailed
 
 LOCK = ".lock"          # in --output_dir: held while a run writes there (OutputLock)
+
+
+# ------------------------------------------------------------------ a CSV's text
+
+def csv_text(rows, header=None):
+    """The CSV text of rows (sequences of cells) under header, if given: a float with every
+    digit (NaN: an empty cell), a text quoted where the csv module quotes one."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    for row in ([header] if header else []) + list(rows):
+        writer.writerow([("" if math.isnan(cell) else float.__repr__(cell))
+                         if isinstance(cell, float) else cell for cell in row])
+    return text.getvalue()
 
 
 # ------------------------------------------------------------------ printing

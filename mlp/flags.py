@@ -1,20 +1,25 @@
 """The command line's flags, built from the project's tables, and every check of their values.
 
 A bad value ends the program in one line that names the flag and says what was
-expected, with exit status 2, before any data is read.
+expected, with exit status 2, before any data is read. The command line ends here:
+parse_args returns a Command, the typed answer to what to do, with which settings
+and files; the modules below take it, or the values they use from it, never
+argparse's Namespace.
 """
 
 import argparse
-import difflib
 import re
 import sys
+from dataclasses import dataclass, fields, make_dataclass
+from typing import Optional
 
 from HiddenLayer import ACTIVATIONS
 from mlp.datasets import DATASETS
-from mlp.files import UserError, say
+from mlp.errors import UserError, closest
+from mlp.files import say
 from mlp.optimizers import LEARNING_RATE_SCHEDULES, OPTIMIZERS
 from mlp.process import TIE_MARGIN
-from mlp.record import SETTING_FIELDS, whole
+from mlp.record import CSV, FILE_NAMES, SETTING_FIELDS, RunSettings, data_file_flag, whole
 
 # ------------------------------------------------------- values of one flag
 
@@ -112,10 +117,10 @@ class OneLineErrorParser(argparse.ArgumentParser):
         unknown = re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", message.partition("arguments:")[2])
         known = [option for action in self._actions for option in action.option_strings]
         for flag in unknown:
-            close = difflib.get_close_matches(flag.partition("=")[0].replace("-", "_").lstrip("_"),
-                                              [option[2:] for option in known], n=1, cutoff=0.6)
+            close = closest(flag.partition("=")[0].replace("-", "_").lstrip("_"),
+                            [option[2:] for option in known])
             if close:
-                return f"; did you mean --{close[0]}?"
+                return f"; did you mean --{close}?"
         return ""
 
     def _print_message(self, message, file=None):  # --help: through the one way out
@@ -297,8 +302,60 @@ NEEDS = (
 )
 
 
+# ---------------------------------------------------------------- the command
+
+# The training flags as given (the first value of a flag given several): a RunSettings under
+# the flags' names, the data file aside, and None where a flag is unset and the data set's
+# default applies (record.RunSettings.from_flags).
+TrainingFlags = make_dataclass("TrainingFlags", [
+    (FILE_NAMES.get(field.name, field.name), field.type)
+    for field in fields(RunSettings) if field.name != "data_file"], frozen=True)
+
+
+@dataclass(frozen=True)
+class Command:
+    """What the command line asks for: the mode (train, experiment, compare, model, explain,
+    gradient_check), the training flags, the files, and for an experiment the values it varies
+    and the tokens each of its runs is given."""
+    mode: str
+    datasets: list              # the kinds of data set to train on, in order
+    training: TrainingFlags
+    data_files: dict            # {kind: its file flag's value} (None: the set's default file)
+    output_dir: str
+    resume: bool = False
+    varied: dict = None         # {training flag: its several values} (an experiment)
+    jobs: Optional[int] = None
+    compare: Optional[list] = None
+    model: Optional[str] = None
+    evaluate: bool = False
+    predict: Optional[str] = None
+    tokens: tuple = ()          # as read, the typographic dashes and split lists mended
+    given_flags: frozenset = frozenset()
+
+    def data_file(self, kind, given_only=False):
+        """Data set kind's file flag's value (None: the set's default file); with given_only,
+        None unless it was typed (a reuse of a run reads the recorded file otherwise)."""
+        if given_only and data_file_flag(kind) not in self.given_flags:
+            return None
+        return self.data_files.get(kind)
+
+
+def command_of(args):
+    """The Command of parsed flags (argparse's Namespace stops here)."""
+    mode = next((mode for mode in MODES if getattr(args, mode)), None) or (
+        "experiment" if args.varied else "train")
+    return Command(
+        mode=mode, datasets=args.datasets,
+        training=TrainingFlags(**{field.name: getattr(args, field.name)
+                                  for field in fields(TrainingFlags)}),
+        data_files={kind: getattr(args, data_file_flag(kind)[2:]) for kind in (*DATASETS, CSV)},
+        output_dir=args.output_dir, resume=args.resume, varied=args.varied, jobs=args.jobs,
+        compare=args.compare, model=args.model, evaluate=args.evaluate, predict=args.predict,
+        tokens=tuple(args.tokens), given_flags=frozenset(args.given_flags))
+
+
 def parse_args(argv=None):
-    """The parsed flags, with hidden_layers a list of ints and datasets a list of kinds.
+    """The Command the flags in argv ask for (sys.argv's when None).
 
     A bad value raises UserError, whose one line names the flag (Main.py exits with 2).
     """
@@ -332,7 +389,7 @@ def parse_args(argv=None):
     idle = idle_flag(args, flags_given(tokens))
     if idle:
         parser.error(idle)
-    return args
+    return command_of(args)
 
 
 def several_values(args, parser):

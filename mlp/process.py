@@ -33,14 +33,13 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from mlp.datasets import DATASETS
-from mlp.files import EXIT_FAILED, DataError, UserError, available_memory_bytes, say
+from mlp.errors import EXIT_FAILED, EXIT_SIGNAL, DataError, UserError
+from mlp.files import available_memory_bytes, say
 from mlp.optimizers import OPTIMIZERS
 from mlp.record import network_text
 
 # ------------------------------------------------------------------ signals and exits
 
-# The exit status of a run stopped by each signal, as a shell reports a process it killed.
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 # Set by an experiment in each run's environment: the experiment's process id. The run ends
 # when that process does (see end_with_parent).
 PARENT_ENVIRONMENT = "MAIN_PY_EXPERIMENT_PID"
@@ -293,47 +292,49 @@ MODEL_COPIES = 2
 EVALUATION_CHUNK = 8192
 
 
-def estimated_training_bytes(n_features, hidden_layers, n_classes, dtype_size, optimizer="adam"):
+def estimated_training_bytes(n_features, hidden_sizes, n_classes, dtype_size, optimizer="adam"):
     """(bytes that training this network needs beyond the data, roughly; its parameter count).
 
     The parameters, counted once for the weights, once for their gradients and
     once for each buffer of the optimizer, and the activations of an evaluation
     chunk (before and after each activation function).
     """
-    widths = [n_features, *hidden_layers, n_classes]
+    widths = [n_features, *hidden_sizes, n_classes]
     n_parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(widths, widths[1:]))
     copies = MODEL_COPIES + OPTIMIZERS[optimizer].buffers
     activations = EVALUATION_CHUNK * sum(widths[1:]) * 2
     return (copies * n_parameters + activations) * dtype_size, n_parameters
 
 
-def network_too_large(title, n_features, n_classes, args, available):
-    """Why the network the flags ask for cannot be trained in the available memory, or None."""
-    needed, n_parameters = estimated_training_bytes(n_features, args.hidden_layers, n_classes,
-                                                    np.dtype(args.dtype).itemsize, args.optimizer)
+def network_too_large(title, n_features, n_classes, flags, available):
+    """Why the network the training flags ask for cannot be trained in the available memory, or
+    None."""
+    needed, n_parameters = estimated_training_bytes(n_features, flags.hidden_layers, n_classes,
+                                                    np.dtype(flags.dtype).itemsize, flags.optimizer)
     if available is None or needed <= available:
         return None
-    network = network_text(n_features, args.hidden_layers, n_classes)
+    network = network_text(n_features, flags.hidden_layers, n_classes)
     return (f"the {title} network ({network}, {n_parameters:,} parameters) needs about "
             f"{needed / 2**30:,.1f} GiB to train and this machine has "
             f"{available / 2**30:,.1f} GiB available; expected smaller layers")
 
 
-def refuse_network_too_large(title, n_features, n_classes, args):
-    """Raise DataError when a network for data of this shape cannot be trained in the memory
-    available (for a CSV, whose shape is known only once it is read)."""
-    message = network_too_large(title, n_features, n_classes, args, available_memory_bytes())
+def refuse_network_too_large(title, n_features, n_classes, flags):
+    """Raise DataError when the network of the training flags for data of this shape cannot be
+    trained in the memory available (for a CSV, whose shape is known only once it is read)."""
+    message = network_too_large(title, n_features, n_classes, flags, available_memory_bytes())
     if message:
         raise DataError(message)
 
 
-def check_network_fits(args):
-    """Refuse, before anything is allocated, a network too large for this machine's memory."""
+def check_network_fits(kinds, flags):
+    """Refuse, before anything is allocated, a network of the training flags for the data sets
+    of kinds that is too large for this machine's memory."""
     available = available_memory_bytes()
-    for kind in args.datasets:
+    for kind in kinds:
         entry = DATASETS.get(kind)
         if entry is not None:
-            message = network_too_large(entry.title, entry.n_features, entry.n_classes, args,
+            message = network_too_large(entry.title, entry.n_features, entry.n_classes, flags,
                                         available)
             if message:
                 raise UserError(f"argument --hidden_layers: {message}")

@@ -17,8 +17,9 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from mlp.files import LARGEST_JSON, DataError, parse_json, read_bytes, save_text
-from Model import HISTORY_KEYS, FitResult
+from mlp.errors import DataError
+from mlp.files import LARGEST_JSON, parse_json, read_bytes, save_text
+from Model import COMPLETED, DIVERGED, HISTORY_KEYS, INTERRUPTED, STOPPED_EARLY, FitResult
 
 # The kinds of data set: the named ones of mlp.datasets.DATASETS, and a user's CSV.
 CSV = "csv"
@@ -29,13 +30,21 @@ def data_file_flag(kind):
     return "--csv" if kind == CSV else f"--{kind}_path"
 
 
-def data_file_of(args, kind, given_only=False):
-    """The value of data set kind's file flag in the parsed flags (None: the set's default
-    file); with given_only, None unless the user typed the flag (args.given_flags)."""
-    flag = data_file_flag(kind)
-    if given_only and flag not in getattr(args, "given_flags", ()):
-        return None
-    return getattr(args, flag[2:])
+# ------------------------------------------------------------------ how a run ended
+
+# Every status a run's record may hold: Model.fit's own (COMPLETED, STOPPED_EARLY, DIVERGED,
+# INTERRUPTED) and the package's, each with whether the run finished (nothing left to resume).
+STUCK = "stuck_at_chance"   # callbacks.StuckAtChance stopped a network that cannot learn
+RUNNING = "running"         # the live record of a run still training, or killed while it was
+UNKNOWN = "unknown"         # a model file of a version that did not keep how its run ended
+STATUSES = {COMPLETED: True, STOPPED_EARLY: True, DIVERGED: True, STUCK: True,
+            INTERRUPTED: False, RUNNING: False, UNKNOWN: False}
+FINISHED = tuple(status for status, finished in STATUSES.items() if finished)
+
+
+def status_words(status):
+    """A status as a sentence says it: "stuck at chance"."""
+    return status.replace("_", " ")
 
 
 # ------------------------------------------------------------------ the data
@@ -106,8 +115,9 @@ UNVERIFIED = ("note: {whose} was saved by an earlier version that did not record
 @dataclass(frozen=True)
 class RunSettings:
     """Every setting a run trains with: the flags, and a data set's defaults where they are
-    unset."""
-    hidden_layers: list
+    unset. Each is named as its flag and its key in the files, but for the widths of the hidden
+    layers: hidden_sizes here, as in Model, and hidden_layers (the assignment's word) there."""
+    hidden_sizes: list
     activation: str
     learning_rate: float
     lr_schedule: str
@@ -127,45 +137,68 @@ class RunSettings:
     target: Optional[str] = None        # a CSV's class column
 
     @classmethod
-    def from_flags(cls, kind, args, defaults, data_file=None):
-        """The settings for data set kind: the flags in args, and where a flag is unset, the
-        defaults (a DatasetEntry, or a RunSettings: batch_size, lr_schedule, weight_decay,
-        dropout, augment_pixels).
-        data_file, when given, replaces the flag's value (a reuse that reads the recorded file)."""
-        images = bool(args.augment and defaults.augment_pixels)
+    def from_flags(cls, kind, flags, defaults, data_file):
+        """The settings for data set kind: the training flags (a flags.TrainingFlags), and
+        where a flag is unset, the defaults (a DatasetEntry, or a RunSettings: batch_size,
+        lr_schedule, weight_decay, dropout, augment_pixels); data_file, the data file flag's
+        value (None: the set's default file)."""
+        images = bool(flags.augment and defaults.augment_pixels)
         return cls(
-            hidden_layers=list(args.hidden_layers), activation=args.activation,
-            learning_rate=args.learning_rate, lr_schedule=args.lr_schedule or defaults.lr_schedule,
-            epochs=args.epochs, batch_size=args.batch_size or defaults.batch_size,
-            optimizer=args.optimizer,
-            weight_decay=first_given(args.weight_decay, defaults.weight_decay),
-            dropout=first_given(args.dropout, defaults.dropout), augment=images,
-            augment_pixels=(first_given(args.augment_pixels, defaults.augment_pixels)
+            hidden_sizes=list(flags.hidden_layers), activation=flags.activation,
+            learning_rate=flags.learning_rate,
+            lr_schedule=flags.lr_schedule or defaults.lr_schedule, epochs=flags.epochs,
+            batch_size=flags.batch_size or defaults.batch_size, optimizer=flags.optimizer,
+            weight_decay=first_given(flags.weight_decay, defaults.weight_decay),
+            dropout=first_given(flags.dropout, defaults.dropout), augment=images,
+            augment_pixels=(first_given(flags.augment_pixels, defaults.augment_pixels)
                             if images else None),
-            seed=args.seed, dtype=args.dtype, validation_split=args.validation_split,
-            patience=args.patience, threads=args.threads,
-            data_file=data_file or data_file_of(args, kind),
-            target=args.target if kind == CSV else None)
+            seed=flags.seed, dtype=flags.dtype, validation_split=flags.validation_split,
+            patience=flags.patience, threads=flags.threads, data_file=data_file,
+            target=flags.target if kind == CSV else None)
 
     def record(self):
-        """As stored in metrics.json, model.npz's options and checkpoint.npz (target only for a
-        CSV, as the files have always had it)."""
-        record = dataclasses.asdict(self)
+        """As stored in metrics.json, model.npz's options and checkpoint.npz, under the files'
+        names (target only for a CSV, as the files have always had it)."""
+        record = {FILE_NAMES.get(name, name): value
+                  for name, value in dataclasses.asdict(self).items()}
         if record["target"] is None:
             del record["target"]
         return record
 
+    @classmethod
+    def from_record(cls, record):
+        """The RunSettings a record (a dict under the files' names) holds."""
+        return cls(**{field.name: record.get(FILE_NAMES.get(field.name, field.name))
+                      for field in dataclasses.fields(cls)})
+
+
+# The settings whose key in the files (and flag) is not their name in code.
+FILE_NAMES = {"hidden_sizes": "hidden_layers"}
+
 
 def settings_flags(kind):
-    """Each setting with the flag that sets it (its name, or for the data file, the data set's
-    own file flag): a --resume whose flags differ is refused, naming it."""
-    return {field.name: data_file_flag(kind) if field.name == "data_file" else f"--{field.name}"
-            for field in dataclasses.fields(RunSettings)}
+    """Each setting, under the files' names, with the flag that sets it (--<name>, or for the
+    data file, the data set's own file flag): a --resume whose flags differ is refused, naming
+    it."""
+    names = [FILE_NAMES.get(field.name, field.name) for field in dataclasses.fields(RunSettings)]
+    return {name: data_file_flag(kind) if name == "data_file" else f"--{name}" for name in names}
 
 
-def network_text(n_features, hidden_layers, n_classes):
+def setting_text(value, exact=False):
+    """A setting's value as a person reads it: [256, 64], 0.001, relu, "not given" for None;
+    exact, with every digit of a float, as its flag takes it back."""
+    if value is None:
+        return "not given"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, float):
+        return repr(value) if exact else f"{value:g}"
+    return str(value)
+
+
+def network_text(n_features, hidden_sizes, n_classes):
     """The widths of a network, input to output, as the text 784-256-64-10."""
-    return "-".join(str(width) for width in [n_features, *hidden_layers, n_classes])
+    return "-".join(str(width) for width in [n_features, *hidden_sizes, n_classes])
 
 
 def first_given(value, default):
@@ -246,7 +279,7 @@ DATA_FIELDS = {"kind": TEXT, "title": TEXT, "path": TEXT, "size": whole(0), "sha
                "target": TEXT | NONE}
 # What the run did, as Model.fit's FitResult has it (its extras beside the rest).
 FIT_FIELDS = {
-    "status": TEXT, "epochs_completed": whole(0), "history": OBJECT,
+    "status": one_of(STATUSES), "epochs_completed": whole(0), "history": OBJECT,
     "learning_rates": list_of(number()), "epoch_seconds": list_of(SECONDS),
     "diverged_epoch": whole(1), "best_epoch": whole(0), "layer_health": OBJECT,
     "most_answered_share": list_of(number(0, 1)),
@@ -322,6 +355,10 @@ def check_record(record):
 
 # ------------------------------------------------------------ the run's record
 
+# The fields of RunRecord that hold the data as the network saw it, under the same name in the
+# JSON.
+DESCRIBED = ("source", "network", "classes", "n_train", "n_val", "n_test", "feature_names",
+             "image_shape")
 TOP_FIELDS = ("dataset", "data", "source", "network", "classes", "n_train", "n_val", "n_test",
               "status", "epochs_completed", "history", "learning_rates", "test_loss",
               "test_accuracy", "epoch_seconds", "train_seconds")
@@ -354,12 +391,13 @@ class RunRecord:
         FitResult) left it; status, when given, is recorded instead of the fit's own."""
         if status is not None:
             fit = dataclasses.replace(fit, status=status)
-        network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
-        return cls(settings, dataset.kind, dataset.identity, dataset.source, network,
-                   list(dataset.class_names), len(dataset.X_train), len(dataset.X_val),
-                   len(dataset.X_test), dataset.feature_names,
-                   list(dataset.image_shape) if dataset.image_shape else None, fit,
-                   train_seconds, dict(measures))
+        network = network_text(dataset.n_features, settings.hidden_sizes, dataset.n_classes)
+        return cls(settings=settings, kind=dataset.kind, data=dataset.identity,
+                   source=dataset.source, network=network, classes=list(dataset.class_names),
+                   n_train=len(dataset.X_train), n_val=len(dataset.X_val),
+                   n_test=len(dataset.X_test), feature_names=dataset.feature_names,
+                   image_shape=list(dataset.image_shape) if dataset.image_shape else None,
+                   fit=fit, train_seconds=train_seconds, measures=dict(measures))
 
     def to_json(self):
         """The record as one JSON object (metrics.json's layout: the settings first)."""
@@ -382,22 +420,23 @@ class RunRecord:
         """The RunRecord that to_json made json_object from; ValueError naming the first field
         that is not as to_json writes it."""
         record = check_record(json_object)
-        settings = RunSettings(**{name: record.get(name) for name in SETTING_FIELDS})
+        settings = RunSettings.from_record(record)
         data = record.get("data")
         if data is not None:
             data = DataSource(**{name: data[name] for name in DATA_FIELDS if name in data})
-        fit = FitResult(record["history"], record["epoch_seconds"], record["learning_rates"],
-                        record["status"], record.get("diverged_epoch"),
-                        {name: value for name, value in record.items() if name in FIT_EXTRAS})
-        known = {*SETTING_FIELDS, *TOP_FIELDS, *FIT_FIELDS, "feature_names", "image_shape"}
+        fit = FitResult(history=record["history"], epoch_seconds=record["epoch_seconds"],
+                        learning_rates=record["learning_rates"], status=record["status"],
+                        diverged_epoch=record.get("diverged_epoch"),
+                        extras={name: value for name, value in record.items()
+                                if name in FIT_EXTRAS})
+        known = {*SETTING_FIELDS, *TOP_FIELDS, *FIT_FIELDS, *DESCRIBED}
         measures = {name: value for name, value in record.items() if name not in known}
         for name in ("test_loss", "test_accuracy"):
             if record.get(name) is not None:
                 measures[name] = record[name]
-        return cls(settings, record["dataset"], data, record.get("source"), record.get("network"),
-                   record.get("classes"), record.get("n_train"), record.get("n_val"),
-                   record.get("n_test"), record.get("feature_names"), record.get("image_shape"),
-                   fit, record["train_seconds"], measures)
+        return cls(settings=settings, kind=record["dataset"], data=data,
+                   fit=fit, train_seconds=record["train_seconds"], measures=measures,
+                   **{name: record.get(name) for name in DESCRIBED})
 
 
 RECORD_FILE = "metrics.json"    # in each run's folder
@@ -441,7 +480,7 @@ def upgrade(record, model_version=None, named_kinds=()):
         record["history"] = {FORMER_HISTORY_KEYS.get(name, name): values
                              for name, values in record["history"].items()}
     if model_version is not None:  # the run's results were not kept
-        record.setdefault("status", "unknown")
+        record.setdefault("status", UNKNOWN)
         record.setdefault("history", {name: [] for name in HISTORY_KEYS})
         record.setdefault("learning_rates", [])
         record.setdefault("epoch_seconds", [])

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from mlp.callbacks import STUCK, StuckAtChance, timed, weights_per_layer
+from mlp.callbacks import StuckAtChance, timed, weights_per_layer
+from mlp.datasets import DATASETS, csv_title
 from mlp.diagnostics import (
     plot_calibration,
     plot_confusion_matrix,
@@ -20,13 +21,23 @@ from mlp.diagnostics import (
     plot_misclassified,
     save_figure,
 )
-from mlp.files import append_text, make_folder, save_text, say, write_atomically
-from mlp.record import RECORD_FILE, RunRecord, network_text, write_record
+from mlp.files import append_text, csv_text, make_folder, save_text, say, write_atomically
+from mlp.record import (
+    CSV,
+    RECORD_FILE,
+    RUNNING,
+    STUCK,
+    RunRecord,
+    network_text,
+    status_words,
+    write_record,
+)
 from mlp.saved_models import save_model
 from Model import COMPLETED, Callback, cross_entropy, plot_history
 
 # Console lines longer than this are wrapped (a terminal is often 100 or 120 columns wide).
 WIDTH = 100
+
 
 
 # ------------------------------------------------- a network and its settings, in words
@@ -69,7 +80,7 @@ class Outcome:
 def print_header(dataset, settings, threads):
     """The run's first line: the data's rows and where they came from, and how it trains
     (threads says how many BLAS threads, and why)."""
-    network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
+    network = network_text(dataset.n_features, settings.hidden_sizes, dataset.n_classes)
     scale = (" (pixels already 0 to 1, used as they are)" if dataset.identity.pixel_scale == 1
              else "")
     say(wrapped(f"{dataset.title}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
@@ -129,7 +140,7 @@ def finished_before(title, folder, status):
 
 
 def ended_before(outcome):
-    how = "" if outcome.status == COMPLETED else f" ({outcome.status.replace('_', ' ')})"
+    how = "" if outcome.status == COMPLETED else f" ({status_words(outcome.status)})"
     return f"finished before{how}; its files in {outcome.folder} are kept"
 
 
@@ -193,7 +204,7 @@ def print_summary(outcomes):
         if outcome.test_accuracy is None:
             say(f"  {outcome.title}: {outcome.status}, no test metrics; files in {outcome.folder}")
         else:
-            notes = [] if outcome.status == COMPLETED else [outcome.status.replace("_", " ")]
+            notes = [] if outcome.status == COMPLETED else [status_words(outcome.status)]
             if outcome.best_epoch:
                 notes.append(f"kept epoch {outcome.best_epoch}'s weights, the best on validation")
             note = f" ({'; '.join(notes)})" if notes else ""
@@ -207,6 +218,15 @@ def print_summary(outcomes):
 
 
 # ------------------------------------------------------------------ the files of a run
+
+def run_folder(output_dir, kind, csv_path):
+    """Where a data set's files go: OUTPUT_DIR/<data set>; a CSV's (csv_path) is named after its
+    file, with _csv added where that name is a named data set's (iris.csv: OUTPUT_DIR/iris_csv)."""
+    if kind != CSV:
+        return os.path.join(output_dir, kind)
+    title = csv_title(csv_path)
+    return os.path.join(output_dir, f"{title}_csv" if title.lower() in DATASETS else title)
+
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
                    "seconds")
@@ -228,7 +248,7 @@ def save_history_plots(folder, title, network, settings, result, status=None, n_
     status = status or result.status
     text = settings_text(network, settings)
     if status != COMPLETED:
-        text += f" ({status.replace('_', ' ')})"
+        text += f" ({status_words(status)})"
     text = textwrap.fill(text, TITLE_WIDTH)
     for metric in ("loss", "accuracy"):
         save_figure(plot_history(result.history, metric, f"{title}: {metric} per epoch\n{text}",
@@ -239,7 +259,7 @@ def save_history_plots(folder, title, network, settings, result, status=None, n_
 def run_record(dataset, settings, result, train_seconds, status=None, costs=None, threads=None,
                assessment=None):
     """The RunRecord of a run, with what the callbacks cost (costs: {name: seconds}), the BLAS
-    threads (threads.ThreadChoice) and the test set's Assessment, as far as they are known."""
+    threads (a process.ThreadChoice) and the test set's Assessment, as far as they are known."""
     measures = dict(costs or {}, **(threads.record() if threads else {}),
                     **(assessment.record() if assessment else {}))
     return RunRecord.of(dataset, settings, result, train_seconds, status, measures)
@@ -247,18 +267,16 @@ def run_record(dataset, settings, result, train_seconds, status=None, costs=None
 
 def history_csv(result):
     """history.csv's text: a header of HISTORY_COLUMNS and one row per finished epoch."""
-    return "".join([",".join(HISTORY_COLUMNS) + "\n"]
-                   + [history_row(result, epoch) for epoch in range(len(result.learning_rates))])
+    return csv_text((history_row(result, epoch) for epoch in range(len(result.learning_rates))),
+                    HISTORY_COLUMNS)
 
 
 def history_row(result, index):
-    """The history.csv line of epoch index + 1 of a Model.FitResult."""
+    """The history.csv cells of epoch index + 1 of a Model.FitResult."""
     history = result.history
-    values = (index + 1, history["loss"][index], history["accuracy"][index],
-              history["val_loss"][index], history["val_accuracy"][index],
-              result.learning_rates[index], result.epoch_seconds[index])
-    return ",".join(repr(value) if isinstance(value, float) else str(value)
-                    for value in values) + "\n"
+    return (index + 1, history["loss"][index], history["accuracy"][index],
+            history["val_loss"][index], history["val_accuracy"][index],
+            result.learning_rates[index], result.epoch_seconds[index])
 
 
 class LiveRecords(Callback):
@@ -288,13 +306,14 @@ class LiveRecords(Callback):
 
     def on_epoch_end(self, run, logs):
         with timed(self):
-            append_text(self.path, history_row(run.result, len(run.result.learning_rates) - 1))
+            append_text(self.path,
+                        csv_text([history_row(run.result, len(run.result.learning_rates) - 1)]))
             record = run_record(self.dataset, self.settings, run.result,
-                                sum(run.result.epoch_seconds), status="running")
+                                sum(run.result.epoch_seconds), status=RUNNING)
             write_record(record, os.path.join(self.folder, RECORD_FILE))
             started = self.clock()
             if started >= self._next_plot:
-                network = network_text(self.dataset.n_features, self.settings.hidden_layers,
+                network = network_text(self.dataset.n_features, self.settings.hidden_sizes,
                                        self.dataset.n_classes)
                 save_history_plots(self.folder, self.dataset.title, network,
                                    self.settings, run.result, status=COMPLETED,
@@ -314,7 +333,7 @@ def write_results(folder, dataset, settings, model, result, train_seconds, costs
     """
     make_folder(folder)
     title = dataset.title
-    network = network_text(dataset.n_features, settings.hidden_layers, dataset.n_classes)
+    network = network_text(dataset.n_features, settings.hidden_sizes, dataset.n_classes)
     save_history_plots(folder, title, network, settings, result, n_val=len(dataset.X_val))
     health = result.extras.get("layer_health", {})
     if health.get("gradient_norm"):

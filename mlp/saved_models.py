@@ -6,8 +6,6 @@ weights and bias, the class names, the standardisation the features went through
 run's record (record.RunRecord, the JSON of its metrics.json). A file that is not such a
 model is refused with a DataError naming it; an older one is read through record.upgrade."""
 
-import csv
-import io
 import json
 import os
 
@@ -16,10 +14,11 @@ import numpy as np
 from HiddenLayer import ACTIVATIONS
 from mlp.datasets import DATASETS, image_features, load_dataset, read_feature_rows
 from mlp.diagnostics import assess
+from mlp.errors import DataError
 from mlp.files import (
     PREDICTIONS,
-    DataError,
     check_predictions_path,
+    csv_text,
     make_folder,
     parse_json,
     read_npz_arrays,
@@ -32,7 +31,6 @@ from mlp.record import (
     RunRecord,
     check_loaded,
     data_file_flag,
-    data_file_of,
     data_file_to_reuse,
     upgrade,
 )
@@ -175,19 +173,20 @@ def _whole_numbers(arrays, key, default=None):
     return array
 
 
-def use_saved_model(args):
-    """--model FILE with --evaluate and/or --predict FILE; returns the exit status."""
-    if args.predict:
-        check_predictions_path(args.output_dir, args.predict, args.model)
-    model, details = load_model(args.model)
-    if args.evaluate:
-        evaluate_saved_model(model, details, args)
-    if args.predict:
-        predict_with_saved_model(model, details, args)
+def use_saved_model(command):
+    """--model FILE with --evaluate and/or --predict FILE (a flags.Command); returns the exit
+    status."""
+    if command.predict:
+        check_predictions_path(command.output_dir, command.predict, command.model)
+    model, details = load_model(command.model)
+    if command.evaluate:
+        evaluate_saved_model(model, details, command)
+    if command.predict:
+        predict_with_saved_model(model, details, command)
     return 0
 
 
-def load_training_data(model, details, args):
+def load_training_data(model, details, command):
     """The data set the saved model was trained on, split as it was then (same seed and split).
 
     It reads the file the model records, or the one the data set's flag names;
@@ -196,20 +195,20 @@ def load_training_data(model, details, args):
     record = details["record"]
     kind = record.kind
     flag = data_file_flag(kind)
-    others = sorted(args.given_flags & {data_file_flag(other) for other in (*DATASETS, CSV)}
+    others = sorted(command.given_flags & {data_file_flag(other) for other in (*DATASETS, CSV)}
                     - {flag, "--target"})
     if others:
-        raise DataError(f"argument {others[0]}: does nothing: the model {args.model} was trained "
-                        f"on {kind} (its data file flag is {flag})")
-    given = data_file_of(args, kind, given_only=True)
+        raise DataError(f"argument {others[0]}: does nothing: the model {command.model} was "
+                        f"trained on {kind} (its data file flag is {flag})")
+    given = command.data_file(kind, given_only=True)
     recorded = record.data
-    whose = f"the model {args.model}"
+    whose = f"the model {command.model}"
     if recorded is not None:
         data_file = data_file_to_reuse(recorded, given, flag, whose)
     else:
-        data_file = given or (data_file_of(args, kind) if kind != CSV else record.source)
+        data_file = given or (command.data_file(kind) if kind != CSV else record.source)
         if kind == CSV and not (data_file and record.settings.target):
-            raise DataError(f"{args.model}: the model does not record the CSV file and class "
+            raise DataError(f"{command.model}: the model does not record the CSV file and class "
                             f"column it was trained on; expected a model.npz that Main.py wrote")
         say(UNVERIFIED.format(whose=whose, path=data_file or "the default file"), error=True)
     dataset = load_dataset(kind, data_file, record.settings.target,
@@ -219,14 +218,14 @@ def load_training_data(model, details, args):
     return dataset
 
 
-def evaluate_saved_model(model, details, args):
+def evaluate_saved_model(model, details, command):
     """Print the saved model's test metrics on the split it was trained with."""
-    dataset = load_training_data(model, details, args)
+    dataset = load_training_data(model, details, command)
     if dataset.n_features != model.n_features or dataset.class_names != details["class_names"]:
         raise DataError(f"{dataset.source}: its features or classes are not the ones "
-                        f"{args.model} was trained on")
+                        f"{command.model} was trained on")
     assessment = assess(model, dataset.X_test, dataset.y_test, dataset.class_names)
-    say(f"{dataset.title}, model {args.model}: test loss {assessment.loss:.4f}, "
+    say(f"{dataset.title}, model {command.model}: test loss {assessment.loss:.4f}, "
         f"test accuracy {assessment.accuracy:.4f} on {len(dataset.X_test)} test rows")
     say(f"  expected calibration error "
         f"{assessment.calibration_error:.4f} (the gap between "
@@ -238,26 +237,26 @@ def evaluate_saved_model(model, details, args):
             f"{scores['f1']:.4f}  {scores['support']}")
 
 
-def predict_with_saved_model(model, details, args):
+def predict_with_saved_model(model, details, command):
     """Write OUTPUT_DIR/predictions.csv: each row's class and class probabilities."""
     record = details["record"]
     if record.image_shape or record.kind == "mnist":
-        X = image_features(args.predict, model.dtype)
+        X = image_features(command.predict, model.dtype)
     else:
-        features = read_feature_rows(args.predict, record.feature_names or
+        features = read_feature_rows(command.predict, record.feature_names or
                                      [f"feature_{i}" for i in range(model.n_features)])
         X = ((features - details["feature_mean"]) / details["feature_scale"]).astype(model.dtype)
     if X.shape[1] != model.n_features:
-        raise DataError(f"{args.predict}: {X.shape[1]} features per row; the model takes "
+        raise DataError(f"{command.predict}: {X.shape[1]} features per row; the model takes "
                         f"{model.n_features}")
     P = model.predict_proba(X)
     predicted = P.argmax(axis=1)
     classes = details["class_names"]
-    path = os.path.join(args.output_dir, PREDICTIONS)
-    make_folder(args.output_dir)
+    path = os.path.join(command.output_dir, PREDICTIONS)
+    make_folder(command.output_dir)
     save_text(predictions_csv(classes, predicted, P), path)
     counts = np.bincount(predicted, minlength=len(classes))
-    say(f"{len(X)} rows of {args.predict} predicted with {args.model}: "
+    say(f"{len(X)} rows of {command.predict} predicted with {command.model}: "
         + ", ".join(f"{name} {count}" for name, count in zip(classes, counts) if count)
         + f"; classes and probabilities in {path}")
 
@@ -265,9 +264,6 @@ def predict_with_saved_model(model, details, args):
 def predictions_csv(classes, predicted, P):
     """predictions.csv's text: row, predicted class, each class's probability; class names
     with commas, quotes or line breaks quoted as CSV quotes them."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["row", "predicted", *(f"probability_{name}" for name in classes)])
-    for row, (label, probabilities) in enumerate(zip(predicted, P)):
-        writer.writerow([row, classes[label], *(f"{p:.6g}" for p in probabilities)])
-    return text.getvalue()
+    return csv_text(([row, classes[label], *(f"{p:.6g}" for p in probabilities)]
+                     for row, (label, probabilities) in enumerate(zip(predicted, P))),
+                    ["row", "predicted", *(f"probability_{name}" for name in classes)])

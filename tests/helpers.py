@@ -151,10 +151,11 @@ def tiny_record(fit=None):
     from mlp.record import RunRecord, RunSettings
     from Model import FitResult
 
-    settings = RunSettings(hidden_layers=[2], activation="sigmoid", learning_rate=0.01,
+    settings = RunSettings(hidden_sizes=[2], activation="sigmoid", learning_rate=0.01,
                            lr_schedule="constant", epochs=1, batch_size=4, optimizer="adam",
                            weight_decay=0.0, dropout=0.0, augment=False, augment_pixels=None,
                            seed=0, dtype="float32", validation_split=0.1, patience=None,
                            threads=None, data_file=None)
-    return RunRecord(settings, "iris", None, None, "3-2-2", ["a", "b"], 8, 8, 8, None, None,
-                     fit or FitResult(), 0.0, {})
+    return RunRecord(settings=settings, kind="iris", data=None, source=None, network="3-2-2",
+                     classes=["a", "b"], n_train=8, n_val=8, n_test=8, feature_names=None,
+                     image_shape=None, fit=fit or FitResult(), train_seconds=0.0, measures={})

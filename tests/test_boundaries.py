@@ -72,7 +72,8 @@ def test_a_checkpoint_whose_json_is_too_deep_is_refused(capsys, tmp_path):
 
 
 def test_a_file_larger_than_its_kind_may_be_is_refused_before_reading(tmp_path):
-    from mlp.files import DataError, read_bytes
+    from mlp.errors import DataError
+    from mlp.files import read_bytes
 
     (tmp_path / "big.csv").write_bytes(b"x" * 2048)
     with pytest.raises(DataError) as raised:

@@ -32,7 +32,7 @@ from mlp.datasets import (
     table_dataset,
     table_source,
 )
-from mlp.files import DataError
+from mlp.errors import DataError
 
 SMALL = ["--epochs", "2", "--hidden_layers", "[8]"]
 

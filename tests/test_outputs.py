@@ -169,8 +169,8 @@ def test_plots_are_redrawn_seldom_enough_to_cost_at_most_their_budget(tmp_path, 
     data = DataSource(kind="csv", title="toy", path="toy.csv", size=0, sha256="", rows=4,
                       split_seed=0, validation_split=0.1, test_fraction=0.2)
     dataset = Dataset(data, X, y, X, y, X, y, ["a", "b"])
-    settings = RunSettings.from_flags("iris", parse_args(["--hidden_layers", "[]"]),
-                                      DATASETS["iris"])
+    settings = RunSettings.from_flags("iris", parse_args(["--hidden_layers", "[]"]).training,
+                                      DATASETS["iris"], None)
     live = LiveRecords(str(tmp_path), dataset, settings, clock=lambda: now[0])
     result = FitResult()
     run = TrainingRun(None, None, None, epochs=100, batch_size=1, result=result)

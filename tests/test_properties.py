@@ -28,7 +28,7 @@ from mlp.datasets import (
     table_dataset,
     table_source,
 )
-from mlp.files import UserError
+from mlp.errors import UserError
 from mlp.optimizers import optimizer_for
 from mlp.saved_models import load_model, save_model
 from Model import COMPLETED, DIVERGED, Callback, Model, one_hot
@@ -64,11 +64,12 @@ def read_generated(tmp_path_factory, name, data, read, *args):
 
 
 def parse(argv):
-    """(args or None, exit status or None, the error lines Main.py prints) of flags.parse_args."""
+    """(the training flags or None, exit status or None, the error lines Main.py prints) of
+    flags.parse_args."""
     errors = io.StringIO()
     with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
         try:
-            return flags.parse_args(argv), None, []
+            return flags.parse_args(argv).training, None, []
         except UserError as error:  # Main.py prints it as one line and exits with its status
             return None, error.exit_status, f"Main.py: error: {error}".splitlines()
 
@@ -78,16 +79,16 @@ def parse(argv):
 @given(flag=st.sampled_from(FLAGS_WITH_VALUES), value=FLAG_VALUES)
 def test_any_value_of_any_flag_is_accepted_valid_or_refused_in_one_line_naming_the_flag(flag,
                                                                                         value):
-    args, status, lines = parse([flag, value])
-    if args is None:
+    training, status, lines = parse([flag, value])
+    if training is None:
         assert status == 2 and len(lines) == 1, lines
         assert flag in lines[0] and lines[0].startswith("Main.py: error: argument "), lines
         return
-    assert args.epochs >= 1 and (args.batch_size is None or args.batch_size >= 1)
-    assert math.isfinite(args.learning_rate) and args.learning_rate > 0
-    assert 0 < args.validation_split < 1 and args.seed >= 0
-    assert all(isinstance(width, int) and width >= 1 for width in args.hidden_layers)
-    for rate in (args.weight_decay, args.dropout):
+    assert training.epochs >= 1 and (training.batch_size is None or training.batch_size >= 1)
+    assert math.isfinite(training.learning_rate) and training.learning_rate > 0
+    assert 0 < training.validation_split < 1 and training.seed >= 0
+    assert all(isinstance(width, int) and width >= 1 for width in training.hidden_layers)
+    for rate in (training.weight_decay, training.dropout):
         assert rate is None or (math.isfinite(rate) and rate >= 0)
 
 
@@ -106,9 +107,9 @@ def test_every_way_of_writing_a_list_parses_to_that_list(widths, form, split_by_
     assume(tokens)  # an empty unquoted list reaches the program as no token at all
     argv = ([f"--hidden_layers={tokens[0]}", *tokens[1:]] if with_equals
             else ["--hidden_layers", *tokens])
-    args, status, lines = parse([*argv, "--epochs", "3"])
-    assert args is not None, lines
-    assert args.hidden_layers == widths and args.epochs == 3
+    training, status, lines = parse([*argv, "--epochs", "3"])
+    assert training is not None, lines
+    assert training.hidden_layers == widths and training.epochs == 3
 
 
 MANGLED = st.sampled_from(["[[", "]]", "[", "]", "-", "+-", ".5", "0", ";", ",,", " , ,", "x",
@@ -123,11 +124,11 @@ def test_a_mangled_list_is_parsed_or_refused_in_one_line(widths, junk, where, sp
     text = text[:where] + junk + text[where:]
     tokens = text.split() if split_by_the_shell else [text]
     assume(tokens)
-    args, status, lines = parse(["--hidden_layers", *tokens])
-    if args is None:
+    training, status, lines = parse(["--hidden_layers", *tokens])
+    if training is None:
         assert status == 2 and len(lines) == 1 and "--hidden_layers" in lines[0], lines
     else:
-        assert all(isinstance(width, int) and width >= 1 for width in args.hidden_layers)
+        assert all(isinstance(width, int) and width >= 1 for width in training.hidden_layers)
 
 
 # ------------------------------------------------------------------ splits

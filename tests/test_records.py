@@ -16,7 +16,7 @@ import Main
 from helpers import FIXTURES, IRIS, ROOT, kill_at, make_csv, run_in_process
 from mlp.checkpoint import read_checkpoint
 from mlp.comparison import read_run
-from mlp.files import DataError
+from mlp.errors import DataError
 from mlp.record import DATA_FIELDS, RECORD_FIELDS, RunRecord
 from mlp.saved_models import load_model
 
@@ -55,7 +55,7 @@ def test_metrics_json_is_the_record_and_the_model_and_checkpoint_store_it(record
     record = RunRecord.from_json(metrics)
     assert record.to_json() == metrics  # every field round-trips, in metrics.json's order
     assert list(record.to_json()) == list(metrics)
-    assert (record.kind, record.settings.hidden_layers, record.data.rows, record.fit.status,
+    assert (record.kind, record.settings.hidden_sizes, record.data.rows, record.fit.status,
             record.n_test, record.measures["test_accuracy"]) == (
         "iris", [4], 150, "completed", 30, metrics["test_accuracy"])
     model, details = load_model(records / "done" / "iris" / "model.npz")
@@ -134,7 +134,7 @@ def test_each_required_field_of_the_data_left_out_is_named_and_the_others_may_be
     ("data.validation_split", 1.5), ("data.test_fraction", -0.1), ("data.size", -1),
     ("data.rows", 2.5), ("data.pixel_scale", 2), ("validation_split", 1.0), ("dropout", 1.0),
     ("learning_rate", 0), ("epochs", 0), ("augment_pixels", 14), ("test_accuracy", 1.5),
-    ("test_loss", -0.5), ("train_seconds", -1.0),
+    ("test_loss", -0.5), ("train_seconds", -1.0), ("status", "finished"),
 ])
 def test_a_field_out_of_its_range_is_named(records, tmp_path, name, value):
     damaged = json.loads((records / "done" / "iris" / "metrics.json").read_text())
@@ -172,7 +172,7 @@ def test_each_field_of_a_checkpoints_record_set_wrong_is_named(records, tmp_path
 def test_model_files_of_earlier_versions_read_through_the_upgrade(version, capsys):
     model, details = load_model(os.path.join(FIXTURES, f"iris_model_v{version}.npz"))
     record = details["record"]
-    assert (record.kind, record.data, record.settings.activation, record.settings.hidden_layers,
+    assert (record.kind, record.data, record.settings.activation, record.settings.hidden_sizes,
             record.settings.weight_decay, record.fit.status) == (
         "iris", None, "sigmoid", [256, 64], 0.0, "unknown")
     result = run_in_process(capsys, "--model",

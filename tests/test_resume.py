@@ -33,7 +33,7 @@ from helpers import (
 from mlp import callbacks, checkpoint
 from mlp import files as file_module
 from mlp.checkpoint import read_checkpoint
-from mlp.files import DataError
+from mlp.errors import DataError
 from mlp.report import HISTORY_COLUMNS
 
 

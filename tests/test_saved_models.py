@@ -18,7 +18,7 @@ from helpers import (
 )
 from mlp.datasets import DATASETS, load_iris
 from mlp.diagnostics import assess
-from mlp.files import DataError
+from mlp.errors import DataError
 from mlp.saved_models import VERSION, load_model, save_model
 from Model import Model
 
