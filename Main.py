@@ -151,7 +151,7 @@ def prepare(kind, folder, command, plan):
     dataset = load_with(kind, data_file, flags.target, flags.validation_split, rng,
                         np.dtype(flags.dtype), flags.seed)
     if resuming and plan.record.data is not None:
-        check_loaded(plan.record.data, dataset.identity, f"the run in {folder}")
+        check_loaded(plan.record.data, dataset.data, f"the run in {folder}")
     # (a CSV's shape, which check_network_fits could not know before the file was read)
     refuse_network_too_large(dataset.title, dataset.n_features, dataset.n_classes, flags)
     if flags.augment and training_defaults(dataset).augment_pixels and dataset.image_shape is None:

@@ -116,7 +116,7 @@ def check_contents(values, arrays, record):
         if not isinstance(values[key], dict):
             raise TypeError(f"{key} is {type(values[key]).__name__}, not a JSON object")
     epoch, epochs = values["epoch"], record.settings.epochs
-    if type(epoch) is not int or not 1 <= epoch <= epochs or epoch != record.fit.epochs_finished:
+    if type(epoch) is not int or not 1 <= epoch <= epochs or epoch != record.result.epochs_finished:
         raise ValueError(f"epoch {epoch!r}; expected a whole number from 1 to {epochs}, the "
                          f"epochs its history holds")
     threads = values.get("threads")
@@ -158,7 +158,7 @@ def restore(path, plan, model, optimizer, rng, stateful=(), title="The run"):
     except (KeyError, ValueError, TypeError) as error:
         raise DataError(f"{path}: a damaged checkpoint ({type(error).__name__}: {error}); "
                         f"delete it to start afresh") from None
-    result = plan.record.fit
+    result = plan.record.result
     if values.get("stop_reason"):  # it had been asked to stop after that epoch
         result.status = values["stop_reason"]
     say(f"{title}: resuming after epoch {result.epochs_finished} from {path}")
@@ -249,7 +249,7 @@ def plan_resume(command, kinds_and_folders):
             if record is not None:
                 check_same_run(kind, flags, command.data_file(kind), record, folder,
                                compare_data_file=record.data is None)
-            plans[kind] = Fresh() if record is None else Finished(record.fit.status)
+            plans[kind] = Fresh() if record is None else Finished(record.result.status)
     if command.resume and all(isinstance(plan, Fresh) for plan in plans.values()):
         folders = " or ".join(folder for _, folder in kinds_and_folders)
         raise DataError(f"argument --resume: nothing to resume: no {FILE_NAME} and no finished "
@@ -291,11 +291,11 @@ def check_same_run(kind, flags, data_file, saved, folder, compare_data_file=True
                         f"{saved.kind!r}, not {kind!r}; choose another --output_dir")
     then = saved.settings
     # (a CSV's defaults depend on its rows: where a flag is unset, the value it was saved with)
-    current = RunSettings.from_flags(kind, flags, DATASETS.get(kind) or then, data_file).record()
+    current = RunSettings.from_flags(kind, flags, DATASETS.get(kind) or then, data_file).to_json()
     flags = settings_flags(kind)
     if not compare_data_file:
         del flags["data_file"]
-    differs = contradiction(then.record(), current, flags)
+    differs = contradiction(then.to_json(), current, flags)
     if differs:
         flag, now, was = differs
         raise DataError(f"argument {flag}: {setting_text(now, exact=True)}, but the run in "
@@ -318,4 +318,4 @@ def finished_record(folder):
         record = read_record(os.path.join(folder, RECORD_FILE))
     except DataError:
         return None
-    return record if record.fit.status in FINISHED else None
+    return record if record.result.status in FINISHED else None

@@ -74,12 +74,12 @@ class ComparedRun:
 def read_run(path):
     """The ComparedRun of the metrics.json at path; DataError naming the field that is wrong."""
     record = read_record(path)
-    settings = record.settings.record()
+    settings = record.settings.to_json()
     return ComparedRun(path=path, kind=record.kind,
                        title=record.data.title if record.data else record.kind,
                        settings={name: settings[name] for name in SETTINGS if name in settings},
-                       status=record.fit.status,
-                       history={name: record.fit.history[name] for name in HISTORY_KEYS},
+                       status=record.result.status,
+                       history={name: record.result.history[name] for name in HISTORY_KEYS},
                        test_loss=record.measures.get("test_loss"),
                        test_accuracy=record.measures.get("test_accuracy"),
                        seconds=record.train_seconds, n_val=record.n_val)
@@ -116,9 +116,9 @@ def find_runs(folders):
 
 
 @dataclass
-class Setting:
-    """One line of the picture and one row of the table: the runs that share these values (with
-    several seeds, one run per seed)."""
+class Group:
+    """One setting of the comparison, one line of the picture and one row of the table: the runs
+    that share these values (with several seeds, one run per seed)."""
     values: dict
     runs: list
 
@@ -148,9 +148,9 @@ class Setting:
         return ", ".join(dict.fromkeys(ended))
 
 
-def settings_of(runs):
-    """The runs of one data set as Settings, by the values that differ between them (the seed
-    aside: runs that differ only in it are one Setting), best validation accuracy first."""
+def groups_of(runs):
+    """The runs of one data set as Groups, by the values that differ between them (the seed
+    aside: runs that differ only in it are one Group), best validation accuracy first."""
     differ = [name for name in SETTINGS
               if len({json.dumps(run.settings.get(name)) for run in runs}) > 1]
     named = [name for name in differ if name != "seed"]
@@ -158,11 +158,11 @@ def settings_of(runs):
     for run in runs:
         values = {name: run.settings.get(name) for name in named}
         key = json.dumps(values) if "seed" in differ else run.path
-        groups.setdefault(key, Setting(values, []))
+        groups.setdefault(key, Group(values, []))
         groups[key].runs.append(run)
-    return sorted(groups.values(), key=lambda setting: (
-        -np.nan_to_num(setting.mean(lambda run: run.best_val_accuracy), nan=-1.0),
-        np.nan_to_num(setting.mean(lambda run: run.last_val_loss), nan=np.inf)))
+    return sorted(groups.values(), key=lambda group: (
+        -np.nan_to_num(group.mean(lambda run: run.best_val_accuracy), nan=-1.0),
+        np.nan_to_num(group.mean(lambda run: run.last_val_loss), nan=np.inf)))
 
 
 # Each result of the table: its column in the CSV, its heading as printed, the digits printed,
@@ -175,20 +175,20 @@ COLUMNS = (("best_val_accuracy", "best val_acc", 4, lambda run: run.best_val_acc
            ("seconds", "seconds", 1, lambda run: run.seconds))
 
 
-def table_rows(settings):
+def table_rows(groups):
     """The table as rows of (column, value): the values, then each result's mean (and standard
     deviation over seeds), the runs' count, and whether all finished."""
-    seeds = any(len(setting.runs) > 1 for setting in settings)
+    seeds = any(len(group.runs) > 1 for group in groups)
     rows = []
-    for setting in settings:
-        row = {name: setting_text(value) for name, value in setting.values.items()}
+    for group in groups:
+        row = {name: setting_text(value) for name, value in group.values.items()}
         for name, _, _, read in COLUMNS:
-            row[name] = setting.mean(read)
+            row[name] = group.mean(read)
             if seeds:
-                row[name + "_std"] = setting.std(read)
-        row.update(runs=len(setting.runs), finished=setting.finished,
-                   status=setting.status(),
-                   folders=" ".join(os.path.dirname(run.path) for run in setting.runs))
+                row[name + "_std"] = group.std(read)
+        row.update(runs=len(group.runs), finished=group.finished,
+                   status=group.status(),
+                   folders=" ".join(os.path.dirname(run.path) for run in group.runs))
         rows.append(row)
     return rows
 
@@ -198,8 +198,8 @@ def table_csv(rows):
     return csv_text(([row[name] for name in rows[0]] for row in rows), list(rows[0]))
 
 
-def plot_comparison(settings, title, n_val=None):
-    """A Figure of validation loss and accuracy per epoch, one line per Setting (the mean over
+def plot_comparison(groups, title, n_val=None):
+    """A Figure of validation loss and accuracy per epoch, one line per Group (the mean over
     its runs, with the band from the lowest to the highest where it has several); the legend
     says how a setting's runs ended where not all completed, and names one that finished no
     epoch (a line-less entry)."""
@@ -207,12 +207,12 @@ def plot_comparison(settings, title, n_val=None):
 
     figure = new_figure(11, 4.6)
     axes = figure.subplots(1, 2)
-    longest = max((len(run.history["val_loss"]) for setting in settings for run in setting.runs),
+    longest = max((len(run.history["val_loss"]) for group in groups for run in group.runs),
                   default=0)
     for metric, ax in zip(("val_loss", "val_accuracy"), axes):
-        for setting in settings:
-            label = setting.label() + (f" ({setting.status()})" if setting.status() else "")
-            curves = [run.history[metric] for run in setting.runs if run.history[metric]]
+        for group in groups:
+            label = group.label() + (f" ({group.status()})" if group.status() else "")
+            curves = [run.history[metric] for run in group.runs if run.history[metric]]
             if not curves:
                 ax.plot([], [], linestyle="none", label=label + ": no epoch finished")
                 continue
@@ -222,7 +222,7 @@ def plot_comparison(settings, title, n_val=None):
                 stacked[index, :len(curve)] = curve
             x = np.arange(1, epochs + 1)
             line, = ax.plot(x, np.nanmean(stacked, axis=0), marker="o" if longest < 20 else None,
-                            markersize=3, linestyle="-" if setting.finished else "--", label=label)
+                            markersize=3, linestyle="-" if group.finished else "--", label=label)
             if len(curves) > 1:
                 ax.fill_between(x, np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0),
                                 color=line.get_color(), alpha=0.2, linewidth=0)
@@ -231,9 +231,9 @@ def plot_comparison(settings, title, n_val=None):
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8, loc="lower right")
-    seeds = any(len(setting.runs) > 1 for setting in settings)
+    seeds = any(len(group.runs) > 1 for group in groups)
     rows = f" ({n_val} rows)" if n_val else ""
-    figure.suptitle(f"{title}: validation{rows} per epoch, {len(settings)} settings"
+    figure.suptitle(f"{title}: validation{rows} per epoch, {len(groups)} settings"
                     + (" (mean over seeds; band: lowest to highest)" if seeds else ""))
     return figure
 
@@ -264,23 +264,23 @@ def table_text(rows):
 
 def compare_and_report(runs, output_dir):
     """For each data set among runs: comparison_<kind>.png and .csv in output_dir, the table
-    printed, and the best setting by validation named."""
+    printed, and the best setting (Group) by validation named."""
     make_folder(output_dir)
     for kind in dict.fromkeys(run.kind for run in runs):
         of_kind = [run for run in runs if run.kind == kind]
-        settings = settings_of(of_kind)
+        groups = groups_of(of_kind)
         title = of_kind[0].title
-        rows = table_rows(settings)
+        rows = table_rows(groups)
         picture = os.path.join(output_dir, f"comparison_{kind}.png")
-        figure = plot_comparison(settings, title, of_kind[0].n_val)
+        figure = plot_comparison(groups, title, of_kind[0].n_val)
         write_atomically(picture, lambda stream: figure.savefig(stream, format="png", dpi=120))
         save_text(table_csv(rows), os.path.join(output_dir, f"comparison_{kind}.csv"))
-        say(f"{title}: {plural(len(of_kind), 'run')}, {plural(len(settings), 'setting')}, "
+        say(f"{title}: {plural(len(of_kind), 'run')}, {plural(len(groups), 'setting')}, "
             f"by best validation "
             f"accuracy ({picture}):")
         for line in table_text(rows):
             say(line)
-        best = settings[0]
+        best = groups[0]
         say(f"  best by validation: {best.label()}, val_accuracy "
             f"{best.mean(lambda run: run.best_val_accuracy):.4f}; its test accuracy "
             f"{best.mean(lambda run: run.test_accuracy):.4f} is reported, not used to choose")

@@ -37,12 +37,12 @@ class Dataset:
     """A classification data set split three ways.
 
     X_* are float arrays (n_samples, n_features); y_* are integer class indices
-    (n_samples,) into class_names. identity says exactly which file it was read
+    (n_samples,) into class_names. data says exactly which file it was read
     from and how (mlp.record.DataSource); source, where, as the user would
     write it. feature_mean and feature_scale are what the features were
     standardised with (None when they were not).
     """
-    identity: DataSource
+    data: DataSource
     X_train: np.ndarray
     y_train: np.ndarray
     X_val: np.ndarray
@@ -59,12 +59,12 @@ class Dataset:
     @property
     def kind(self):
         """"mnist", "iris" or "csv": what its defaults and loader are looked up by."""
-        return self.identity.kind
+        return self.data.kind
 
     @property
     def title(self):
         """How messages and plots name it: "MNIST", "Iris", or a CSV's file name."""
-        return self.identity.title
+        return self.data.title
 
     @property
     def n_features(self):
@@ -253,7 +253,7 @@ def load_mnist(mnist_path, validation_split, rng, dtype=np.float32, seed=None):
     # Convert each part on its own: a float copy of all 60,000 images first would
     # cost another 188 MB at the peak.
     return Dataset(
-        identity=data,
+        data=data,
         X_train=images_to_features(x_train[train_rows], dtype, scale),
         y_train=y_train[train_rows].astype(np.int64),
         X_val=images_to_features(x_train[val_rows], dtype, scale),
@@ -447,7 +447,7 @@ def table_dataset(data, source, X, y, class_names, rng, dtype):
     def standardised(rows):
         return ((X[rows] - mean) / scale).astype(dtype)
 
-    return Dataset(identity=data, X_train=standardised(train), y_train=y[train],
+    return Dataset(data=data, X_train=standardised(train), y_train=y[train],
                    X_val=standardised(val), y_val=y[val],
                    X_test=standardised(test), y_test=y[test],
                    class_names=class_names, source=str(source),

@@ -123,7 +123,7 @@ class Assessment:
     probabilities: np.ndarray
     chance: Optional[dict] = None       # chance_verdict, once the layers' saturation is known
 
-    def record(self):
+    def to_json(self):
         """Its part of metrics.json."""
         return {"test_loss": self.loss, "test_accuracy": self.accuracy,
                 "expected_calibration_error": self.calibration_error,

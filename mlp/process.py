@@ -174,7 +174,7 @@ class ThreadChoice:
                           in self.seconds_per_batch.items())
         return f"BLAS threads {self.count} (measured: {times} ms a batch)"
 
-    def record(self):
+    def to_json(self):
         """The entries metrics.json keeps of it."""
         return {"blas_threads": self.count, "blas_threads_source": self.source,
                 "blas_threads_seconds_per_batch": {str(count): seconds for count, seconds

@@ -66,7 +66,7 @@ class DataSource:
     feature_names: Optional[list] = None  # tables: the feature columns, normalised
     target: Optional[str] = None        # a CSV's class column
 
-    def record(self):
+    def to_json(self):
         """As stored in metrics.json, model.npz and checkpoint.npz."""
         return dataclasses.asdict(self)
 
@@ -156,7 +156,7 @@ class RunSettings:
             patience=flags.patience, threads=flags.threads, data_file=data_file,
             target=flags.target if kind == CSV else None)
 
-    def record(self):
+    def to_json(self):
         """As stored in metrics.json, model.npz's options and checkpoint.npz, under the files'
         names (target only for a CSV, as the files have always had it)."""
         record = {FILE_NAMES.get(name, name): value
@@ -166,7 +166,7 @@ class RunSettings:
         return record
 
     @classmethod
-    def from_record(cls, record):
+    def from_json(cls, record):
         """The RunSettings a record (a dict under the files' names) holds."""
         return cls(**{field.name: record.get(FILE_NAMES.get(field.name, field.name))
                       for field in dataclasses.fields(cls)})
@@ -381,38 +381,38 @@ class RunRecord:
     n_test: Optional[int]
     feature_names: Optional[list]       # a table's feature columns
     image_shape: Optional[list]         # images: (height, width)
-    fit: FitResult                      # history, seconds and rates per epoch, status, extras
+    result: FitResult                   # history, seconds and rates per epoch, status, extras
     train_seconds: float
     measures: dict                      # the callbacks' costs, the BLAS threads, the test set
 
     @classmethod
-    def of(cls, dataset, settings, fit, train_seconds, status=None, measures=()):
-        """The record of a run on dataset (an mlp.datasets.Dataset) with settings, as fit (a
-        FitResult) left it; status, when given, is recorded instead of the fit's own."""
+    def of(cls, dataset, settings, result, train_seconds, status=None, measures=()):
+        """The record of a run on dataset (an mlp.datasets.Dataset) with settings, as result (a
+        FitResult) left it; status, when given, is recorded instead of the result's own."""
         if status is not None:
-            fit = dataclasses.replace(fit, status=status)
+            result = dataclasses.replace(result, status=status)
         network = network_text(dataset.n_features, settings.hidden_sizes, dataset.n_classes)
-        return cls(settings=settings, kind=dataset.kind, data=dataset.identity,
+        return cls(settings=settings, kind=dataset.kind, data=dataset.data,
                    source=dataset.source, network=network, classes=list(dataset.class_names),
                    n_train=len(dataset.X_train), n_val=len(dataset.X_val),
                    n_test=len(dataset.X_test), feature_names=dataset.feature_names,
                    image_shape=list(dataset.image_shape) if dataset.image_shape else None,
-                   fit=fit, train_seconds=train_seconds, measures=dict(measures))
+                   result=result, train_seconds=train_seconds, measures=dict(measures))
 
     def to_json(self):
         """The record as one JSON object (metrics.json's layout: the settings first)."""
-        fit = self.fit
-        top = dict(dataset=self.kind, data=self.data.record() if self.data else None,
+        result = self.result
+        top = dict(dataset=self.kind, data=self.data.to_json() if self.data else None,
                    source=self.source, network=self.network, classes=self.classes,
-                   n_train=self.n_train, n_val=self.n_val, n_test=self.n_test, status=fit.status,
-                   epochs_completed=fit.epochs_finished, history=fit.history,
-                   learning_rates=fit.learning_rates,
+                   n_train=self.n_train, n_val=self.n_val, n_test=self.n_test, status=result.status,
+                   epochs_completed=result.epochs_finished, history=result.history,
+                   learning_rates=result.learning_rates,
                    test_loss=self.measures.get("test_loss"),
                    test_accuracy=self.measures.get("test_accuracy"),
-                   epoch_seconds=fit.epoch_seconds, train_seconds=self.train_seconds)
-        if fit.diverged_epoch is not None:
-            top["diverged_epoch"] = fit.diverged_epoch
-        return {**self.settings.record(), **top, **fit.extras, **self.measures,
+                   epoch_seconds=result.epoch_seconds, train_seconds=self.train_seconds)
+        if result.diverged_epoch is not None:
+            top["diverged_epoch"] = result.diverged_epoch
+        return {**self.settings.to_json(), **top, **result.extras, **self.measures,
                 "feature_names": self.feature_names, "image_shape": self.image_shape}
 
     @classmethod
@@ -420,22 +420,22 @@ class RunRecord:
         """The RunRecord that to_json made json_object from; ValueError naming the first field
         that is not as to_json writes it."""
         record = check_record(json_object)
-        settings = RunSettings.from_record(record)
+        settings = RunSettings.from_json(record)
         data = record.get("data")
         if data is not None:
             data = DataSource(**{name: data[name] for name in DATA_FIELDS if name in data})
-        fit = FitResult(history=record["history"], epoch_seconds=record["epoch_seconds"],
-                        learning_rates=record["learning_rates"], status=record["status"],
-                        diverged_epoch=record.get("diverged_epoch"),
-                        extras={name: value for name, value in record.items()
-                                if name in FIT_EXTRAS})
+        result = FitResult(history=record["history"], epoch_seconds=record["epoch_seconds"],
+                           learning_rates=record["learning_rates"], status=record["status"],
+                           diverged_epoch=record.get("diverged_epoch"),
+                           extras={name: value for name, value in record.items()
+                                   if name in FIT_EXTRAS})
         known = {*SETTING_FIELDS, *TOP_FIELDS, *FIT_FIELDS, *DESCRIBED}
         measures = {name: value for name, value in record.items() if name not in known}
         for name in ("test_loss", "test_accuracy"):
             if record.get(name) is not None:
                 measures[name] = record[name]
         return cls(settings=settings, kind=record["dataset"], data=data,
-                   fit=fit, train_seconds=record["train_seconds"], measures=measures,
+                   result=result, train_seconds=record["train_seconds"], measures=measures,
                    **{name: record.get(name) for name in DESCRIBED})
 
 

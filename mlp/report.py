@@ -81,7 +81,7 @@ def print_header(dataset, settings, threads):
     """The run's first line: the data's rows and where they came from, and how it trains
     (threads says how many BLAS threads, and why)."""
     network = network_text(dataset.n_features, settings.hidden_sizes, dataset.n_classes)
-    scale = (" (pixels already 0 to 1, used as they are)" if dataset.identity.pixel_scale == 1
+    scale = (" (pixels already 0 to 1, used as they are)" if dataset.data.pixel_scale == 1
              else "")
     say(wrapped(f"{dataset.title}: {len(dataset.X_train)} training, {len(dataset.X_val)} "
                   f"validation, {len(dataset.X_test)} test rows from {dataset.source}{scale}; "
@@ -260,8 +260,8 @@ def run_record(dataset, settings, result, train_seconds, status=None, costs=None
                assessment=None):
     """The RunRecord of a run, with what the callbacks cost (costs: {name: seconds}), the BLAS
     threads (a process.ThreadChoice) and the test set's Assessment, as far as they are known."""
-    measures = dict(costs or {}, **(threads.record() if threads else {}),
-                    **(assessment.record() if assessment else {}))
+    measures = dict(costs or {}, **(threads.to_json() if threads else {}),
+                    **(assessment.to_json() if assessment else {}))
     return RunRecord.of(dataset, settings, result, train_seconds, status, measures)
 
 

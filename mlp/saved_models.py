@@ -214,7 +214,7 @@ def load_training_data(model, details, command):
     dataset = load_dataset(kind, data_file, record.settings.target,
                            record.settings.validation_split, record.settings.seed, model.dtype)
     if recorded is not None:
-        check_loaded(recorded, dataset.identity, whose)
+        check_loaded(recorded, dataset.data, whose)
     return dataset
 
 

@@ -145,7 +145,7 @@ def words(text):
     return " ".join(text.split())
 
 
-def tiny_record(fit=None):
+def tiny_record(result=None):
     """The RunRecord of a 3-2-2 network trained for one epoch, its data not recorded; fit, the
     FitResult it holds (an empty one by default)."""
     from mlp.record import RunRecord, RunSettings
@@ -158,4 +158,4 @@ def tiny_record(fit=None):
                            threads=None, data_file=None)
     return RunRecord(settings=settings, kind="iris", data=None, source=None, network="3-2-2",
                      classes=["a", "b"], n_train=8, n_val=8, n_test=8, feature_names=None,
-                     image_shape=None, fit=fit or FitResult(), train_seconds=0.0, measures={})
+                     image_shape=None, result=result or FitResult(), train_seconds=0.0, measures={})

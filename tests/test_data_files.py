@@ -203,7 +203,7 @@ def test_mnist_pixels_already_scaled_to_0_1_are_not_scaled_again(tmp_path, capsy
     np.savez(tmp_path / "floats.npz", **scaled)
     ints = load_dataset("mnist", str(whole), None, 0.1, 0, np.dtype(np.float32))
     floats = load_dataset("mnist", str(tmp_path / "floats.npz"), None, 0.1, 0, np.dtype(np.float32))
-    assert (ints.identity.pixel_scale, floats.identity.pixel_scale) == (255, 1)
+    assert (ints.data.pixel_scale, floats.data.pixel_scale) == (255, 1)
     np.testing.assert_allclose(floats.X_train, ints.X_train, atol=1e-6)
     assert floats.X_train.max() == pytest.approx(1.0)
     accuracies = []

@@ -95,7 +95,7 @@ def test_the_table_holds_each_runs_numbers_best_validation_first(experiment):
 def test_the_picture_draws_each_runs_validation_curves(experiment):
     out, _ = experiment
     runs = comparison.find_runs([out])
-    settings = comparison.settings_of(runs)
+    settings = comparison.groups_of(runs)
     figure = comparison.plot_comparison(settings, "Iris", 12)
     loss_axes, accuracy_axes = figure.axes[:2]
     assert len(loss_axes.lines) == len(accuracy_axes.lines) == 6
@@ -116,7 +116,7 @@ def test_seeds_make_one_line_per_setting_with_its_mean_and_spread(tmp_path):
     result = run_main("--datasets", "iris", "--seed", "0", "1", "2", "--learning_rate", "0.1",
                       "0.01", "--hidden_layers", "[8]", "--epochs", "3", "--output_dir", out)
     assert result.returncode == 0, result.stderr
-    settings = comparison.settings_of(comparison.find_runs([out]))
+    settings = comparison.groups_of(comparison.find_runs([out]))
     assert [len(setting.runs) for setting in settings] == [3, 3]
     figure = comparison.plot_comparison(settings, "Iris")
     for setting, line in zip(settings, figure.axes[1].lines):
@@ -362,7 +362,7 @@ def test_the_legend_says_how_runs_ended_and_names_one_with_no_epoch():
                                        status=status, history=history, test_loss=None,
                                        test_accuracy=None, seconds=0.0)
 
-    settings = comparison.settings_of([run(0.01, "completed", 4), run(0.05, "stuck_at_chance", 3),
+    settings = comparison.groups_of([run(0.01, "completed", 4), run(0.05, "stuck_at_chance", 3),
                                        run(1.0, "diverged", 0)])
     axes = comparison.plot_comparison(settings, "Iris").axes[1]
     assert [text.get_text() for text in axes.get_legend().get_texts()] == [

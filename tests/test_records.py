@@ -55,14 +55,14 @@ def test_metrics_json_is_the_record_and_the_model_and_checkpoint_store_it(record
     record = RunRecord.from_json(metrics)
     assert record.to_json() == metrics  # every field round-trips, in metrics.json's order
     assert list(record.to_json()) == list(metrics)
-    assert (record.kind, record.settings.hidden_sizes, record.data.rows, record.fit.status,
+    assert (record.kind, record.settings.hidden_sizes, record.data.rows, record.result.status,
             record.n_test, record.measures["test_accuracy"]) == (
         "iris", [4], 150, "completed", 30, metrics["test_accuracy"])
     model, details = load_model(records / "done" / "iris" / "model.npz")
     assert details["record"] == record  # the model file stores the record unchanged
     values, _, stopped = read_checkpoint(records / "stopped" / "iris" / "checkpoint.npz")
     assert RunRecord.from_json(values["record"]) == stopped
-    assert (values["epoch"], stopped.fit.epochs_finished, stopped.settings) == (
+    assert (values["epoch"], stopped.result.epochs_finished, stopped.settings) == (
         1, 1, record.settings)
     run = read_run(str(records / "done" / "iris" / "metrics.json"))
     assert (run.kind, run.status, run.history, run.test_accuracy, run.n_val) == (
@@ -82,7 +82,7 @@ def test_records_of_other_shapes_round_trip(case, tmp_path):
     record = RunRecord.from_json(metrics)
     assert list(record.to_json().items()) == list(metrics.items())
     if case == "diverged":
-        assert (record.fit.status, record.fit.diverged_epoch, metrics["test_accuracy"]) == (
+        assert (record.result.status, record.result.diverged_epoch, metrics["test_accuracy"]) == (
             "diverged", 1, None)
         assert not (folder / "model.npz").exists()
     else:
@@ -173,7 +173,7 @@ def test_model_files_of_earlier_versions_read_through_the_upgrade(version, capsy
     model, details = load_model(os.path.join(FIXTURES, f"iris_model_v{version}.npz"))
     record = details["record"]
     assert (record.kind, record.data, record.settings.activation, record.settings.hidden_sizes,
-            record.settings.weight_decay, record.fit.status) == (
+            record.settings.weight_decay, record.result.status) == (
         "iris", None, "sigmoid", [256, 64], 0.0, "unknown")
     result = run_in_process(capsys, "--model",
                             os.path.join(FIXTURES, f"iris_model_v{version}.npz"), "--evaluate")
@@ -194,7 +194,7 @@ def test_a_version_3_model_and_its_record_read_with_keras_names_for_the_history(
     renamed = {"loss": history["train_loss"], "accuracy": history["train_accuracy"],
                "val_loss": history["val_loss"], "val_accuracy": history["val_accuracy"]}
     record = load_model(path)[1]["record"]
-    assert record.fit.history == renamed and len(renamed["loss"]) == 30
+    assert record.result.history == renamed and len(renamed["loss"]) == 30
     (tmp_path / "metrics.json").write_text(json.dumps(saved))
     assert read_run(str(tmp_path / "metrics.json")).history == renamed
     result = run_in_process(capsys, "--model", path, "--evaluate", "--iris_path",
