@@ -97,7 +97,7 @@ def run_command(command):
     training = command.training
     modes = {
         "explain": explain,
-        "gradient_check": lambda: gradient_check(training.hidden_layers, training.activation,
+        "gradient_check": lambda: gradient_check(training.hidden_sizes, training.activation,
                                                  training.seed, training.dropout or 0.0),
         "compare": lambda: compare_folders(command.compare, command.output_dir),
         "experiment": lambda: run_experiment(command),

@@ -155,7 +155,7 @@ def bytes_per_job(jobs):
             entry = DATASETS.get(kind)
             if entry is None:
                 continue
-            network, _ = estimated_training_bytes(entry.n_features, flags.hidden_layers,
+            network, _ = estimated_training_bytes(entry.n_features, flags.hidden_sizes,
                                                   entry.n_classes, np.dtype(flags.dtype).itemsize,
                                                   flags.optimizer)
             most = max(most, network + DATA_BYTES.get(kind, 0))

@@ -304,12 +304,12 @@ NEEDS = (
 
 # ---------------------------------------------------------------- the command
 
-# The training flags as given (the first value of a flag given several): a RunSettings under
-# the flags' names, the data file aside, and None where a flag is unset and the data set's
-# default applies (record.RunSettings.from_flags).
+# The training flags as given (the first value of a flag given several): a RunSettings but for
+# the data file, None where a flag is unset and the data set's default applies
+# (record.RunSettings.from_flags).
 TrainingFlags = make_dataclass("TrainingFlags", [
-    (FILE_NAMES.get(field.name, field.name), field.type)
-    for field in fields(RunSettings) if field.name != "data_file"], frozen=True)
+    (field.name, field.type) for field in fields(RunSettings) if field.name != "data_file"],
+    frozen=True)
 
 
 @dataclass(frozen=True)
@@ -346,7 +346,7 @@ def command_of(args):
         "experiment" if args.varied else "train")
     return Command(
         mode=mode, datasets=args.datasets,
-        training=TrainingFlags(**{field.name: getattr(args, field.name)
+        training=TrainingFlags(**{field.name: getattr(args, FILE_NAMES.get(field.name, field.name))
                                   for field in fields(TrainingFlags)}),
         data_files={kind: getattr(args, data_file_flag(kind)[2:]) for kind in (*DATASETS, CSV)},
         output_dir=args.output_dir, resume=args.resume, varied=args.varied, jobs=args.jobs,

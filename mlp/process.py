@@ -309,11 +309,11 @@ def estimated_training_bytes(n_features, hidden_sizes, n_classes, dtype_size, op
 def network_too_large(title, n_features, n_classes, flags, available):
     """Why the network the training flags ask for cannot be trained in the available memory, or
     None."""
-    needed, n_parameters = estimated_training_bytes(n_features, flags.hidden_layers, n_classes,
+    needed, n_parameters = estimated_training_bytes(n_features, flags.hidden_sizes, n_classes,
                                                     np.dtype(flags.dtype).itemsize, flags.optimizer)
     if available is None or needed <= available:
         return None
-    network = network_text(n_features, flags.hidden_layers, n_classes)
+    network = network_text(n_features, flags.hidden_sizes, n_classes)
     return (f"the {title} network ({network}, {n_parameters:,} parameters) needs about "
             f"{needed / 2**30:,.1f} GiB to train and this machine has "
             f"{available / 2**30:,.1f} GiB available; expected smaller layers")

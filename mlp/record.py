@@ -144,7 +144,7 @@ class RunSettings:
         value (None: the set's default file)."""
         images = bool(flags.augment and defaults.augment_pixels)
         return cls(
-            hidden_sizes=list(flags.hidden_layers), activation=flags.activation,
+            hidden_sizes=list(flags.hidden_sizes), activation=flags.activation,
             learning_rate=flags.learning_rate,
             lr_schedule=flags.lr_schedule or defaults.lr_schedule, epochs=flags.epochs,
             batch_size=flags.batch_size or defaults.batch_size, optimizer=flags.optimizer,

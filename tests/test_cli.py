@@ -43,20 +43,20 @@ HISTORY_FIELDS = ("loss", "accuracy", "val_loss", "val_accuracy")
 ])
 def test_every_hidden_layers_form_means_the_same_list(tokens):
     args = flags.parse_args(["--hidden_layers", *tokens])
-    assert args.training.hidden_layers == [256, 64]
+    assert args.training.hidden_sizes == [256, 64]
 
 
 @pytest.mark.parametrize("tokens, expected", [
     (["[]"], []), (["[", "]"], []), (["[128]"], [128]), (["128"], [128]), (["[8,4,2]"], [8, 4, 2]),
 ])
 def test_hidden_layers_of_other_lengths(tokens, expected):
-    assert flags.parse_args(["--hidden_layers", *tokens]).training.hidden_layers == expected
+    assert flags.parse_args(["--hidden_layers", *tokens]).training.hidden_sizes == expected
 
 
 def test_defaults_are_the_documented_ones():
     command = flags.parse_args([])
     training = command.training
-    assert (training.learning_rate, training.epochs, training.hidden_layers) == (0.001, 30,
+    assert (training.learning_rate, training.epochs, training.hidden_sizes) == (0.001, 30,
                                                                                 [256, 64])
     assert (training.optimizer, training.seed, command.datasets) == ("adam", 0, ["mnist", "iris"])
     assert (command.output_dir, training.validation_split) == ("results", 0.1)
@@ -303,7 +303,7 @@ def test_the_assignments_command_pasted_with_typographic_dashes(capsys):
     note = capsys.readouterr().err
     typed = parse_args(["--learning_rate", "0.001", "--epochs", "30", "--hidden_layers", "[256,",
                         "64]", "--seed", "3"])
-    assert vars(pasted) == vars(typed) and typed.training.hidden_layers == [256, 64]
+    assert vars(pasted) == vars(typed) and typed.training.hidden_sizes == [256, 64]
     assert note == ("Main.py: note: read \u2013learning_rate \u2013epochs \u2014hidden_layers "
                     "\u2212seed as --learning_rate --epochs --hidden_layers --seed: typographic "
                     "dashes (U+2013, U+2014, U+2212), as a word processor writes --\n")
@@ -354,9 +354,9 @@ def test_the_summary_says_which_epoch_patience_kept(capsys, tmp_path):
 
 def test_hidden_layers_after_an_equals_sign_split_by_the_shell():
     # --hidden_layers=[256, 64] typed without quotes: "unrecognized arguments: 64]".
-    assert flags.parse_args(["--hidden_layers=[256,", "64]"]).training.hidden_layers == [256, 64]
+    assert flags.parse_args(["--hidden_layers=[256,", "64]"]).training.hidden_sizes == [256, 64]
     split = flags.parse_args(["--hidden_layers=256", "64", "--epochs", "2"])
-    assert split.training.hidden_layers == [256, 64]
+    assert split.training.hidden_sizes == [256, 64]
 
 
 def test_a_width_written_with_two_dashes_is_named_as_the_hidden_layers_fault(capsys):
@@ -475,7 +475,7 @@ def test_flags_typed_with_hyphens_are_read_as_the_underscore_flags(capsys):
     plain = flags.parse_args(["--learning_rate", "0.01", "--hidden_layers", "[8,", "4]",
                         "--lr_schedule=constant"])
     training = hyphens.training
-    assert (training.learning_rate, training.hidden_layers, training.lr_schedule) == (
+    assert (training.learning_rate, training.hidden_sizes, training.lr_schedule) == (
         0.01, [8, 4], "constant")
     assert vars(hyphens) == vars(plain)
     assert note == ("Main.py: note: read --learning-rate --hidden-layers --lr-schedule as "

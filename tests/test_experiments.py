@@ -292,7 +292,7 @@ def test_compare_names_the_damaged_field(capsys, tmp_path):
 def test_brackets_group_networks_and_one_network_is_read_as_today(tokens, networks):
     args = flags.parse_args(["--hidden_layers", *tokens])
     assert args.varied.get("hidden_layers") == networks
-    assert args.training.hidden_layers == (networks[0] if networks else
+    assert args.training.hidden_sizes == (networks[0] if networks else
                                   flags.parse_hidden_layers(" ".join(tokens)))
 
 

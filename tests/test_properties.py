@@ -87,7 +87,7 @@ def test_any_value_of_any_flag_is_accepted_valid_or_refused_in_one_line_naming_t
     assert training.epochs >= 1 and (training.batch_size is None or training.batch_size >= 1)
     assert math.isfinite(training.learning_rate) and training.learning_rate > 0
     assert 0 < training.validation_split < 1 and training.seed >= 0
-    assert all(isinstance(width, int) and width >= 1 for width in training.hidden_layers)
+    assert all(isinstance(width, int) and width >= 1 for width in training.hidden_sizes)
     for rate in (training.weight_decay, training.dropout):
         assert rate is None or (math.isfinite(rate) and rate >= 0)
 
@@ -109,7 +109,7 @@ def test_every_way_of_writing_a_list_parses_to_that_list(widths, form, split_by_
             else ["--hidden_layers", *tokens])
     training, status, lines = parse([*argv, "--epochs", "3"])
     assert training is not None, lines
-    assert training.hidden_layers == widths and training.epochs == 3
+    assert training.hidden_sizes == widths and training.epochs == 3
 
 
 MANGLED = st.sampled_from(["[[", "]]", "[", "]", "-", "+-", ".5", "0", ";", ",,", " , ,", "x",
@@ -128,7 +128,7 @@ def test_a_mangled_list_is_parsed_or_refused_in_one_line(widths, junk, where, sp
     if training is None:
         assert status == 2 and len(lines) == 1 and "--hidden_layers" in lines[0], lines
     else:
-        assert all(isinstance(width, int) and width >= 1 for width in training.hidden_layers)
+        assert all(isinstance(width, int) and width >= 1 for width in training.hidden_sizes)
 
 
 # ------------------------------------------------------------------ splits
