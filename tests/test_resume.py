@@ -252,6 +252,11 @@ def test_resume_with_nothing_to_resume(capsys, tmp_path, data):
                             "--resume")
     assert_one_line_error(result, "argument --resume: nothing to resume")
     assert not (tmp_path / "mnist").exists()
+    both = run_in_process(capsys, *RUN[2:], "--datasets", "mnist", "iris", "--mnist_path", data,
+                          "--output_dir", tmp_path, "--resume")
+    assert_one_line_error(both, f"argument --resume: nothing to resume: no checkpoint.npz and no "
+                                f"finished run in {tmp_path / 'mnist'} or {tmp_path / 'iris'}; "
+                                f"run without --resume to start")
 
 
 def test_resume_into_a_folder_of_another_data_set(capsys, tmp_path, data):
