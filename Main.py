@@ -77,6 +77,7 @@ from mlp.process import (
 )
 from mlp.record import CSV, STUCK, RunSettings, check_loaded
 from mlp.saved_models import use_saved_model
+from mlp.search import run_search
 
 
 def main(argv=None):
@@ -101,6 +102,7 @@ def run_command(command):
                                                  training.seed, training.dropout or 0.0),
         "compare": lambda: compare_folders(command.compare, command.output_dir),
         "experiment": lambda: run_experiment(command),
+        "search": lambda: run_search(command),
         "model": lambda: use_saved_model(command),
         "train": lambda: train_command(command),
     }

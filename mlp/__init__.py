@@ -23,6 +23,8 @@ run and calls on the modules here, one job each:
     gradients       --explain (the assignment's example, worked) and --gradient_check
     process         the BLAS threads, the memory a network needs, signals and exit statuses
     experiments     several values per flag: one run per combination, in parallel
+    search          ranges and --trials: runs that Optuna's sampler draws, one at a time or
+                    in parallel, each an ordinary run
     comparison      runs side by side from their metrics.json (an experiment's, --compare)
     estimator       the network as a scikit-learn classifier
 """

@@ -232,9 +232,13 @@ def run_experiment(command):
     return EXIT_FAILED if failed else 0
 
 
-def run_jobs(jobs, width, stop, resume):
-    """Start the jobs, at most width at once, until all have ended or a stop was asked for."""
-    waiting, running, ended = list(jobs), [], []
+def run_jobs(jobs, width, stop, resume, on_end=None):
+    """Start the jobs, at most width at once, until all have ended or a stop was asked for.
+    jobs is a list, or anything with len() (the jobs still to start) and pop(0) (the next, made
+    when it starts: a search's trial); on_end(job), if given, hears of each that ended before
+    its line is printed."""
+    waiting, running, ended = jobs if not isinstance(jobs, list) else list(jobs), [], []
+    total = len(waiting)
     stop.running = running  # the signal handler passes a signal on to these
     while waiting or running:
         while waiting and len(running) < width and not stop.signal_number:
@@ -248,7 +252,8 @@ def run_jobs(jobs, width, stop, resume):
             job.seconds = time.monotonic() - job.started
             job.log.close()
             ended.append(job)
-            say_ended(job, ended, len(jobs), waiting, running, width)
+            extra = on_end(job) if on_end else ""
+            say_ended(job, ended, total, waiting, running, width, extra)
         if stop.signal_number and not running:
             break
 
@@ -267,9 +272,10 @@ def start(job, resume):
                                    env={**os.environ, PARENT_ENVIRONMENT: str(os.getpid())})
 
 
-def say_ended(job, ended, total, waiting, running, width):
+def say_ended(job, ended, total, waiting, running, width, extra=""):
     """One line for a run that ended: its values, its best validation accuracy per data set,
-    its time, and how many are left and about how long they will take."""
+    its time, and how many are left and about how long they will take (and extra, at its
+    end)."""
     parts = []
     for path in metrics_files(job.folder):
         try:
@@ -288,7 +294,7 @@ def say_ended(job, ended, total, waiting, running, width):
     mean = sum(done.seconds for done in ended) / len(ended)
     eta = f", about {mean * -(-left // width):.0f} s more" if left else ""
     say(f"[{len(ended)}/{total}] {job.name}: {'; '.join(parts) or 'no epoch finished'}; "
-        f"{job.seconds:.1f} s ({left} left{eta})")
+        f"{job.seconds:.1f} s ({left} left{eta}){extra}")
 
 
 class Stopper(StopFlag):

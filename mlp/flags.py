@@ -70,8 +70,53 @@ def flag_type(field):
 
 
 def add_setting(parser, name, **keywords):
-    """Add the flag --name of the setting name, its text read and checked by the record's field."""
-    parser.add_argument(f"--{name}", type=flag_type(SETTING_FIELDS[name]), **keywords)
+    """Add the flag --name of the setting name, its text read and checked by the record's field
+    (or, for a flag of RANGES, also a range LOW..HIGH)."""
+    read = flag_type(SETTING_FIELDS[name])
+    parser.add_argument(f"--{name}", type=range_or(read, name) if name in RANGES else read,
+                        **keywords)
+
+
+@dataclass(frozen=True)
+class Range:
+    """A range LOW..HIGH a search draws a flag's value from: on a log scale where log, as whole
+    numbers where whole."""
+    low: float
+    high: float
+    log: bool
+    whole: bool
+
+    def __str__(self):
+        return f"{self.low:g}..{self.high:g}"
+
+
+# The flags that take a range, and whether each is drawn on a log scale (weight decay only when
+# its LOW is above 0) and as whole numbers.
+RANGES = {"learning_rate": (True, False), "weight_decay": (True, False),
+          "dropout": (False, False), "batch_size": (True, True), "epochs": (False, True)}
+
+
+def range_or(read, name):
+    """An argparse type: a value as read() reads it, or a Range LOW..HIGH of two such values."""
+    def parse(text):
+        if ".." not in text:
+            return read(text)
+        low_text, _, high_text = text.partition("..")
+        if not low_text.strip() or not high_text.strip():
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected a range LOW..HIGH with a number at each end")
+        low, high = read(low_text), read(high_text)
+        if not low < high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: LOW is not below HIGH; expected a range LOW..HIGH such as "
+                f"{RANGE_EXAMPLES[name]}")
+        log, whole_numbers = RANGES[name]
+        return Range(low, high, log and low > 0, whole_numbers)
+    return parse
+
+
+RANGE_EXAMPLES = {"learning_rate": "1e-4..1e-1", "weight_decay": "1e-5..1e-1",
+                  "dropout": "0..0.5", "batch_size": "16..256", "epochs": "5..40"}
 
 
 def choices_help(table):
@@ -206,6 +251,12 @@ def add_mode_flags(parser):
     several = parser.add_argument_group(
         f"experiments (give any of {', '.join('--' + name for name in EXPERIMENT_FLAGS)} "
         f"several values: each combination is one run, in OUTPUT_DIR/<values>/)")
+    several.add_argument("--trials", type=flag_type(whole(1)), default=None,
+                         help="make the command a search of this many trials drawn by Optuna's "
+                              "TPE sampler (seeded by --seed) from the ranges (LOW..HIGH, for "
+                              f"{', '.join('--' + name for name in RANGES)}) and the values "
+                              "given; the learning rate, the batch size and a weight decay "
+                              "whose LOW is above 0 are drawn on a log scale")
     several.add_argument("--jobs", type=flag_type(whole(1)), default=None,
                          help="runs of an experiment trained at once (default: one per core, "
                               "each with one BLAS thread, as many as memory allows)")
@@ -314,9 +365,10 @@ TrainingFlags = make_dataclass("TrainingFlags", [
 
 @dataclass(frozen=True)
 class Command:
-    """What the command line asks for: the mode (train, experiment, compare, model, explain,
-    gradient_check), the training flags, the files, and for an experiment the values it varies
-    and the tokens each of its runs is given."""
+    """What the command line asks for: the mode (train, experiment, search, compare, model,
+    explain, gradient_check), the training flags, the files, and for an experiment or a search
+    the values it varies (a list of values, or a list of one Range) and the tokens each of its
+    runs is given."""
     mode: str
     datasets: list              # the kinds of data set to train on, in order
     training: TrainingFlags
@@ -325,6 +377,7 @@ class Command:
     resume: bool = False
     varied: dict = None         # {training flag: its several values} (an experiment)
     jobs: Optional[int] = None
+    trials: Optional[int] = None    # a search's budget of trials
     compare: Optional[list] = None
     model: Optional[str] = None
     evaluate: bool = False
@@ -343,13 +396,14 @@ class Command:
 def command_of(args):
     """The Command of parsed flags (argparse's Namespace stops here)."""
     mode = next((mode for mode in MODES if getattr(args, mode)), None) or (
-        "experiment" if args.varied else "train")
+        "search" if args.trials else "experiment" if args.varied else "train")
     return Command(
         mode=mode, datasets=args.datasets,
         training=TrainingFlags(**{field.name: getattr(args, FILE_NAMES.get(field.name, field.name))
                                   for field in fields(TrainingFlags)}),
         data_files={kind: getattr(args, data_file_flag(kind)[2:]) for kind in (*DATASETS, CSV)},
         output_dir=args.output_dir, resume=args.resume, varied=args.varied, jobs=args.jobs,
+        trials=args.trials,
         compare=args.compare, model=args.model, evaluate=args.evaluate, predict=args.predict,
         tokens=tuple(args.tokens), given_flags=frozenset(args.given_flags))
 
@@ -389,6 +443,10 @@ def parse_args(argv=None):
     idle = idle_flag(args, flags_given(tokens))
     if idle:
         parser.error(idle)
+    if args.trials and not args.varied:
+        parser.error(f"argument --trials: nothing to choose; expected a range LOW..HIGH (of "
+                     f"{', '.join('--' + name for name in RANGES)}) or several values of a "
+                     f"training flag")
     return command_of(args)
 
 
@@ -398,6 +456,18 @@ def several_values(args, parser):
     varied = {}
     for name in EXPERIMENT_FLAGS:
         values = getattr(args, name)
+        ranges = [value for value in values if isinstance(value, Range)] if isinstance(
+            values, list) else []
+        if ranges and len(values) > 1:
+            parser.error(f"argument --{name}: a range and other values together; expected one "
+                         f"range LOW..HIGH to draw from, or values to choose among")
+        if ranges:
+            if not args.trials:
+                parser.error(f"argument --{name}: the range {ranges[0]} is drawn from by a "
+                             f"search; expected --trials N as well, or values to try each of")
+            setattr(args, name, ranges[0].low)  # (as a single run reads it: see Command)
+            varied[name] = ranges
+            continue
         if isinstance(values, list) and values:  # given (a default is one value already)
             repeated = [value for index, value in enumerate(values) if value in values[:index]]
             if repeated:

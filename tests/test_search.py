@@ -1,0 +1,104 @@
+"""Searches: ranges and --trials refused in one line where wrong; each trial an ordinary run,
+the same as the run made alone with the values drawn; the same command at --jobs 1 draws the
+same trials and gives the same numbers again."""
+
+import csv
+import json
+import os
+import shlex
+
+import pytest
+
+from helpers import assert_one_line_error, run_in_process, run_main
+
+SEARCH = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--dropout", "0..0.3",
+          "--hidden_layers", "[8]", "[16,", "8]", "--epochs", "4", "--trials", "4")
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--learning_rate", "1e-4..1e-1"], "argument --learning_rate: the range 0.0001..0.1 is drawn "
+                                        "from by a search; expected --trials N as well"),
+    (["--trials", "3"], "argument --trials: nothing to choose; expected a range LOW..HIGH"),
+    (["--learning_rate", "0.1..0.001", "--trials", "2"],
+     "argument --learning_rate: '0.1..0.001': LOW is not below HIGH; expected a range LOW..HIGH "
+     "such as 1e-4..1e-1"),
+    (["--learning_rate", "0..", "--trials", "2"],
+     "argument --learning_rate: '0..': expected a range LOW..HIGH with a number at each end"),
+    (["--epochs", "a..b", "--trials", "2"], "argument --epochs: 'a': expected a whole number"),
+    (["--activation", "relu..tanh", "--trials", "2"], "argument --activation: invalid choice"),
+    (["--seed", "0..4", "--trials", "2"], "argument --seed: '0..4': expected a whole number"),
+    (["--dropout", "0.1", "0..0.5", "--trials", "2"],
+     "argument --dropout: a range and other values together"),
+    (["--dropout", "0..1", "--trials", "2"],
+     "argument --dropout: '1': expected a rate from 0 up to, not including, 1"),
+    (["--learning_rate", "1e-3..1e-1", "--trials", "0"], "argument --trials: '0': expected a "
+                                                         "whole number of at least 1"),
+    (["--learning_rate", "1e-3..1e-1", "--trials", "2", "--resume"],
+     "argument --resume: a search is not resumed yet"),
+])
+def test_a_bad_range_or_budget_is_one_line_and_writes_nothing(capsys, tmp_path, flags, expected):
+    result = run_in_process(capsys, "--datasets", "iris", *flags, "--output_dir", tmp_path / "out")
+    assert_one_line_error(result, expected)
+    assert not (tmp_path / "out").exists()
+
+
+def trials_of(out):
+    """{folder name: metrics.json} of each trial of a search in out."""
+    found = {}
+    for name in sorted(os.listdir(out)):
+        path = out / name / "iris" / "metrics.json"
+        if path.exists():
+            found[name] = json.loads(path.read_text())
+    return found
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search") / "out"
+    result = run_main(*SEARCH, "--jobs", "2", "--output_dir", out)
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+def test_each_trial_is_a_run_in_its_folder_and_the_table_has_a_row_each(search):
+    out, printed = search
+    trials = trials_of(out)
+    assert sorted(name.split("_")[0] for name in trials) == ["t0", "t1", "t2", "t3"]
+    for name, metrics in trials.items():
+        assert 1e-3 <= metrics["learning_rate"] <= 1e-1 and 0 <= metrics["dropout"] <= 0.3
+        assert metrics["hidden_layers"] in ([8], [16, 8]) and metrics["epochs_completed"] == 4
+        assert f"_h{'-'.join(map(str, metrics['hidden_layers']))}_" in name
+    with open(out / "comparison_iris.csv", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 4
+    assert sorted(float(row["best_val_accuracy"]) for row in rows) == sorted(
+        max(metrics["history"]["val_accuracy"]) for metrics in trials.values())
+    assert (out / "study.journal").stat().st_size > 0
+    assert printed.count("] t") == 4 and "best so far: trial" in printed
+
+
+def test_a_trial_is_the_run_made_alone_with_its_values(search, tmp_path):
+    out, printed = search
+    line = next(line for line in printed.splitlines() if line.startswith("Best trial"))
+    tokens = shlex.split(line.split("alone it is: python Main.py ", 1)[1])
+    folder = next(token for token in tokens if token.startswith("--output_dir=")).split("=", 1)[1]
+    tokens = [token for token in tokens if not token.startswith("--output_dir=")]
+    alone = run_main(*tokens, "--output_dir", tmp_path / "alone")
+    assert alone.returncode == 0, alone.stderr
+    trial = json.loads((out / os.path.basename(folder) / "iris" / "metrics.json").read_text())
+    made = json.loads((tmp_path / "alone" / "iris" / "metrics.json").read_text())
+    assert trial["history"] == made["history"] and trial["test_loss"] == made["test_loss"]
+    assert min(trial["history"]["val_loss"]) == pytest.approx(
+        float(line.split("val_loss ")[1].split(";")[0]), abs=5e-5)
+
+
+def test_one_job_at_a_time_draws_the_same_trials_and_numbers_again(tmp_path):
+    runs = []
+    for copy in ("first", "second"):
+        result = run_main(*SEARCH, "--jobs", "1", "--output_dir", tmp_path / copy)
+        assert result.returncode == 0, result.stderr
+        runs.append(trials_of(tmp_path / copy))
+    assert list(runs[0]) == list(runs[1])
+    for name in runs[0]:
+        assert runs[0][name]["history"] == runs[1][name]["history"]
+        assert runs[0][name]["learning_rate"] == runs[1][name]["learning_rate"]
