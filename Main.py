@@ -77,7 +77,7 @@ from mlp.process import (
 )
 from mlp.record import CSV, STUCK, RunSettings, check_loaded
 from mlp.saved_models import use_saved_model
-from mlp.search import run_search
+from mlp.search import run_search, trial_of_run
 
 
 def main(argv=None):
@@ -190,13 +190,15 @@ def train_one(task, stop_flag):
 
     # --- callbacks: what runs between the steps, each one job
     stateful = [EarlyStopping(settings.patience)] if settings.patience else []
+    report_to_trial, trial = trial_of_run()  # (a search's trial reports to its study)
     saver = checkpoint.Checkpoint(os.path.join(folder, checkpoint.FILE_NAME), dataset, settings,
                                   stateful, threads.count)
     records, health = report.LiveRecords(folder, dataset, settings), LayerHealth(dataset.X_val)
     augment = [Augment(dataset.image_shape, settings.augment_pixels)] if settings.augment else []
     callbacks = [LearningRateScheduler(settings.lr_schedule), *augment, PrintProgress(), health,
                  StuckAtChance(dataset.X_val, dataset.y_val, dataset.n_classes), *stateful,
-                 saver, records, StopOnRequest(stop_flag)]
+                 saver, records, *([report_to_trial] if report_to_trial else []),
+                 StopOnRequest(stop_flag)]
     resume_from = checkpoint.restore(saver.path, task.plan, model, optimizer, task.rng, stateful,
                                      dataset.title) if resuming else None
     remove_stale_temporaries(folder)
@@ -214,7 +216,7 @@ def train_one(task, stop_flag):
     train_seconds = time.perf_counter() - started + earlier_seconds
     costs = {"checkpoint_and_records_seconds": saver.seconds + records.seconds,
              "layer_health_seconds": health.seconds,
-             "augment_seconds": augment[0].seconds if augment else 0.0}
+             "augment_seconds": augment[0].seconds if augment else 0.0, **trial}
     return finish(task, model, result, train_seconds, costs, threads)
 
 

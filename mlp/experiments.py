@@ -70,6 +70,7 @@ class Job:
     folder: str
     tokens: list
     command: object = field(default=None, repr=False)  # the tokens parsed, as the run reads them
+    environment: dict = field(default_factory=dict)  # added to its process's (a search's trial)
     process: Optional[subprocess.Popen] = None
     started: float = 0.0
     seconds: float = 0.0
@@ -269,7 +270,8 @@ def start(job, resume):
     command = [sys.executable, MAIN, *job.tokens, *(["--resume"] if again else [])]
     job.process = subprocess.Popen(command, stdout=job.log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                   env={**os.environ, PARENT_ENVIRONMENT: str(os.getpid())})
+                                   env={**os.environ, **job.environment,
+                                        PARENT_ENVIRONMENT: str(os.getpid())})
 
 
 def say_ended(job, ended, total, waiting, running, width, extra=""):

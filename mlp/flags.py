@@ -257,6 +257,13 @@ def add_mode_flags(parser):
                               f"{', '.join('--' + name for name in RANGES)}) and the values "
                               "given; the learning rate, the batch size and a weight decay "
                               "whose LOW is above 0 are drawn on a log scale")
+    from mlp.search import PRUNERS  # (here: mlp.search imports this module)
+
+    several.add_argument("--pruner", choices=PRUNERS, default="hyperband",
+                         help="with --trials, what stops a trial that falls behind, from each "
+                              "epoch's validation loss: " + "; ".join(
+                                  f"{name}: {' '.join(prune.__doc__.split())}"
+                                  for name, prune in PRUNERS.items()))
     several.add_argument("--jobs", type=flag_type(whole(1)), default=None,
                          help="runs of an experiment trained at once (default: one per core, "
                               "each with one BLAS thread, as many as memory allows)")
@@ -378,6 +385,7 @@ class Command:
     varied: dict = None         # {training flag: its several values} (an experiment)
     jobs: Optional[int] = None
     trials: Optional[int] = None    # a search's budget of trials
+    pruner: str = "hyperband"       # a search's pruner, a key of search.PRUNERS
     compare: Optional[list] = None
     model: Optional[str] = None
     evaluate: bool = False
@@ -403,7 +411,7 @@ def command_of(args):
                                   for field in fields(TrainingFlags)}),
         data_files={kind: getattr(args, data_file_flag(kind)[2:]) for kind in (*DATASETS, CSV)},
         output_dir=args.output_dir, resume=args.resume, varied=args.varied, jobs=args.jobs,
-        trials=args.trials,
+        trials=args.trials, pruner=args.pruner,
         compare=args.compare, model=args.model, evaluate=args.evaluate, predict=args.predict,
         tokens=tuple(args.tokens), given_flags=frozenset(args.given_flags))
 
@@ -447,6 +455,9 @@ def parse_args(argv=None):
         parser.error(f"argument --trials: nothing to choose; expected a range LOW..HIGH (of "
                      f"{', '.join('--' + name for name in RANGES)}) or several values of a "
                      f"training flag")
+    if args.trials and len(args.datasets) > 1:
+        parser.error(f"argument --trials: a search trains one data set, and {len(args.datasets)} "
+                     f"are named ({', '.join(args.datasets)}); expected --datasets with one")
     return command_of(args)
 
 
@@ -501,6 +512,7 @@ MODES = {
 ACTS_ONLY = {
     ("--jobs", None): (lambda args: args.varied,
                        " for one run; expected several values of a training flag (an experiment)"),
+    ("--pruner", None): (lambda args: args.trials, " without --trials (a search)"),
     ("--augment_pixels", None): (lambda args: args.augment, " without --augment"),
     ("--datasets", None): (lambda args: args.csv is None,
                            " with --csv, which trains on the CSV alone"),

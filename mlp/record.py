@@ -35,9 +35,10 @@ def data_file_flag(kind):
 # Every status a run's record may hold: Model.fit's own (COMPLETED, STOPPED_EARLY, DIVERGED,
 # INTERRUPTED) and the package's, each with whether the run finished (nothing left to resume).
 STUCK = "stuck_at_chance"   # callbacks.StuckAtChance stopped a network that cannot learn
+PRUNED = "pruned"           # a search's pruner stopped a trial that fell behind
 RUNNING = "running"         # the live record of a run still training, or killed while it was
 UNKNOWN = "unknown"         # a model file of a version that did not keep how its run ended
-STATUSES = {COMPLETED: True, STOPPED_EARLY: True, DIVERGED: True, STUCK: True,
+STATUSES = {COMPLETED: True, STOPPED_EARLY: True, DIVERGED: True, STUCK: True, PRUNED: True,
             INTERRUPTED: False, RUNNING: False, UNKNOWN: False}
 FINISHED = tuple(status for status, finished in STATUSES.items() if finished)
 
@@ -296,7 +297,7 @@ RESULT_FIELDS = {
     "blas_threads_seconds_per_batch": OBJECT, "blas_threads_trial_seconds": SECONDS,
     "expected_calibration_error": number(0, 1), "per_class": OBJECT,
     "confusion_matrix": list_of(list_of(whole(0))), "calibration": OBJECT,
-    "stuck_at_chance": SWITCH, "chance": OBJECT,
+    "stuck_at_chance": SWITCH, "chance": OBJECT, "study": TEXT, "trial": whole(0),
 }
 RECORD_FIELDS = {**SETTING_FIELDS, **FIT_FIELDS, **RESULT_FIELDS}
 REQUIRED = (*SETTING_FIELDS.keys() - {"target"}, "dataset", "status", "history",

@@ -35,10 +35,82 @@ from mlp.experiments import (
 )
 from mlp.files import make_folder, save_text, say, set_aside
 from mlp.flags import Range, parse_args
-from mlp.record import setting_text
+from mlp.record import PRUNED, setting_text
+from Model import Callback
 
 JOURNAL = "study.journal"   # in OUTPUT_DIR: the study, as Optuna's journal file
 STUDY = "search"
+# Set by a search in each trial's environment: where its study is and which trial it is (JSON).
+TRIAL_ENVIRONMENT = "MAIN_PY_TRIAL"
+
+
+def hyperband(max_epochs):
+    """Optuna's HyperbandPruner: brackets of trials, each stopping the worst two thirds of its
+    trials at each of its rungs (1, 3, 9 epochs and on, up to max_epochs)"""
+    import optuna
+
+    return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs,
+                                          reduction_factor=3)
+
+
+def median(max_epochs):
+    """Optuna's MedianPruner: stops a trial whose best validation loss so far is worse than the
+    median of the trials before it at that epoch (from the sixth trial and the second epoch)"""
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+
+
+def no_pruning(max_epochs):
+    """every trial trains all its epochs"""
+    import optuna
+
+    return optuna.pruners.NopPruner()
+
+
+# The pruners --pruner chooses among: {name: (the pruner for trials of up to max_epochs, what it
+# does)}.
+PRUNERS = {"hyperband": hyperband, "median": median, "none": no_pruning}
+
+
+class ReportToTrial(Callback):
+    """A trial's run reports each epoch's validation loss to its trial and stops, PRUNED, when
+    the search's pruner says it has fallen behind. Synchronous: the report is stored before
+    the run asks, so a pruned trial stops at the same epoch whenever the same trials came
+    before it."""
+
+    def __init__(self, trial):
+        self.trial = trial
+
+    def on_epoch_end(self, run, logs):
+        self.trial.report(logs["val_loss"], run.epoch)
+        if run.epoch < run.epochs and self.trial.should_prune():
+            return PRUNED
+        return None
+
+
+def trial_of_run():
+    """(the ReportToTrial callback, the record's study and trial entries) of a run a search
+    started (TRIAL_ENVIRONMENT), else (None, {})."""
+    text = os.environ.get(TRIAL_ENVIRONMENT)
+    if not text:
+        return None, {}
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec = json.loads(text)
+    study = optuna.load_study(study_name=spec["study"], storage=storage_of(spec["storage"]),
+                              pruner=PRUNERS[spec["pruner"]](spec["max_epochs"]))
+    return (ReportToTrial(optuna.trial.Trial(study, spec["trial_id"])),
+            {"study": spec["study"], "trial": spec["number"]})
+
+
+def storage_of(where):
+    """The Optuna storage of where: {"journal": a journal file's path}."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(where["journal"]))
 
 
 def distribution(values):
@@ -65,8 +137,8 @@ class Trials:
     """The trials still to run, each asked of the study when a process is free for it (len():
     how many are left; pop(0): the next trial's Job)."""
 
-    def __init__(self, study, command, base):
-        self.study, self.command, self.base = study, command, base
+    def __init__(self, study, command, base, where):
+        self.study, self.command, self.base, self.where = study, command, base, where
         self.distributions = {name: distribution(values)
                               for name, values in command.varied.items()}
         self.choices = {name: {setting_text(value, exact=True): value for value in values}
@@ -90,16 +162,23 @@ class Trials:
         self.left -= 1
         self.asked[folder] = trial
         self.tokens[folder] = tokens + [f"--output_dir={folder}"]
-        return Job(values, folder, self.tokens[folder], parse_args(tokens))
+        spec = {"storage": self.where, "study": STUDY, "trial_id": trial._trial_id,
+                "number": trial.number, "pruner": self.command.pruner,
+                "max_epochs": most_epochs(self.command)}
+        return Job(values, folder, self.tokens[folder], parse_args(tokens),
+                   environment={TRIAL_ENVIRONMENT: json.dumps(spec)})
 
     def tell(self, job):
-        """Tell the study how the job's trial ended: its lowest validation loss, or failed."""
+        """Tell the study how the job's trial ended: its lowest validation loss, pruned, or
+        failed."""
         import optuna
 
         trial = self.asked[job.folder]
-        losses = [loss for path in metrics_files(job.folder) for loss in
-                  read_run(path).history["val_loss"]] if job.returncode == 0 else []
-        if losses and all(map(math.isfinite, losses)):
+        runs = [read_run(path) for path in metrics_files(job.folder)] if job.returncode == 0 else []
+        losses = [loss for run in runs for loss in run.history["val_loss"]]
+        if any(run.status == PRUNED for run in runs):
+            self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        elif losses and all(map(math.isfinite, losses)):
             self.study.tell(trial, min(losses))
         else:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -113,16 +192,21 @@ class Trials:
         return f"; best so far: trial {best.number}, val_loss {best.value:.4f}"
 
 
-def open_study(command):
-    """A new study in OUTPUT_DIR's journal file, its TPE sampler seeded by --seed."""
+def open_study(command, where):
+    """A new study at where (storage_of), its TPE sampler seeded by --seed, its pruner the one
+    --pruner names."""
     import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per trial is ours to print
-    storage = JournalStorage(JournalFileBackend(os.path.join(command.output_dir, JOURNAL)))
-    return optuna.create_study(storage=storage, study_name=STUDY, direction="minimize",
-                               sampler=optuna.samplers.TPESampler(seed=command.training.seed))
+    return optuna.create_study(storage=storage_of(where), study_name=STUDY, direction="minimize",
+                               sampler=optuna.samplers.TPESampler(seed=command.training.seed),
+                               pruner=PRUNERS[command.pruner](most_epochs(command)))
+
+
+def most_epochs(command):
+    """The most epochs a trial may train: the pruner's last rung."""
+    epochs = command.varied.get("epochs", [command.training.epochs])
+    return int(max(value.high if isinstance(value, Range) else value for value in epochs))
 
 
 def prepare_folder(command):
@@ -164,7 +248,8 @@ def run_search(command):
     say(f"Search: {command.trials} trials ({drawn}) drawn by Optuna's TPE sampler in "
         f"{command.output_dir}, {width} at a time; each trial's printout is in its folder's "
         f"log.txt")
-    trials = Trials(open_study(command), command, base)
+    where = {"journal": os.path.abspath(os.path.join(command.output_dir, JOURNAL))}
+    trials = Trials(open_study(command, where), command, base, where)
     stop = Stopper()
     with stop:
         run_jobs(trials, width, stop, False, on_end=trials.tell)

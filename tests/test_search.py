@@ -35,6 +35,10 @@ SEARCH = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--dropout", "0
                                                          "whole number of at least 1"),
     (["--learning_rate", "1e-3..1e-1", "--trials", "2", "--resume"],
      "argument --resume: a search is not resumed yet"),
+    (["--learning_rate", "0.1", "0.01", "--pruner", "median"],
+     "argument --pruner: does nothing without --trials"),
+    (["--datasets", "iris", "mnist", "--learning_rate", "1e-3..1e-1", "--trials", "2"],
+     "argument --trials: a search trains one data set, and 2 are named (iris, mnist)"),
 ])
 def test_a_bad_range_or_budget_is_one_line_and_writes_nothing(capsys, tmp_path, flags, expected):
     result = run_in_process(capsys, "--datasets", "iris", *flags, "--output_dir", tmp_path / "out")
@@ -66,7 +70,8 @@ def test_each_trial_is_a_run_in_its_folder_and_the_table_has_a_row_each(search):
     assert sorted(name.split("_")[0] for name in trials) == ["t0", "t1", "t2", "t3"]
     for name, metrics in trials.items():
         assert 1e-3 <= metrics["learning_rate"] <= 1e-1 and 0 <= metrics["dropout"] <= 0.3
-        assert metrics["hidden_layers"] in ([8], [16, 8]) and metrics["epochs_completed"] == 4
+        assert metrics["hidden_layers"] in ([8], [16, 8])
+        assert metrics["epochs_completed"] == 4 or metrics["status"] == "pruned"
         assert f"_h{'-'.join(map(str, metrics['hidden_layers']))}_" in name
     with open(out / "comparison_iris.csv", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
@@ -102,3 +107,31 @@ def test_one_job_at_a_time_draws_the_same_trials_and_numbers_again(tmp_path):
     for name in runs[0]:
         assert runs[0][name]["history"] == runs[1][name]["history"]
         assert runs[0][name]["learning_rate"] == runs[1][name]["learning_rate"]
+
+
+def test_a_wide_range_prunes_trials_that_keep_their_epochs_and_equal_their_run_alone(tmp_path):
+    out = tmp_path / "wide"
+    result = run_main("--datasets", "iris", "--learning_rate", "1e-5..1", "--hidden_layers", "[8]",
+                      "--epochs", "9", "--trials", "8", "--jobs", "1", "--output_dir", out)
+    assert result.returncode == 0, result.stderr  # pruned is not failed
+    trials = trials_of(out)
+    pruned = {name: metrics for name, metrics in trials.items() if metrics["status"] == "pruned"}
+    assert pruned and len(pruned) < len(trials)
+    for name, metrics in trials.items():
+        assert (metrics["study"], metrics["trial"]) == ("search", int(name.split("_")[0][1:]))
+        epochs = metrics["epochs_completed"]
+        assert len(metrics["history"]["val_loss"]) == epochs
+        assert epochs < 9 if name in pruned else epochs == 9
+        assert not (out / name / "iris" / "checkpoint.npz").exists()
+    assert result.stdout.count("(pruned)") >= len(pruned)
+    with open(out / "comparison_iris.csv", encoding="utf-8") as stream:
+        statuses = [row["status"] for row in csv.DictReader(stream)]
+    assert statuses.count("pruned") == len(pruned)
+    name, metrics = next(iter(pruned.items()))
+    alone = run_main("--datasets", "iris", "--hidden_layers", "[8]", "--epochs", "9",
+                     "--threads=1", f"--learning_rate={metrics['learning_rate']!r}",
+                     "--output_dir", tmp_path / "alone")
+    assert alone.returncode == 0, alone.stderr
+    made = json.loads((tmp_path / "alone" / "iris" / "metrics.json").read_text())
+    for key, values in metrics["history"].items():  # over the epochs the trial finished
+        assert made["history"][key][:len(values)] == values, key
