@@ -264,6 +264,13 @@ def add_mode_flags(parser):
                               "epoch's validation loss: " + "; ".join(
                                   f"{name}: {' '.join(prune.__doc__.split())}"
                                   for name, prune in PRUNERS.items()))
+    several.add_argument("--storage", default=None, metavar="URL",
+                         help="with --trials, keep the study in this database (such as "
+                              "postgresql+psycopg://USER@HOST/DATABASE) instead of a journal file "
+                              "in OUTPUT_DIR: the same command on several machines, each with its "
+                              "own --output_dir, shares the study and its --trials")
+    several.add_argument("--study", default="search", metavar="NAME",
+                         help="with --storage, the study's name in the database")
     several.add_argument("--jobs", type=flag_type(whole(1)), default=None,
                          help="runs of an experiment trained at once (default: one per core, "
                               "each with one BLAS thread, as many as memory allows)")
@@ -386,6 +393,8 @@ class Command:
     jobs: Optional[int] = None
     trials: Optional[int] = None    # a search's budget of trials
     pruner: str = "hyperband"       # a search's pruner, a key of search.PRUNERS
+    storage: Optional[str] = None   # a shared search's database URL (it may hold a password)
+    study: str = "search"           # the study's name in it
     compare: Optional[list] = None
     model: Optional[str] = None
     evaluate: bool = False
@@ -411,7 +420,7 @@ def command_of(args):
                                   for field in fields(TrainingFlags)}),
         data_files={kind: getattr(args, data_file_flag(kind)[2:]) for kind in (*DATASETS, CSV)},
         output_dir=args.output_dir, resume=args.resume, varied=args.varied, jobs=args.jobs,
-        trials=args.trials, pruner=args.pruner,
+        trials=args.trials, pruner=args.pruner, storage=args.storage, study=args.study,
         compare=args.compare, model=args.model, evaluate=args.evaluate, predict=args.predict,
         tokens=tuple(args.tokens), given_flags=frozenset(args.given_flags))
 
@@ -512,7 +521,9 @@ MODES = {
 ACTS_ONLY = {
     ("--jobs", None): (lambda args: args.varied,
                        " for one run; expected several values of a training flag (an experiment)"),
-    ("--pruner", None): (lambda args: args.trials, " without --trials (a search)"),
+    **{(flag, None): (lambda args: args.trials, " without --trials (a search)")
+       for flag in ("--pruner", "--storage")},
+    ("--study", None): (lambda args: args.storage, " without --storage (a shared search)"),
     ("--augment_pixels", None): (lambda args: args.augment, " without --augment"),
     ("--datasets", None): (lambda args: args.csv is None,
                            " with --csv, which trains on the CSV alone"),

@@ -17,13 +17,16 @@ depends on which runs finish first. The runs are compared at the end as an
 experiment's are.
 """
 
+import contextlib
 import json
 import math
 import os
+import random
 import shlex
+import time
 
 from mlp.comparison import compare_and_report, find_runs, metrics_files, read_run
-from mlp.errors import EXIT_FAILED, EXIT_SIGNAL, DataError
+from mlp.errors import EXIT_FAILED, EXIT_SIGNAL, DataError, UserError
 from mlp.experiments import (
     MARKER,
     SHORT,
@@ -106,11 +109,67 @@ def trial_of_run():
 
 
 def storage_of(where):
-    """The Optuna storage of where: {"journal": a journal file's path}."""
-    from optuna.storages import JournalStorage
+    """The Optuna storage of where: {"journal": a journal file's path}, or {"url": a database
+    URL} (a server that does not answer within CONNECT_SECONDS is given up on)."""
+    from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
 
-    return JournalStorage(JournalFileBackend(where["journal"]))
+    if "journal" in where:
+        return JournalStorage(JournalFileBackend(where["journal"]))
+    url = where["url"]
+    connect = {"connect_timeout": CONNECT_SECONDS} if url.startswith("postgresql") else {}
+    return RDBStorage(url, engine_kwargs={"connect_args": connect}, skip_table_creation=False)
+
+
+CONNECT_SECONDS = 10
+
+
+def masked(url):
+    """A database URL as it may be shown: its password as ***, as SQLAlchemy renders it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the URL given"
+
+
+def open_storage(where):
+    """storage_of(where) for a URL, or UserError in one line naming what is wrong with it (the
+    password never shown): not a URL, no driver for it, a server that does not answer."""
+    from sqlalchemy.exc import (
+        ArgumentError,
+        IntegrityError,
+        NoSuchModuleError,
+        OperationalError,
+        ProgrammingError,
+        SQLAlchemyError,
+    )
+
+    shown = masked(where["url"])
+    try:
+        for attempt in range(3):
+            try:
+                return storage_of(where)
+            except (IntegrityError, ProgrammingError):  # another worker made the tables just now
+                if attempt == 2:
+                    raise
+                time.sleep(0.5 + random.random())
+    except (NoSuchModuleError, ModuleNotFoundError, ImportError) as error:  # (an ArgumentError)
+        raise UserError(f"argument --storage: no driver for {shown} ({error}); expected "
+                        f"postgresql+psycopg:// with psycopg installed") from None
+    except (ArgumentError, ValueError):
+        raise UserError(f"argument --storage: {shown} is not a database URL; expected one such "
+                        f"as postgresql+psycopg://USER@HOST/DATABASE") from None
+    except OperationalError as error:
+        reason = " ".join(str(error.orig or error).split()).replace(where["url"], shown)
+        raise UserError(f"argument --storage: {shown} did not answer within "
+                        f"{CONNECT_SECONDS} s or refused ({reason[:200]}); expected a running "
+                        f"database server") from None
+    except SQLAlchemyError as error:
+        raise UserError(f"argument --storage: {shown}: {type(error).__name__}; expected a "
+                        f"database Optuna can store a study in") from None
 
 
 def distribution(values):
@@ -137,32 +196,39 @@ class Trials:
     """The trials still to run, each asked of the study when a process is free for it (len():
     how many are left; pop(0): the next trial's Job)."""
 
-    def __init__(self, study, command, base, where):
+    def __init__(self, study, command, base, where, storage):
         self.study, self.command, self.base, self.where = study, command, base, where
+        self.storage = storage
         self.distributions = {name: distribution(values)
                               for name, values in command.varied.items()}
         self.choices = {name: {setting_text(value, exact=True): value for value in values}
                         for name, values in command.varied.items()
                         if not isinstance(values[0], Range)}
-        self.left = command.trials
         self.asked = {}     # folder: the trial
         self.tokens = {}    # folder: the trial's command, as a user would type it alone
+        self.failed = 0     # trials of this process whose run failed
 
     def __len__(self):
-        return self.left
+        """The trials still to ask: the budget less every trial of the study (a shared study's
+        other workers' too)."""
+        return max(0, self.command.trials - len(self.study.get_trials(deepcopy=False)))
 
     def pop(self, index=0):
-        trial = self.study.ask(self.distributions)
+        """The next trial's Job, or None when the budget is spent (another worker of a shared
+        study asked the last)."""
+        with one_asker(self.storage, self.command.study):
+            if not len(self):
+                return None
+            trial = self.study.ask(self.distributions)
         values = {name: self.choices[name][drawn] if name in self.choices else drawn
                   for name, drawn in trial.params.items()}
         tokens = self.base + [f"--{name}={setting_text(value, exact=True)}"
                               for name, value in values.items()]
         folder = os.path.join(self.command.output_dir, f"t{trial.number}_" + "_".join(
             SHORT[name] + folder_text(name, value) for name, value in values.items()))
-        self.left -= 1
         self.asked[folder] = trial
         self.tokens[folder] = tokens + [f"--output_dir={folder}"]
-        spec = {"storage": self.where, "study": STUDY, "trial_id": trial._trial_id,
+        spec = {"storage": self.where, "study": self.command.study, "trial_id": trial._trial_id,
                 "number": trial.number, "pruner": self.command.pruner,
                 "max_epochs": most_epochs(self.command)}
         return Job(values, folder, self.tokens[folder], parse_args(tokens),
@@ -182,6 +248,7 @@ class Trials:
             self.study.tell(trial, min(losses))
         else:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self.failed += 1
         return self.best_so_far()
 
     def best_so_far(self):
@@ -192,15 +259,58 @@ class Trials:
         return f"; best so far: trial {best.number}, val_loss {best.value:.4f}"
 
 
-def open_study(command, where):
-    """A new study at where (storage_of), its TPE sampler seeded by --seed, its pruner the one
-    --pruner names."""
+@contextlib.contextmanager
+def one_asker(storage, name):
+    """Within it, no other worker of a study shared in PostgreSQL counts or asks trials (an
+    advisory lock keyed by the study's name), so that two workers with --trials 10 make 10
+    trials, not 11. A journal file has one asker already: the search's own process."""
+    engine = getattr(storage, "engine", None)
+    if engine is None or engine.dialect.name != "postgresql":
+        yield
+        return
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": name})
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"),
+                               {"name": name})
+
+
+def open_study(command, where, storage):
+    """The study --study names at where (a new one, or, in a database, the one other workers
+    share), its TPE sampler seeded by --seed, its pruner the one --pruner names; UserError when
+    a study of that name searches anything else."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per trial is ours to print
-    return optuna.create_study(storage=storage_of(where), study_name=STUDY, direction="minimize",
-                               sampler=optuna.samplers.TPESampler(seed=command.training.seed),
-                               pruner=PRUNERS[command.pruner](most_epochs(command)))
+    study = optuna.create_study(storage=storage, study_name=command.study, direction="minimize",
+                                sampler=optuna.samplers.TPESampler(seed=command.training.seed),
+                                pruner=PRUNERS[command.pruner](most_epochs(command)),
+                                load_if_exists=True)
+    searched = definition(command)
+    if study.user_attrs.get("search") is None:
+        study.set_user_attr("search", searched)
+    elif study.user_attrs["search"] != searched:
+        shown = masked(where["url"]) if "url" in where else where["journal"]
+        raise UserError(f"argument --study: the study {command.study!r} in {shown} searches "
+                        f"{study.user_attrs['search']}, not {searched}; expected the same "
+                        f"flags as its other workers, or another --study")
+    return study
+
+
+def definition(command):
+    """What a search searches, as a text every worker of a shared study must agree on: the
+    command's tokens without its own folder, jobs and storage, and its budget and pruner."""
+    tokens = without_flags(list(command.tokens), OWN_FLAGS)
+    return " ".join(tokens + [f"--trials={command.trials}", f"--pruner={command.pruner}"])
+
+
+# The flags of the search itself, which its trials' commands leave out.
+OWN_FLAGS = {"--output_dir", "--jobs", "--resume", "--trials", "--pruner", "--storage",
+             "--study"}
 
 
 def most_epochs(command):
@@ -230,8 +340,7 @@ def run_search(command):
     """Run the trials of a search, a few at once; compare them; return the exit status (0 when
     every trial finished, 1 when one failed, 130/143/129 when stopped)."""
     names = list(command.varied)
-    base = without_flags(list(command.tokens), {"--" + name for name in names}
-                         | {"--output_dir", "--jobs", "--resume", "--trials"})
+    base = without_flags(list(command.tokens), {"--" + name for name in names} | OWN_FLAGS)
     if "--threads" not in command.given_flags:
         base.append("--threads=1")
     probe = [Job({}, command.output_dir, base, parse_args(without_flags(base, {"--hidden_layers"})
@@ -240,16 +349,24 @@ def run_search(command):
                              command.varied["hidden_layers"]]
                             if "hidden_layers" in command.varied else ["[256, 64]"])]
     width = choose_jobs(command.jobs, command.training.threads, probe * command.trials)
+    if command.storage:
+        where = {"url": command.storage}
+        storage = open_storage(where)
+        study = open_study(command, where, storage)  # (refused before OUTPUT_DIR is touched)
     moved = prepare_folder(command)
     if moved:
         say(f"The earlier experiment in {command.output_dir} was moved to {moved}")
+    if not command.storage:
+        where = {"journal": os.path.abspath(os.path.join(command.output_dir, JOURNAL))}
+        storage = storage_of(where)
+        study = open_study(command, where, storage)
     drawn = ", ".join(f"--{name} {values[0]}" if isinstance(values[0], Range)
                       else f"--{name} x{len(values)}" for name, values in command.varied.items())
-    say(f"Search: {command.trials} trials ({drawn}) drawn by Optuna's TPE sampler in "
-        f"{command.output_dir}, {width} at a time; each trial's printout is in its folder's "
-        f"log.txt")
-    where = {"journal": os.path.abspath(os.path.join(command.output_dir, JOURNAL))}
-    trials = Trials(open_study(command, where), command, base, where)
+    say(f"Search: {command.trials} trials ({drawn}) drawn by Optuna's TPE sampler, study "
+        f"{command.study!r} in {masked(command.storage) if command.storage else JOURNAL}; "
+        f"{width} at a time here, in {command.output_dir}; each trial's printout is in its "
+        f"folder's log.txt")
+    trials = Trials(study, command, base, where, storage)
     stop = Stopper()
     with stop:
         run_jobs(trials, width, stop, False, on_end=trials.tell)
@@ -261,8 +378,7 @@ def run_search(command):
     if stop.signal_number:
         say(f"Stopped after {len(ended)} of {command.trials} trials started.")
         return EXIT_SIGNAL[stop.signal_number]
-    failed = [trial for trial in trials.study.trials if trial.state.name == "FAIL"]
-    return EXIT_FAILED if failed else 0
+    return EXIT_FAILED if trials.failed else 0
 
 
 def say_best(trials):
@@ -271,7 +387,11 @@ def say_best(trials):
         best = trials.study.best_trial
     except ValueError:
         return
-    folder = next(folder for folder, trial in trials.asked.items()
-                  if trial.number == best.number)
+    folder = next((folder for folder, trial in trials.asked.items()
+                   if trial.number == best.number), None)
+    if folder is None:  # another worker's
+        say(f"Best trial by validation loss: trial {best.number} (another worker's), val_loss "
+            f"{best.value:.4f}, values {best.params}")
+        return
     say(f"Best trial by validation loss: {os.path.basename(folder)}, val_loss {best.value:.4f}; "
         f"alone it is: python Main.py {shlex.join(trials.tokens[folder])}")

@@ -1,4 +1,9 @@
+import glob
 import os
+import pwd
+import shutil
+import subprocess
+import tempfile
 
 # One BLAS thread in every test and every process a test starts, set before numpy loads: runs
 # that are compared number for number must train at the same thread count (the count changes
@@ -55,3 +60,41 @@ def data(tmp_path_factory):
     """MNIST-like images for helpers.RUN: 600 training and 100 test images."""
     folder = tmp_path_factory.mktemp("data")
     return make_mnist_like(folder / "mnist.npz", n_train=600, n_test=100)
+
+
+def postgres_programs():
+    """(initdb, pg_ctl) of PostgreSQL: on the PATH, or where Debian's packages put them."""
+    for folder in [None, *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]:
+        initdb, pg_ctl = (shutil.which(name, path=folder) for name in ("initdb", "pg_ctl"))
+        if initdb and pg_ctl:
+            return initdb, pg_ctl
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The URL of a throwaway PostgreSQL server, started once for the session on a socket in a
+    temporary folder (no TCP port) and removed after. PostgreSQL refuses to run as root: as
+    root it runs as the postgres user."""
+    programs = postgres_programs()
+    if programs is None:
+        pytest.skip("PostgreSQL's initdb and pg_ctl are not installed (.ci/run installs them)")
+    initdb, pg_ctl = programs
+    folder = tempfile.mkdtemp(prefix="pg-")  # short: a socket's path has at most 107 bytes
+    as_user = []
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data = os.path.join(folder, "data")
+    subprocess.run([*as_user, initdb, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+                   check=True, capture_output=True, timeout=120)
+    subprocess.run([*as_user, pg_ctl, "-D", data, "-l", os.path.join(folder, "log"), "-w", "-o",
+                    f"-k {folder} -c listen_addresses='' -c fsync=off", "start"],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        yield f"postgresql+psycopg://postgres@/postgres?host={folder}"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"],
+                       capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -6,10 +6,12 @@ import csv
 import json
 import os
 import shlex
+import subprocess
+import sys
 
 import pytest
 
-from helpers import assert_one_line_error, run_in_process, run_main
+from helpers import MAIN, assert_one_line_error, run_in_process, run_main
 
 SEARCH = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--dropout", "0..0.3",
           "--hidden_layers", "[8]", "[16,", "8]", "--epochs", "4", "--trials", "4")
@@ -135,3 +137,72 @@ def test_a_wide_range_prunes_trials_that_keep_their_epochs_and_equal_their_run_a
     made = json.loads((tmp_path / "alone" / "iris" / "metrics.json").read_text())
     for key, values in metrics["history"].items():  # over the epochs the trial finished
         assert made["history"][key][:len(values)] == values, key
+
+
+# ------------------------------------------------------------------ a study shared in PostgreSQL
+
+SHARED = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--hidden_layers", "[8]",
+          "--epochs", "3", "--trials", "10", "--jobs", "1")
+
+
+def with_password(url, password):
+    """url (postgresql+psycopg://postgres@/...) with a password for its user."""
+    return url.replace("postgres@", f"postgres:{password}@", 1)
+
+
+def test_two_workers_sharing_a_study_make_its_trials_once_each(postgres, tmp_path):
+    url = with_password(postgres, "s3cret-pw")
+    workers = [subprocess.Popen([sys.executable, MAIN, *SHARED, "--storage", url, "--study",
+                                 "shared", "--output_dir", str(tmp_path / name)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for name in ("one", "two")]
+    printed = [worker.communicate(timeout=300) for worker in workers]
+    for worker, (out, err) in zip(workers, printed):
+        assert worker.returncode == 0, err
+    numbers = [int(name.split("_")[0][1:]) for name in (*os.listdir(tmp_path / "one"),
+                                                        *os.listdir(tmp_path / "two"))
+               if name.startswith("t")]
+    assert sorted(numbers) == list(range(10))  # ten in all, none twice
+    assert all(os.listdir(tmp_path / name) for name in ("one", "two"))  # both took some
+    import optuna
+
+    study = optuna.load_study(study_name="shared", storage=postgres)
+    assert len(study.trials) == 10
+    compared = run_main("--compare", tmp_path / "one", tmp_path / "two",
+                        "--output_dir", tmp_path / "both")
+    assert compared.returncode == 0, compared.stderr
+    with open(tmp_path / "both" / "comparison_iris.csv", encoding="utf-8") as stream:
+        assert len(list(csv.DictReader(stream))) == 10
+    everything = "".join(out + err for out, err in printed) + compared.stdout
+    for folder, _, names in os.walk(tmp_path):
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as stream:
+                assert b"s3cret-pw" not in stream.read(), os.path.join(folder, name)
+    assert "s3cret-pw" not in everything and "postgres:***@" in everything
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("not a url", "argument --storage: the URL given is not a database URL"),
+    ("postgresql+nosuchdriver://u:pw@localhost/db", "argument --storage: no driver for "
+                                                    "postgresql+nosuchdriver://u:***@localhost/db"),
+    ("postgresql+psycopg://u:pw@127.0.0.1:1/db", "argument --storage: "
+                                                 "postgresql+psycopg://u:***@127.0.0.1:1/db did "
+                                                 "not answer within 10 s or refused"),
+])
+def test_a_wrong_url_or_a_server_that_does_not_answer_is_one_line(capsys, tmp_path, url,
+                                                                     expected):
+    result = run_in_process(capsys, *SHARED, "--storage", url, "--output_dir", tmp_path / "out")
+    line = assert_one_line_error(result, expected)
+    assert ":pw@" not in line and not (tmp_path / "out").exists()
+
+
+def test_a_study_of_that_name_with_other_ranges_is_refused(capsys, postgres, tmp_path):
+    first = run_in_process(capsys, *SHARED[:-4], "--trials", "1", "--storage", postgres,
+                           "--study", "other", "--output_dir", tmp_path / "first")
+    assert first.returncode == 0, first.stderr
+    result = run_in_process(capsys, *SHARED[:-4], "--trials", "1", "--dropout", "0..0.2",
+                            "--storage", postgres, "--study", "other",
+                            "--output_dir", tmp_path / "second")
+    assert_one_line_error(result, "argument --study: the study 'other' in", "expected the same "
+                                  "flags as its other workers, or another --study")
+    assert not (tmp_path / "second").exists()
