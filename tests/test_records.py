@@ -223,3 +223,15 @@ def test_checkpoints_of_earlier_versions_resume_to_the_uninterrupted_run(tmp_pat
     with np.load(tmp_path / "resumed" / "iris" / "model.npz") as a, \
             np.load(tmp_path / "whole" / "iris" / "model.npz") as b:
         assert all(np.array_equal(a[name], b[name]) for name in a.files if name != "record")
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("layers", [1, 2], "a list of texts"),
+    ("gradient_norm", [[1.0]], "a list of one number (or null) per layer for each finished epoch"),
+    ("saturation", "none", "a list of one number (or null) per layer for each finished epoch"),
+])
+def test_a_layer_health_entry_set_wrong_is_named(records, tmp_path, name, value, expected):
+    damaged = json.loads((records / "done" / "iris" / "metrics.json").read_text())
+    damaged["layer_health"][name] = value
+    assert (f"field 'layer_health.{name}' is {json.dumps(value)}; expected {expected})"
+            in read_damaged(damaged, tmp_path))
