@@ -36,7 +36,7 @@ from mlp.experiments import (
     run_jobs,
     without_flags,
 )
-from mlp.files import make_folder, save_text, say, set_aside
+from mlp.files import make_folder, save_text, say, set_aside, write_atomically
 from mlp.flags import Range, parse_args
 from mlp.record import PRUNED, setting_text
 from Model import Callback
@@ -373,12 +373,67 @@ def run_search(command):
     ended = list(trials.asked)
     with_runs = [folder for folder in ended if metrics_files(folder)]
     if with_runs and not stop.signal_number:
-        compare_and_report(find_runs(with_runs), command.output_dir)
+        runs = find_runs(with_runs)
+        compare_and_report(runs, command.output_dir)
+        written = save_pictures(trials.study, runs[0].title, command.output_dir)
+        if written:
+            say(f"Optuna's pictures of the study: {', '.join(written)}")
         say_best(trials)
     if stop.signal_number:
         say(f"Stopped after {len(ended)} of {command.trials} trials started.")
         return EXIT_SIGNAL[stop.signal_number]
     return EXIT_FAILED if trials.failed else 0
+
+
+# Optuna's own pictures of a study: {file in OUTPUT_DIR: (its function in
+# optuna.visualization.matplotlib, what the title says, the value axis's label)}.
+PICTURES = {"search_history.png": ("plot_optimization_history", "each trial's lowest validation "
+                                   "loss, and the best so far", "lowest validation loss"),
+            "search_parallel.png": ("plot_parallel_coordinate", "each trial's values, coloured "
+                                    "by its lowest validation loss", None),
+            "search_importance.png": ("plot_param_importances", "how much each flag mattered "
+                                      "(fANOVA)", None)}
+
+
+def draw_study(study, title):
+    """{file name: matplotlib Figure} of Optuna's pictures of the study's finished trials (those
+    it can draw yet: the importances need two), each titled with title and what it shows."""
+    import warnings
+
+    from optuna.visualization import matplotlib as pictures
+
+    drawn = {}
+    every = study.get_trials(deepcopy=False)
+    finished = [trial for trial in every if trial.state.name == "COMPLETE"]
+    for name, (function, words, value_label) in PICTURES.items():
+        if not finished or (name == "search_importance.png" and len(finished) < 2):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna marks these functions experimental
+            axes = getattr(pictures, function)(study, target_name="lowest validation loss")
+        figure = axes.figure
+        axes.set_title(f"{title}: {words}\n{len(finished)} finished trials of {len(every)} (the "
+                       f"pruned not drawn), study {study.study_name!r}", fontsize=11)
+        if value_label:
+            axes.set_ylabel(value_label)
+        figure.set_size_inches(10, 5)
+        figure.tight_layout()
+        drawn[name] = figure
+    return drawn
+
+
+def save_pictures(study, title, output_dir):
+    """Write Optuna's pictures of the study into output_dir; the names written."""
+    from matplotlib import pyplot
+
+    written = []
+    for name, figure in draw_study(study, title).items():
+        path = os.path.join(output_dir, name)
+        write_atomically(path, lambda stream, figure=figure: figure.savefig(stream, format="png",
+                                                                           dpi=120))
+        pyplot.close(figure)  # (Optuna draws with pyplot)
+        written.append(path)
+    return written
 
 
 def say_best(trials):

@@ -206,3 +206,27 @@ def test_a_study_of_that_name_with_other_ranges_is_refused(capsys, postgres, tmp
     assert_one_line_error(result, "argument --study: the study 'other' in", "expected the same "
                                   "flags as its other workers, or another --study")
     assert not (tmp_path / "second").exists()
+
+
+def test_optunas_pictures_of_the_study_are_titled_and_labelled(search):
+    out, printed = search
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from mlp.search import PICTURES, draw_study
+
+    study = optuna.load_study(study_name="search",
+                              storage=JournalStorage(JournalFileBackend(str(out / "study.journal"))))
+    finished = sum(trial.state.name == "COMPLETE" for trial in study.trials)
+    figures = draw_study(study, "Iris")
+    assert set(figures) == set(PICTURES) if finished >= 2 else set(figures) <= set(PICTURES)
+    for name, figure in figures.items():
+        title = figure.axes[0].get_title()
+        assert title.startswith(f"Iris: {PICTURES[name][1]}\n{finished} finished trials of 4")
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    history = figures["search_history.png"].axes[0]
+    assert (history.get_xlabel(), history.get_ylabel()) == ("Trial", "lowest validation loss")
+    scales = {axes.get_ylabel(): axes.get_yscale() for axes in
+              figures["search_parallel.png"].axes}
+    assert "log" in scales.values()  # the learning rate, drawn on a log scale
