@@ -244,6 +244,8 @@ def run_jobs(jobs, width, stop, resume, on_end=None):
     while waiting or running:
         while waiting and len(running) < width and not stop.signal_number:
             job = waiting.pop(0)
+            if job is None:  # (a search whose last trial another worker took)
+                break
             start(job, resume)
             running.append(job)
         time.sleep(0.05)

@@ -204,29 +204,55 @@ class Trials:
         self.choices = {name: {setting_text(value, exact=True): value for value in values}
                         for name, values in command.varied.items()
                         if not isinstance(values[0], Range)}
-        self.asked = {}     # folder: the trial
+        self.asked = {}     # folder: the trial's number
         self.tokens = {}    # folder: the trial's command, as a user would type it alone
         self.failed = 0     # trials of this process whose run failed
+        self.again = []     # the Jobs of trials whose process died, to run again (--resume)
+        self._counted = (0.0, 0)
 
     def __len__(self):
-        """The trials still to ask: the budget less every trial of the study (a shared study's
-        other workers' too)."""
-        return max(0, self.command.trials - len(self.study.get_trials(deepcopy=False)))
+        """The trials still to run: those to run again, and the budget less every trial of the
+        study (a shared study's other workers' too; counted at most once a second)."""
+        checked, count = self._counted
+        if time.monotonic() - checked > 1.0:
+            count = len(self.study.get_trials(deepcopy=False))
+            self._counted = (time.monotonic(), count)
+        return len(self.again) + max(0, self.command.trials - count)
 
     def pop(self, index=0):
         """The next trial's Job, or None when the budget is spent (another worker of a shared
         study asked the last)."""
+        if self.again:
+            return self.again.pop(0)
         with one_asker(self.storage, self.command.study):
+            self._counted = (0.0, 0)
             if not len(self):
                 return None
             trial = self.study.ask(self.distributions)
+        self._counted = (0.0, 0)
+        return self.job_for(trial)
+
+    def run_again(self):
+        """The trials left running by a process of this search that died (their folders are in
+        OUTPUT_DIR), queued to run once more, from their checkpoints: each stays one trial."""
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.state.name == "RUNNING":
+                job = self.job_for(trial)
+                if os.path.isdir(job.folder):
+                    self.again.append(job)
+                else:
+                    del self.asked[job.folder], self.tokens[job.folder]
+        return len(self.again)
+
+    def job_for(self, trial):
+        """The Job of a trial (a Trial just asked, or a FrozenTrial to run again)."""
         values = {name: self.choices[name][drawn] if name in self.choices else drawn
                   for name, drawn in trial.params.items()}
         tokens = self.base + [f"--{name}={setting_text(value, exact=True)}"
                               for name, value in values.items()]
         folder = os.path.join(self.command.output_dir, f"t{trial.number}_" + "_".join(
             SHORT[name] + folder_text(name, value) for name, value in values.items()))
-        self.asked[folder] = trial
+        self.asked[folder] = trial.number
         self.tokens[folder] = tokens + [f"--output_dir={folder}"]
         spec = {"storage": self.where, "study": self.command.study, "trial_id": trial._trial_id,
                 "number": trial.number, "pruner": self.command.pruner,
@@ -240,6 +266,8 @@ class Trials:
         import optuna
 
         trial = self.asked[job.folder]
+        if job.returncode in EXIT_SIGNAL.values():  # stopped: --resume runs it on
+            return ""
         runs = [read_run(path) for path in metrics_files(job.folder)] if job.returncode == 0 else []
         losses = [loss for run in runs for loss in run.history["val_loss"]]
         if any(run.status == PRUNED for run in runs):
@@ -320,12 +348,18 @@ def most_epochs(command):
 
 
 def prepare_folder(command):
-    """Make OUTPUT_DIR ready for a new search: an earlier experiment or search there is moved
-    aside (never written over). Returns where it went."""
+    """Make OUTPUT_DIR ready: for a new search, an earlier experiment or search there is moved
+    aside (never written over); --resume continues the search there. Returns where an earlier
+    one went."""
+    marker = os.path.join(command.output_dir, MARKER)
     if command.resume:
-        raise DataError("argument --resume: a search is not resumed yet; run it again without "
-                        "--resume (an earlier one in OUTPUT_DIR is moved aside)")
-    earlier = os.path.isfile(os.path.join(command.output_dir, MARKER))
+        journal = os.path.join(command.output_dir, JOURNAL)
+        if not os.path.isfile(marker) or not (command.storage or os.path.isfile(journal)):
+            raise DataError(f"argument --resume: nothing to resume: no search in "
+                            f"{command.output_dir} ({MARKER} and {JOURNAL}); run without "
+                            f"--resume to start")
+        return None
+    earlier = os.path.isfile(marker)
     moved = set_aside(command.output_dir)[0] if earlier else None
     make_folder(command.output_dir)
     varied = {name: [str(value) if isinstance(value, Range) else value for value in values]
@@ -367,9 +401,13 @@ def run_search(command):
         f"{width} at a time here, in {command.output_dir}; each trial's printout is in its "
         f"folder's log.txt")
     trials = Trials(study, command, base, where, storage)
+    if command.resume:
+        again = trials.run_again()
+        say(f"Resuming: {len(study.get_trials(deepcopy=False)) - again} trials of the study "
+            f"ended and are kept; {again} whose process died run again from their checkpoints")
     stop = Stopper()
     with stop:
-        run_jobs(trials, width, stop, False, on_end=trials.tell)
+        run_jobs(trials, width, stop, command.resume, on_end=trials.tell)
     ended = list(trials.asked)
     with_runs = [folder for folder in ended if metrics_files(folder)]
     if with_runs and not stop.signal_number:
@@ -442,8 +480,8 @@ def say_best(trials):
         best = trials.study.best_trial
     except ValueError:
         return
-    folder = next((folder for folder, trial in trials.asked.items()
-                   if trial.number == best.number), None)
+    folder = next((folder for folder, number in trials.asked.items()
+                   if number == best.number), None)
     if folder is None:  # another worker's
         say(f"Best trial by validation loss: trial {best.number} (another worker's), val_loss "
             f"{best.value:.4f}, values {best.params}")

@@ -5,9 +5,11 @@ same trials and gives the same numbers again."""
 import csv
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -36,7 +38,7 @@ SEARCH = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--dropout", "0
     (["--learning_rate", "1e-3..1e-1", "--trials", "0"], "argument --trials: '0': expected a "
                                                          "whole number of at least 1"),
     (["--learning_rate", "1e-3..1e-1", "--trials", "2", "--resume"],
-     "argument --resume: a search is not resumed yet"),
+     "argument --resume: nothing to resume: no search in"),
     (["--learning_rate", "0.1", "0.01", "--pruner", "median"],
      "argument --pruner: does nothing without --trials"),
     (["--datasets", "iris", "mnist", "--learning_rate", "1e-3..1e-1", "--trials", "2"],
@@ -216,8 +218,8 @@ def test_optunas_pictures_of_the_study_are_titled_and_labelled(search):
 
     from mlp.search import PICTURES, draw_study
 
-    study = optuna.load_study(study_name="search",
-                              storage=JournalStorage(JournalFileBackend(str(out / "study.journal"))))
+    journal = JournalFileBackend(str(out / "study.journal"))
+    study = optuna.load_study(study_name="search", storage=JournalStorage(journal))
     finished = sum(trial.state.name == "COMPLETE" for trial in study.trials)
     figures = draw_study(study, "Iris")
     assert set(figures) == set(PICTURES) if finished >= 2 else set(figures) <= set(PICTURES)
@@ -230,3 +232,41 @@ def test_optunas_pictures_of_the_study_are_titled_and_labelled(search):
     scales = {axes.get_ylabel(): axes.get_yscale() for axes in
               figures["search_parallel.png"].axes}
     assert "log" in scales.values()  # the learning rate, drawn on a log scale
+
+
+def test_a_search_killed_with_sigkill_resumes_with_every_trial_counted_once(tmp_path):
+    out = tmp_path / "out"
+    flags = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--hidden_layers", "[8]",
+             "--epochs", "200", "--trials", "2", "--jobs", "1", "--pruner", "none")
+    process = subprocess.Popen([sys.executable, MAIN, *flags, "--output_dir", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    logs = []
+    while not any(re.search(r"epoch +5/200", log.read_text()) for log in logs):
+        assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+        time.sleep(0.05)
+        logs = list(out.glob("t*/log.txt"))
+    process.kill()  # SIGKILL: its running trial ends with it, its checkpoint kept
+    process.communicate(timeout=60)
+    [killed] = [log.parent for log in logs]
+    deadline = time.monotonic() + 30
+    while not (killed / "iris" / "checkpoint.npz").exists() or "interrupted" not in (
+            killed / "iris" / "metrics.json").read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    resumed = run_main(*flags, "--output_dir", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "1 whose process died run again from their checkpoints" in resumed.stdout
+    assert "resuming after epoch" in (killed / "log.txt").read_text()
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    journal = JournalFileBackend(str(out / "study.journal"))
+    study = optuna.load_study(study_name="search", storage=JournalStorage(journal))
+    assert sorted(trial.number for trial in study.trials) == [0, 1]
+    assert all(trial.state.name == "COMPLETE" for trial in study.trials)
+    trials = trials_of(out)
+    assert len(trials) == 2 and all(m["epochs_completed"] == 200 for m in trials.values())
+    number = int(killed.name.split("_")[0][1:])
+    assert study.trials[number].value == min(trials[killed.name]["history"]["val_loss"])
