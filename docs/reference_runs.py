@@ -14,6 +14,7 @@ documented command with seed 0 are copied to docs/results/. About 15 minutes on
     python docs/reference_runs.py --only profile  # only benchmarks/profile_step.py
     python docs/reference_runs.py --only experiment  # only README's experiment
     python docs/reference_runs.py --only parallel  # only benchmarks/bench_parallel.py
+    python docs/reference_runs.py --only pruning   # only benchmarks/bench_pruning.py
     python docs/reference_runs.py --only fill     # no runs: rewrite the pages from the file
 
 Every page marks what it quotes: <!-- results:NAME --> ... <!-- /results -->, and NAME is
@@ -126,6 +127,17 @@ def parallel():
             return json.load(stream)
 
 
+def pruning():
+    """benchmarks/bench_pruning.py: the same MNIST search with each pruner."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "pruning.json")
+        subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_pruning.py"),
+                        "--trials", "16", "--epochs", "9", "--json", path],
+                       check=True, env=quiet_environment())
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+
+
 def benchmark():
     """benchmarks/bench_epoch.py's table: the project and PyTorch at every thread count."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -217,6 +229,18 @@ def render(results):
             f"{statistics.median(run['together_seconds']):.1f} s against "
             f"{statistics.median(run['alone_seconds']):.1f} s, whole commands, on "
             f"{run['machine']['cores']} cores)")
+    if "pruning" in results:
+        run = results["pruning"]
+        none = run["pruners"]["none"]
+        shown["pruning_table"] = "\n".join(
+            [f"`{run['command']} --pruner PRUNER` ({run['machine']['cores']} cores, "
+             f"{run['machine']['machine']}):", "",
+             "| pruner | epochs trained | share of no pruning | trials pruned | best validation "
+             "accuracy | minutes |", "|---|---|---|---|---|---|"]
+            + [f"| {name} | {entry['epochs_trained']} | "
+               f"{entry['epochs_trained'] / none['epochs_trained']:.0%} | {entry['pruned']} of "
+               f"{run['trials']} | {entry['best_val_accuracy']:.4f} | "
+               f"{entry['seconds'] / 60:.1f} |" for name, entry in run["pruners"].items()])
     if "many_cores" in results:
         many = results["many_cores"]
         shown["many_cores_table"] = "\n".join(
@@ -345,10 +369,10 @@ def main():
     parser.add_argument("--skip_benchmark", action="store_true",
                         help="keep the benchmark of the results file as it is")
     parser.add_argument("--only", choices=("benchmark", "profile", "experiment", "parallel",
-                                            "fill"),
-                        help="benchmark, profile, experiment or parallel: rerun only that; fill: "
-                             "rerun nothing, only rewrite the pages' results blocks from "
-                             "docs/results.json")
+                                            "pruning", "fill"),
+                        help="benchmark, profile, experiment, parallel or pruning: rerun only "
+                             "that; fill: rerun nothing, only rewrite the pages' results blocks "
+                             "from docs/results.json")
     args = parser.parse_args()
     earlier = {}
     if os.path.exists(RESULTS):
@@ -364,13 +388,15 @@ def main():
         results = dict(earlier, experiment=experiment())
     elif args.only == "parallel":
         results = dict(earlier, parallel=parallel())
+    elif args.only == "pruning":
+        results = dict(earlier, pruning=pruning())
     else:
         results = reference_runs(args.skip_benchmark)
         results["profile"] = profile()
         results["experiment"] = experiment()
         if args.skip_benchmark and "benchmark" in earlier:
             results["benchmark"] = earlier["benchmark"]
-        for kept in ("many_cores", "mutation", "pythons", "parallel"):  # measured apart; kept
+        for kept in ("many_cores", "mutation", "pythons", "parallel", "pruning"):  # measured apart
             if kept in earlier:
                 results[kept] = earlier[kept]
     with open(RESULTS, "w", encoding="utf-8") as stream:

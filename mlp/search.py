@@ -3,18 +3,22 @@
     python Main.py --datasets iris --learning_rate 1e-3..1e-1 --dropout 0..0.3 \
         --hidden_layers [8] [16, 8] --trials 8 --output_dir search
 
-A search is an experiment whose combinations Optuna chooses: its TPE sampler,
+A search is an experiment whose combinations Optuna chooses; Optuna's sampler,
+pruners and storages do the work, and nothing here replaces them. Its TPE sampler,
 seeded by --seed, draws each trial's values from the ranges (LOW..HIGH) and the
 values given, learning from the trials that ended. Each trial is the command a
 user could type alone with the values drawn, in its own folder and process,
 exactly as an experiment's runs (mlp.experiments starts and watches them); its
-objective is the lowest validation loss of its epochs. The study lives in a
-journal file in OUTPUT_DIR (Optuna's JournalStorage: several processes, no
-server). With --jobs 1 a trial is drawn once the one before has ended, so the
-same command draws the same trials again; with several jobs, a trial is drawn
-while others still train, from what has ended so far, so which values come when
-depends on which runs finish first. The runs are compared at the end as an
-experiment's are.
+objective is the lowest validation loss of its epochs. The run learns that it is
+a trial from its environment (TRIAL_ENVIRONMENT) and reports each epoch's
+validation loss to it, and stops, pruned, when the pruner says (ReportToTrial);
+nothing else in it changes. The study lives in a journal file in OUTPUT_DIR
+(Optuna's JournalStorage: several processes, no server), or in a database that
+several machines share (--storage). With --jobs 1 a trial is drawn once the one
+before has ended, so the same command draws the same trials again; with several
+jobs, a trial is drawn while others still train, from what has ended so far, so
+which values come when depends on which runs finish first. The runs are compared
+at the end as an experiment's are, and Optuna draws its own pictures of the study.
 """
 
 import contextlib
@@ -42,7 +46,6 @@ from mlp.record import PRUNED, setting_text
 from Model import Callback
 
 JOURNAL = "study.journal"   # in OUTPUT_DIR: the study, as Optuna's journal file
-STUDY = "search"
 # Set by a search in each trial's environment: where its study is and which trial it is (JSON).
 TRIAL_ENVIRONMENT = "MAIN_PY_TRIAL"
 
@@ -364,8 +367,8 @@ def prepare_folder(command):
     make_folder(command.output_dir)
     varied = {name: [str(value) if isinstance(value, Range) else value for value in values]
               for name, values in command.varied.items()}
-    save_text(json.dumps({"varied": varied, "trials": command.trials, "study": STUDY,
-                          "journal": JOURNAL}, indent=2) + "\n",
+    save_text(json.dumps({"varied": varied, "trials": command.trials, "study": command.study,
+                          "journal": None if command.storage else JOURNAL}, indent=2) + "\n",
               os.path.join(command.output_dir, MARKER))
     return moved
 
