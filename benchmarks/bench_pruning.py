@@ -21,7 +21,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PRUNERS = ("none", "hyperband", "median")
+PRUNERS = ("none", "hyperband", "asha", "median")
 
 
 def search(pruner, args, folder):
@@ -54,6 +54,7 @@ def main():
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=9)
     parser.add_argument("--mnist_path", default=None)
+    parser.add_argument("--pruners", nargs="+", default=list(PRUNERS), choices=PRUNERS)
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args()
     results = {"machine": {"machine": platform.machine(), "cores": os.cpu_count(),
@@ -63,7 +64,7 @@ def main():
                    and flag != "--mnist_path"),
                "trials": args.trials, "epochs": args.epochs, "pruners": {}}
     with tempfile.TemporaryDirectory() as folder:
-        for pruner in PRUNERS:
+        for pruner in args.pruners:
             seconds, trials = search(pruner, args, folder)
             results["pruners"][pruner] = {
                 "seconds": seconds,

@@ -67,6 +67,14 @@ def median(max_epochs):
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
 
 
+def successive_halving(max_epochs):
+    """Optuna's SuccessiveHalvingPruner (asynchronous, ASHA): one bracket, keeping the best
+    third of the trials at each rung (1, 3, 9 epochs and on)"""
+    import optuna
+
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+
+
 def no_pruning(max_epochs):
     """every trial trains all its epochs"""
     import optuna
@@ -76,7 +84,8 @@ def no_pruning(max_epochs):
 
 # The pruners --pruner chooses among: {name: (the pruner for trials of up to max_epochs, what it
 # does)}.
-PRUNERS = {"hyperband": hyperband, "median": median, "none": no_pruning}
+PRUNERS = {"hyperband": hyperband, "asha": successive_halving, "median": median,
+           "none": no_pruning}
 
 
 class ReportToTrial(Callback):

@@ -499,3 +499,11 @@ def test_the_same_data_file_by_another_path_resumes(capsys, tmp_path, monkeypatc
                             "--output_dir", "here", "--resume")
     assert result.returncode == 0, result.stderr
     assert "Iris: resuming after epoch 1" in result.stdout
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_named_data_set_is_read_in_the_dtype_asked_for(dtype):
+    from mlp.datasets import DATASETS, load_dataset
+
+    iris = load_dataset("iris", DATASETS["iris"].default_path, None, 0.1, 0, np.dtype(dtype))
+    assert {iris.X_train.dtype, iris.X_val.dtype, iris.X_test.dtype} == {np.dtype(dtype)}

@@ -104,7 +104,8 @@ def test_a_trial_is_the_run_made_alone_with_its_values(search, tmp_path):
 def test_one_job_at_a_time_draws_the_same_trials_and_numbers_again(tmp_path):
     runs = []
     for copy in ("first", "second"):
-        result = run_main(*SEARCH, "--jobs", "1", "--output_dir", tmp_path / copy)
+        result = run_main(*SEARCH[:-4], "--epochs", "2", "--trials", "3", "--jobs", "1",
+                          "--output_dir", tmp_path / copy)
         assert result.returncode == 0, result.stderr
         runs.append(trials_of(tmp_path / copy))
     assert list(runs[0]) == list(runs[1])
@@ -144,7 +145,7 @@ def test_a_wide_range_prunes_trials_that_keep_their_epochs_and_equal_their_run_a
 # ------------------------------------------------------------------ a study shared in PostgreSQL
 
 SHARED = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--hidden_layers", "[8]",
-          "--epochs", "3", "--trials", "10", "--jobs", "1")
+          "--epochs", "1", "--trials", "10", "--jobs", "1")
 
 
 def with_password(url, password):
