@@ -6,7 +6,7 @@ script counts the epochs its trials trained, the trials it pruned, and the best 
 accuracy it found. A pruner earns its place when it trains far fewer epochs and finds about
 as good a network as the search without one.
 
-    python benchmarks/bench_pruning.py --trials 16 --epochs 9 [--json FILE]
+    python benchmarks/bench_pruning.py --trials 16 --epochs 27 --batch_size 128 [--json FILE]
 
 MNIST comes from --mnist_path, or Keras's cache as Main.py finds it.
 """
@@ -44,7 +44,8 @@ def search(pruner, args, folder):
 def command(args):
     """The search's flags, but for its pruner and folder."""
     return ["--datasets", "mnist", *(["--mnist_path", args.mnist_path] if args.mnist_path else []),
-            "--hidden_layers", "[64]", "--batch_size", "64", "--learning_rate", "1e-4..1e-1",
+            "--hidden_layers", "[64]", "--batch_size", str(args.batch_size),
+            "--learning_rate", "1e-4..1e-1",
             "--dropout", "0..0.5", "--epochs", str(args.epochs), "--trials", str(args.trials),
             "--jobs", "1", "--threads", "1", "--seed", "0"]
 
@@ -52,7 +53,8 @@ def command(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=9)
+    parser.add_argument("--epochs", type=int, default=27)
+    parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--mnist_path", default=None)
     parser.add_argument("--pruners", nargs="+", default=list(PRUNERS), choices=PRUNERS)
     parser.add_argument("--json", default=None, help="also write the results to this file")

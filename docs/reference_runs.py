@@ -24,6 +24,7 @@ one of everything_shown(); --only fill rewrites those blocks, and the test compa
 import argparse
 import csv
 import json
+import math
 import os
 import platform
 import shutil
@@ -132,7 +133,8 @@ def pruning():
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "pruning.json")
         subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_pruning.py"),
-                        "--trials", "16", "--epochs", "9", "--json", path],
+                        "--trials", "16", "--epochs", "27", "--batch_size", "128", "--json",
+                        path],
                        check=True, env=quiet_environment())
         with open(path, encoding="utf-8") as stream:
             return json.load(stream)
@@ -241,6 +243,21 @@ def render(results):
                f"{entry['epochs_trained'] / none['epochs_trained']:.0%} | {entry['pruned']} of "
                f"{run['trials']} | {entry['best_val_accuracy']:.4f} | "
                f"{entry['seconds'] / 60:.1f} |" for name, entry in run["pruners"].items()])
+    if "mutation_sample" in results:
+        sample = results["mutation_sample"]
+        detected = sample["killed"] + sample["killed_by_later_tests"]
+        changing = sample["sampled"] - sample["equivalent"]
+        low, high = wilson(detected, changing)
+        shown["mutation_sample"] = (
+            f"A random sample of {sample['sampled']} of the {sample['population']:,} mutants "
+            f"{sample['tool']} makes of {', '.join(sample['files'])}, each run against the "
+            f"tests without the slow ones (on {sample['machine']}): {sample['killed']} killed, "
+            f"{sample['sampled'] - sample['killed']} survived. Of the survivors, "
+            f"{sample['killed_by_later_tests']} are killed by tests written after the run "
+            f"(each checked by applying the mutant by hand), {sample['equivalent']} are "
+            f"equivalent, and {changing - detected} change behaviour no test sees: "
+            f"**{detected / changing:.1%} of the {changing} that change behaviour** (95% "
+            f"interval {low:.1%} to {high:.1%}, Wilson's)")
     if "many_cores" in results:
         many = results["many_cores"]
         shown["many_cores_table"] = "\n".join(
@@ -301,6 +318,15 @@ def tuning_table(name):
                      + (f" {row['augment_pixels']} |" if pixels else "")
                      + f" {row['mean_val_loss']:.4f} | {row['mean_val_accuracy']:.4f} |")
     return "\n".join(lines)
+
+
+def wilson(successes, trials, z=1.96):
+    """The Wilson score interval (low, high) of a proportion of successes in trials."""
+    share = successes / trials
+    centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
+    spread = z * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) / (
+        1 + z * z / trials)
+    return centre - spread, centre + spread
 
 
 def everything_shown():
@@ -396,7 +422,8 @@ def main():
         results["experiment"] = experiment()
         if args.skip_benchmark and "benchmark" in earlier:
             results["benchmark"] = earlier["benchmark"]
-        for kept in ("many_cores", "mutation", "pythons", "parallel", "pruning"):  # measured apart
+        for kept in ("many_cores", "mutation", "mutation_sample", "pythons", "parallel",
+                     "pruning"):  # measured apart; kept
             if kept in earlier:
                 results[kept] = earlier[kept]
     with open(RESULTS, "w", encoding="utf-8") as stream:

@@ -507,3 +507,11 @@ def test_a_named_data_set_is_read_in_the_dtype_asked_for(dtype):
 
     iris = load_dataset("iris", DATASETS["iris"].default_path, None, 0.1, 0, np.dtype(dtype))
     assert {iris.X_train.dtype, iris.X_val.dtype, iris.X_test.dtype} == {np.dtype(dtype)}
+
+
+def test_two_images_of_one_class_split_one_and_one():
+    from mlp.datasets import split_images
+
+    train, val = split_images(np.zeros((2, 28, 28), np.uint8), np.array([3, 3]), 0.5,
+                              np.random.default_rng(0), "two.npz")
+    assert (len(train), len(val)) == (1, 1) and set(train) | set(val) == {0, 1}
