@@ -238,11 +238,11 @@ def render(results):
             [f"`{run['command']} --pruner PRUNER` ({run['machine']['cores']} cores, "
              f"{run['machine']['machine']}):", "",
              "| pruner | epochs trained | share of no pruning | trials pruned | best validation "
-             "accuracy | minutes |", "|---|---|---|---|---|---|"]
+             "accuracy |", "|---|---|---|---|---|"]
             + [f"| {name} | {entry['epochs_trained']} | "
                f"{entry['epochs_trained'] / none['epochs_trained']:.0%} | {entry['pruned']} of "
-               f"{run['trials']} | {entry['best_val_accuracy']:.4f} | "
-               f"{entry['seconds'] / 60:.1f} |" for name, entry in run["pruners"].items()])
+               f"{run['trials']} | {entry['best_val_accuracy']:.4f} |"
+               for name, entry in run["pruners"].items()])
     if "mutation_sample" in results:
         sample = results["mutation_sample"]
         detected = sample["killed"] + sample["killed_by_later_tests"]
