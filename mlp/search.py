@@ -25,7 +25,6 @@ import contextlib
 import json
 import math
 import os
-import random
 import shlex
 import time
 
@@ -167,7 +166,7 @@ def open_storage(where):
             except (IntegrityError, ProgrammingError):  # another worker made the tables just now
                 if attempt == 2:
                     raise
-                time.sleep(0.5 + random.random())
+                time.sleep(0.5 * (attempt + 1))
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as error:  # (an ArgumentError)
         raise UserError(f"argument --storage: no driver for {shown} ({error}); expected "
                         f"postgresql+psycopg:// with psycopg installed") from None
