@@ -235,10 +235,17 @@ class Trials:
         study asked the last)."""
         if self.again:
             return self.again.pop(0)
+        import optuna
+
         with one_asker(self.storage, self.command.study):
             self._counted = (0.0, 0)
             if not len(self):
                 return None
+            # The sampler of each trial is seeded by --seed and the trials the study holds: the
+            # same draws again for the same command, and none repeated by a resumed search or by
+            # another worker of a shared study (each asks under the lock, at another count).
+            held = self._counted[1]
+            self.study.sampler = optuna.samplers.TPESampler(seed=self.command.training.seed + held)
             trial = self.study.ask(self.distributions)
         self._counted = (0.0, 0)
         return self.job_for(trial)
@@ -320,13 +327,12 @@ def one_asker(storage, name):
 
 def open_study(command, where, storage):
     """The study --study names at where (a new one, or, in a database, the one other workers
-    share), its TPE sampler seeded by --seed, its pruner the one --pruner names; UserError when
-    a study of that name searches anything else."""
+    share), its pruner the one --pruner names (its sampler is set for each trial: Trials.pop);
+    UserError when a study of that name searches anything else."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per trial is ours to print
     study = optuna.create_study(storage=storage, study_name=command.study, direction="minimize",
-                                sampler=optuna.samplers.TPESampler(seed=command.training.seed),
                                 pruner=PRUNERS[command.pruner](most_epochs(command)),
                                 load_if_exists=True)
     searched = definition(command)
