@@ -515,3 +515,26 @@ def test_two_images_of_one_class_split_one_and_one():
     train, val = split_images(np.zeros((2, 28, 28), np.uint8), np.array([3, 3]), 0.5,
                               np.random.default_rng(0), "two.npz")
     assert (len(train), len(val)) == (1, 1) and set(train) | set(val) == {0, 1}
+
+
+def test_pixels_from_0_to_255_are_accepted_and_256_refused():
+    from mlp.datasets import check_pixels
+
+    check_pixels("ok.npz", np.array([[0, 255]], np.int16), "x_train has")
+    with pytest.raises(DataError, match=r"x_train has pixel values from 0 to 256; expected 0 to "
+                                        r"255"):
+        check_pixels("high.npz", np.array([[0, 256]], np.int16), "x_train has")
+
+
+def test_a_headerless_tables_column_is_named_by_its_place():
+    import pandas as pd
+
+    from mlp.datasets import feature_values
+
+    with pytest.raises(DataError, match=r"t.csv: column 2 is not numeric \(it holds 'x'\)"):
+        feature_values(pd.DataFrame([[1.0, "x"], [2.0, "y"]]), "t.csv")
+
+
+def test_a_csv_runs_record_names_its_file_as_given(trained):
+    metrics = json.loads((trained["results"] / "blobs" / "metrics.json").read_text())
+    assert metrics["source"] == str(trained["blobs"])
