@@ -245,7 +245,8 @@ def render(results):
                for name, entry in run["pruners"].items()])
     if "mutation_sample" in results:
         sample = results["mutation_sample"]
-        detected = sample["killed"] + sample["killed_by_later_tests"]
+        detected = (sample["killed"] + sample["killed_by_slow_tests"]
+                    + sample["killed_by_later_tests"])
         changing = sample["sampled"] - sample["equivalent"]
         low, high = wilson(detected, changing)
         shown["mutation_sample"] = (
@@ -253,7 +254,8 @@ def render(results):
             f"{sample['tool']} makes of {', '.join(sample['files'])}, each run against the "
             f"tests without the slow ones (on {sample['machine']}): {sample['killed']} killed, "
             f"{sample['sampled'] - sample['killed']} survived. Of the survivors, "
-            f"{sample['killed_by_later_tests']} are killed by tests written after the run "
+            f"{sample['killed_by_slow_tests']} is killed by the slow tests, "
+            f"{sample['killed_by_later_tests']} by tests written after the run "
             f"(each checked by applying the mutant by hand), {sample['equivalent']} are "
             f"equivalent, and {changing - detected} change behaviour no test sees: "
             f"**{detected / changing:.1%} of the {changing} that change behaviour** (95% "
