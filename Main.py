@@ -6,7 +6,7 @@ For each data set it prints one line per epoch, then writes the plots, metrics.j
 model.npz to <output_dir>/<dataset>/. This file is the story of a run: prepare each data
 set's run, build, fit, finish. The network is Model.py (with HiddenLayer.py and
 OutputLayer.py); every other job, the other modes (--csv, --model, --explain, an
-experiment, --compare...) included, lives in the package mlp/.
+experiment, a search, --compare...) included, lives in the package mlp/.
 """
 
 import os

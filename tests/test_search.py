@@ -104,7 +104,7 @@ def test_a_trial_is_the_run_made_alone_with_its_values(search, tmp_path):
 def test_one_job_at_a_time_draws_the_same_trials_and_numbers_again(tmp_path):
     runs = []
     for copy in ("first", "second"):
-        result = run_main(*SEARCH[:-4], "--epochs", "2", "--trials", "3", "--jobs", "1",
+        result = run_main(*SEARCH[:-4], "--epochs", "2", "--trials", "2", "--jobs", "1",
                           "--output_dir", tmp_path / copy)
         assert result.returncode == 0, result.stderr
         runs.append(trials_of(tmp_path / copy))
@@ -117,7 +117,7 @@ def test_one_job_at_a_time_draws_the_same_trials_and_numbers_again(tmp_path):
 def test_a_wide_range_prunes_trials_that_keep_their_epochs_and_equal_their_run_alone(tmp_path):
     out = tmp_path / "wide"
     result = run_main("--datasets", "iris", "--learning_rate", "1e-5..1", "--hidden_layers", "[8]",
-                      "--epochs", "9", "--trials", "8", "--jobs", "1", "--output_dir", out)
+                      "--epochs", "6", "--trials", "6", "--jobs", "1", "--output_dir", out)
     assert result.returncode == 0, result.stderr  # pruned is not failed
     trials = trials_of(out)
     pruned = {name: metrics for name, metrics in trials.items() if metrics["status"] == "pruned"}
@@ -126,14 +126,14 @@ def test_a_wide_range_prunes_trials_that_keep_their_epochs_and_equal_their_run_a
         assert (metrics["study"], metrics["trial"]) == ("search", int(name.split("_")[0][1:]))
         epochs = metrics["epochs_completed"]
         assert len(metrics["history"]["val_loss"]) == epochs
-        assert epochs < 9 if name in pruned else epochs == 9
+        assert epochs < 6 if name in pruned else epochs == 6
         assert not (out / name / "iris" / "checkpoint.npz").exists()
     assert result.stdout.count("(pruned)") >= len(pruned)
     with open(out / "comparison_iris.csv", encoding="utf-8") as stream:
         statuses = [row["status"] for row in csv.DictReader(stream)]
     assert statuses.count("pruned") == len(pruned)
     name, metrics = next(iter(pruned.items()))
-    alone = run_main("--datasets", "iris", "--hidden_layers", "[8]", "--epochs", "9",
+    alone = run_main("--datasets", "iris", "--hidden_layers", "[8]", "--epochs", "6",
                      "--threads=1", f"--learning_rate={metrics['learning_rate']!r}",
                      "--output_dir", tmp_path / "alone")
     assert alone.returncode == 0, alone.stderr
