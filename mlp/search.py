@@ -467,6 +467,8 @@ def draw_study(study, title):
             warnings.simplefilter("ignore")  # Optuna marks these functions experimental
             axes = getattr(pictures, function)(study, target_name="lowest validation loss")
         figure = axes.figure
+        for side in ("left", "right"):  # (Optuna titles some on the left)
+            axes.set_title("", loc=side)
         axes.set_title(f"{title}: {words}\n{len(finished)} finished trials of {len(every)} (the "
                        f"pruned not drawn), study {study.study_name!r}", fontsize=11)
         if value_label:

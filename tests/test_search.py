@@ -227,6 +227,7 @@ def test_optunas_pictures_of_the_study_are_titled_and_labelled(search):
     for name, figure in figures.items():
         title = figure.axes[0].get_title()
         assert title.startswith(f"Iris: {PICTURES[name][1]}\n{finished} finished trials of 4")
+        assert figure.axes[0].get_title(loc="left") == ""  # (not Optuna's, over ours)
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     history = figures["search_history.png"].axes[0]
     assert (history.get_xlabel(), history.get_ylabel()) == ("Trial", "lowest validation loss")
