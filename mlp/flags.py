@@ -90,10 +90,11 @@ class Range:
         return f"{self.low:g}..{self.high:g}"
 
 
-# The flags that take a range, and whether each is drawn on a log scale (weight decay only when
-# its LOW is above 0) and as whole numbers.
-RANGES = {"learning_rate": (True, False), "weight_decay": (True, False),
-          "dropout": (False, False), "batch_size": (True, True), "epochs": (False, True)}
+# The flags that take a range: whether each is drawn on a log scale (weight decay only when its
+# LOW is above 0) and as whole numbers, and a range of it as an example.
+RANGES = {"learning_rate": (True, False, "1e-4..1e-1"), "weight_decay": (True, False, "1e-5..1e-1"),
+          "dropout": (False, False, "0..0.5"), "batch_size": (True, True, "16..256"),
+          "epochs": (False, True, "5..40")}
 
 
 def range_or(read, name):
@@ -109,14 +110,11 @@ def range_or(read, name):
         if not low < high:
             raise argparse.ArgumentTypeError(
                 f"{text!r}: LOW is not below HIGH; expected a range LOW..HIGH such as "
-                f"{RANGE_EXAMPLES[name]}")
-        log, whole_numbers = RANGES[name]
+                f"{RANGES[name][2]}")
+        log, whole_numbers, _ = RANGES[name]
         return Range(low, high, log and low > 0, whole_numbers)
     return parse
 
-
-RANGE_EXAMPLES = {"learning_rate": "1e-4..1e-1", "weight_decay": "1e-5..1e-1",
-                  "dropout": "0..0.5", "batch_size": "16..256", "epochs": "5..40"}
 
 
 def choices_help(table):
