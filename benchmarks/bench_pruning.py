@@ -6,7 +6,7 @@ script counts the epochs its trials trained, the trials it pruned, and the best 
 accuracy it found. A pruner earns its place when it trains far fewer epochs and finds about
 as good a network as the search without one.
 
-    python benchmarks/bench_pruning.py --trials 16 --epochs 27 --seeds 0 1 2 [--json FILE]
+    python benchmarks/bench_pruning.py --trials 16 --epochs 27 --seeds 0 1 2 3 4 [--json FILE]
 
 MNIST comes from --mnist_path, or Keras's cache as Main.py finds it.
 """
@@ -21,7 +21,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PRUNERS = ("none", "hyperband", "asha", "median")
+PRUNERS = ("none", "asha", "hyperband", "median")
 
 
 def search(pruner, seed, args, folder):
@@ -57,7 +57,7 @@ def main():
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--mnist_path", default=None)
     parser.add_argument("--pruners", nargs="+", default=list(PRUNERS), choices=PRUNERS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4],
                         help="each search's --seed (its sampler's and its runs')")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args()

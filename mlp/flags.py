@@ -255,9 +255,9 @@ def add_mode_flags(parser):
                               f"{', '.join('--' + name for name in RANGES)}) and the values "
                               "given; the learning rate, the batch size and a weight decay "
                               "whose LOW is above 0 are drawn on a log scale")
-    from mlp.search import PRUNERS  # (here: mlp.search imports this module)
+    from mlp.search import DEFAULT_PRUNER, PRUNERS  # (here: mlp.search imports this module)
 
-    several.add_argument("--pruner", choices=PRUNERS, default="hyperband",
+    several.add_argument("--pruner", choices=PRUNERS, default=DEFAULT_PRUNER,
                          help="with --trials, what stops a trial that falls behind, from each "
                               "epoch's validation loss: " + "; ".join(
                                   f"{name}: {' '.join(prune.__doc__.split())}"
@@ -390,7 +390,7 @@ class Command:
     varied: dict = None         # {training flag: its several values} (an experiment)
     jobs: Optional[int] = None
     trials: Optional[int] = None    # a search's budget of trials
-    pruner: str = "hyperband"       # a search's pruner, a key of search.PRUNERS
+    pruner: Optional[str] = None    # a search's pruner, a key of search.PRUNERS
     storage: Optional[str] = None   # a shared search's database URL (it may hold a password)
     study: str = "search"           # the study's name in it
     compare: Optional[list] = None
