@@ -147,7 +147,7 @@ def test_one_bad_value_refuses_the_whole_experiment_with_nothing_written(capsys,
 
 def test_a_stopped_experiment_resumes_to_what_an_uninterrupted_one_gives(tmp_path):
     flags_ = ("--datasets", "iris", "--learning_rate", "0.01", "0.003", "--hidden_layers", "[8]",
-              "--epochs", "200", "--jobs", "1")
+              "--epochs", "60", "--jobs", "1")
     whole = run_main(*flags_, "--output_dir", tmp_path / "whole")
     assert whole.returncode == 0, whole.stderr
     stopped = tmp_path / "stopped"
@@ -155,7 +155,7 @@ def test_a_stopped_experiment_resumes_to_what_an_uninterrupted_one_gives(tmp_pat
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = stopped / "lr0.003" / "log.txt"
     deadline = time.monotonic() + 120
-    while not (log.exists() and "epoch  20/200" in log.read_text()):
+    while not (log.exists() and "epoch 20/60" in log.read_text()):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.01)
     process.send_signal(signal.SIGINT)

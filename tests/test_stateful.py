@@ -242,6 +242,6 @@ class OneOutputFolder(RuleBasedStateMachine):
 
 
 OneOutputFolder.TestCase.settings = settings(
-    settings.default, max_examples=60 if DEEP else 15, stateful_step_count=10 if DEEP else 8,
+    settings.default, max_examples=60 if DEEP else 10, stateful_step_count=10 if DEEP else 8,
     deadline=None, derandomize=not DEEP, database=None)
 TestOneOutputFolder = OneOutputFolder.TestCase
