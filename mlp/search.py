@@ -25,10 +25,11 @@ import contextlib
 import json
 import math
 import os
+import re
 import shlex
 import time
 
-from mlp.comparison import compare_and_report, find_runs, metrics_files, read_run
+from mlp.comparison import compare_and_report, find_runs, metrics_files, plural, read_run
 from mlp.errors import EXIT_FAILED, EXIT_SIGNAL, DataError, UserError
 from mlp.experiments import (
     MARKER,
@@ -253,15 +254,15 @@ class Trials:
         return self.job_for(trial)
 
     def run_again(self):
-        """The trials left running by a process of this search that died (their folders are in
-        OUTPUT_DIR), queued to run once more, from their checkpoints: each stays one trial."""
+        """Take up the study's trials whose folders are in OUTPUT_DIR (--resume): those that
+        ended are this search's (its table and best trial), those left running by a process that
+        died are queued to run once more, from their checkpoints: each stays one trial."""
         for trial in self.study.get_trials(deepcopy=False):
-            if trial.state.name == "RUNNING":
-                job = self.job_for(trial)
-                if os.path.isdir(job.folder):
-                    self.again.append(job)
-                else:
-                    del self.asked[job.folder], self.tokens[job.folder]
+            job = self.job_for(trial)
+            if not os.path.isdir(job.folder):  # another worker's
+                del self.asked[job.folder], self.tokens[job.folder]
+            elif trial.state.name == "RUNNING":
+                self.again.append(job)
         return len(self.again)
 
     def job_for(self, trial):
@@ -338,21 +339,38 @@ def open_study(command, where, storage):
                                 pruner=PRUNERS[command.pruner](most_epochs(command)),
                                 load_if_exists=True)
     searched = definition(command)
+    shown = masked(where["url"]) if "url" in where else where["journal"]
     if study.user_attrs.get("search") is None:
         study.set_user_attr("search", searched)
-    elif study.user_attrs["search"] != searched:
-        shown = masked(where["url"]) if "url" in where else where["journal"]
+    # (a study of an older version also held its budget there: --trials=N)
+    elif re.sub(r" --trials=\d+", "", study.user_attrs["search"]) != searched:
         raise UserError(f"argument --study: the study {command.study!r} in {shown} searches "
                         f"{study.user_attrs['search']}, not {searched}; expected the same "
                         f"flags as its other workers, or another --study")
+    budget = study.user_attrs.get("trials", command.trials)
+    if budget != command.trials and not command.resume:
+        raise UserError(f"argument --trials: the study {command.study!r} in {shown} has a budget "
+                        f"of {plural(budget, 'trial')}, not {command.trials}; expected --trials "
+                        f"{budget}, or --resume to make it {command.trials}")
     return study
+
+
+def set_budget(study, command):
+    """The study's budget (its user attribute "trials") made --trials: a new study's, or one
+    --resume changes (open_study has refused a change without it)."""
+    budget = study.user_attrs.get("trials", command.trials)
+    if budget != command.trials:
+        say(f"The study's budget was {plural(budget, 'trial')}; it is {command.trials} now")
+        write_marker(command)
+    study.set_user_attr("trials", command.trials)
 
 
 def definition(command):
     """What a search searches, as a text every worker of a shared study must agree on: the
-    command's tokens without its own folder, jobs and storage, and its budget and pruner."""
+    command's tokens without its own folder, jobs, storage and budget, and its pruner. (The
+    budget, --trials, is the study's user attribute "trials": --resume may change it.)"""
     tokens = without_flags(list(command.tokens), OWN_FLAGS)
-    return " ".join(tokens + [f"--trials={command.trials}", f"--pruner={command.pruner}"])
+    return " ".join(tokens + [f"--pruner={command.pruner}"])
 
 
 # The flags of the search itself, which its trials' commands leave out.
@@ -381,12 +399,17 @@ def prepare_folder(command):
     earlier = os.path.isfile(marker)
     moved = set_aside(command.output_dir)[0] if earlier else None
     make_folder(command.output_dir)
+    write_marker(command)
+    return moved
+
+
+def write_marker(command):
+    """OUTPUT_DIR's MARKER: what the search varies, its budget, its study and journal."""
     varied = {name: [str(value) if isinstance(value, Range) else value for value in values]
               for name, values in command.varied.items()}
     save_text(json.dumps({"varied": varied, "trials": command.trials, "study": command.study,
                           "journal": None if command.storage else JOURNAL}, indent=2) + "\n",
               os.path.join(command.output_dir, MARKER))
-    return moved
 
 
 def run_search(command):
@@ -413,6 +436,7 @@ def run_search(command):
         where = {"journal": os.path.abspath(os.path.join(command.output_dir, JOURNAL))}
         storage = storage_of(where)
         study = open_study(command, where, storage)
+    set_budget(study, command)
     drawn = ", ".join(f"--{name} {values[0]}" if isinstance(values[0], Range)
                       else f"--{name} x{len(values)}" for name, values in command.varied.items())
     say(f"Search: {command.trials} trials ({drawn}) drawn by Optuna's TPE sampler, study "

@@ -209,6 +209,32 @@ def test_a_study_of_that_name_with_other_ranges_is_refused(capsys, postgres, tmp
     assert_one_line_error(result, "argument --study: the study 'other' in", "expected the same "
                                   "flags as its other workers, or another --study")
     assert not (tmp_path / "second").exists()
+    result = run_in_process(capsys, *SHARED[:-4], "--trials", "2", "--storage", postgres,
+                            "--study", "other", "--output_dir", tmp_path / "second")
+    assert_one_line_error(result, "argument --trials: the study 'other' in", "has a budget of 1 "
+                                  "trial, not 2; expected --trials 1, or --resume to make it 2")
+    assert not (tmp_path / "second").exists()
+
+
+def test_resume_with_a_larger_budget_keeps_the_ended_trials_and_runs_the_rest(tmp_path):
+    out = tmp_path / "out"
+    flags = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--hidden_layers", "[8]",
+             "--epochs", "2", "--jobs", "1", "--output_dir", out)
+    assert run_main(*flags, "--trials", "2").returncode == 0
+    before = {name: (out / name / "iris" / "metrics.json").read_bytes()
+              for name in trials_of(out)}
+    resumed = run_main(*flags, "--trials", "3", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "The study's budget was 2 trials; it is 3 now" in resumed.stdout
+    assert "Resuming: 2 trials of the study ended and are kept" in resumed.stdout
+    after = trials_of(out)
+    assert len(after) == 3 and {name.split("_")[0] for name in after} == {"t0", "t1", "t2"}
+    assert all((out / name / "iris" / "metrics.json").read_bytes() == text
+               for name, text in before.items())
+    rows = (out / "comparison_iris.csv").read_text().splitlines()[1:]
+    assert len(rows) == 3     # the search's table: the trials kept, and the one run now
+    assert "another worker's" not in resumed.stdout
+    assert json.loads((out / "experiment.json").read_text())["trials"] == 3
 
 
 def test_optunas_pictures_of_the_study_are_titled_and_labelled(search):
