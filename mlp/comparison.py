@@ -280,10 +280,19 @@ def compare_and_report(runs, output_dir):
             f"accuracy ({picture}):")
         for line in table_text(rows):
             say(line)
-        best = groups[0]
-        say(f"  best by validation: {best.label()}, val_accuracy "
-            f"{best.mean(lambda run: run.best_val_accuracy):.4f}; its test accuracy "
-            f"{best.mean(lambda run: run.test_accuracy):.4f} is reported, not used to choose")
+        say("  " + best_line(groups[0]))
+
+
+def best_line(best):
+    """The line naming the best setting by validation (the first Group), or saying there is
+    none: no run of it finished an epoch (diverged or stopped in its first)."""
+    accuracy = best.mean(lambda run: run.best_val_accuracy)
+    if math.isnan(accuracy):
+        return "best by validation: none, since no run finished an epoch"
+    test = best.mean(lambda run: run.test_accuracy)
+    tested = (f"its test accuracy {test:.4f} is reported, not used to choose"
+              if not math.isnan(test) else "it has no test accuracy (it did not finish)")
+    return f"best by validation: {best.label()}, val_accuracy {accuracy:.4f}; {tested}"
 
 
 def compare_folders(folders, output_dir):

@@ -465,6 +465,9 @@ def parse_args(argv=None):
     if args.trials and len(args.datasets) > 1:
         parser.error(f"argument --trials: a search trains one data set, and {len(args.datasets)} "
                      f"are named ({', '.join(args.datasets)}); expected --datasets with one")
+    if args.trials and "seed" in args.varied:
+        parser.error(f"argument --seed: a search has one seed, its sampler's and its trials', "
+                     f"and {len(args.varied['seed'])} are given; expected one value")
     return command_of(args)
 
 

@@ -370,6 +370,28 @@ def test_the_legend_says_how_runs_ended_and_names_one_with_no_epoch():
     assert [len(line.get_xdata()) for line in axes.lines] == [4, 3, 0]
 
 
+def test_the_best_setting_is_named_only_where_a_run_finished_an_epoch():
+    def run(rate, epochs, test_accuracy):
+        history = {name: [0.25 * rate] * epochs for name in comparison.HISTORY_KEYS}
+        return comparison.ComparedRun(path=f"/r/{rate}/iris/metrics.json", kind="iris",
+                                       title="Iris", settings={"learning_rate": rate},
+                                       status="completed" if test_accuracy else "interrupted",
+                                       history=history, test_loss=None,
+                                       test_accuracy=test_accuracy, seconds=0.0)
+
+    def line(*runs):
+        return comparison.best_line(comparison.groups_of(list(runs))[0])
+
+    assert line(run(1.0, 0, None), run(2.0, 0, None)) == \
+        "best by validation: none, since no run finished an epoch"
+    assert line(run(1.0, 0, None), run(2.0, 3, None)) == \
+        "best by validation: lr 2, val_accuracy 0.5000; it has no test accuracy (it did not finish)"
+    assert line(run(1.0, 2, 0.9), run(2.0, 3, None)) == "best by validation: lr 2, " \
+        "val_accuracy 0.5000; it has no test accuracy (it did not finish)"
+    assert line(run(3.0, 2, 0.9), run(2.0, 3, None)) == "best by validation: lr 3, " \
+        "val_accuracy 0.7500; its test accuracy 0.9000 is reported, not used to choose"
+
+
 def test_runs_whose_settings_are_all_equal_are_told_apart_by_their_folders(capsys, tmp_path):
     for copy in ("first", "second"):
         assert run_in_process(capsys, "--datasets", "iris", "--epochs", "1", "--hidden_layers",

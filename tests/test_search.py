@@ -31,6 +31,9 @@ SEARCH = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--dropout", "0
     (["--epochs", "a..b", "--trials", "2"], "argument --epochs: 'a': expected a whole number"),
     (["--activation", "relu..tanh", "--trials", "2"], "argument --activation: invalid choice"),
     (["--seed", "0..4", "--trials", "2"], "argument --seed: '0..4': expected a whole number"),
+    (["--learning_rate", "1e-3..1e-1", "--seed", "0", "1", "--trials", "2"],
+     "argument --seed: a search has one seed, its sampler's and its trials', and 2 are given; "
+     "expected one value"),
     (["--dropout", "0.1", "0..0.5", "--trials", "2"],
      "argument --dropout: a range and other values together"),
     (["--dropout", "0..1", "--trials", "2"],
