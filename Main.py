@@ -75,7 +75,7 @@ from mlp.process import (
     run_from_command_line,
     scratch_step,
 )
-from mlp.record import CSV, STUCK, RunSettings, check_loaded
+from mlp.record import CSV, FINISHED, STUCK, RunSettings, check_loaded
 from mlp.saved_models import use_saved_model
 from mlp.search import run_search, trial_of_run
 
@@ -133,7 +133,10 @@ def train_command(command):
                                 if isinstance(task.plan, checkpoint.Finished)
                                 else train_one(task, stop_flag))
     report.print_summary(outcomes)
-    if stop_flag():
+    # (a signal that came after the last epoch of every data set, as a pruned trial was told to
+    # stop, stopped nothing: the run ends as it would have)
+    if stop_flag() and (len(outcomes) < len(tasks)
+                        or any(outcome.status not in FINISHED for outcome in outcomes)):
         report.print_stop_advice(any(os.path.exists(os.path.join(
             outcome.folder, checkpoint.FILE_NAME)) for outcome in outcomes))
         return stop_flag.exit_status

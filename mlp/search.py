@@ -439,7 +439,7 @@ def run_search(command):
     set_budget(study, command)
     drawn = ", ".join(f"--{name} {values[0]}" if isinstance(values[0], Range)
                       else f"--{name} x{len(values)}" for name, values in command.varied.items())
-    say(f"Search: {command.trials} trials ({drawn}) drawn by Optuna's TPE sampler, study "
+    say(f"Search: {plural(command.trials, 'trial')} ({drawn}) drawn by Optuna's TPE sampler, study "
         f"{command.study!r} in {masked(command.storage) if command.storage else JOURNAL}; "
         f"{width} at a time here, in {command.output_dir}; each trial's printout is in its "
         f"folder's log.txt")
@@ -457,8 +457,13 @@ def run_search(command):
         runs = find_runs(with_runs)
         compare_and_report(runs, command.output_dir)
         written = save_pictures(trials.study, runs[0].title, command.output_dir)
-        if written:
-            say(f"Optuna's pictures of the study: {', '.join(written)}")
+        if not written:
+            say("Optuna's pictures of the study: none, since no trial finished (the pruned and "
+                "the failed are not drawn)")
+        else:
+            missing = ("; no search_importance.png, which needs two finished trials"
+                       if IMPORTANCE not in map(os.path.basename, written) else "")
+            say(f"Optuna's pictures of the study: {', '.join(written)}{missing}")
         say_best(trials)
     if stop.signal_number:
         say(f"Stopped after {len(ended)} of {command.trials} trials started.")
@@ -474,6 +479,7 @@ PICTURES = {"search_history.png": ("plot_optimization_history", "each trial's lo
                                     "by its lowest validation loss", None),
             "search_importance.png": ("plot_param_importances", "how much each flag mattered "
                                       "(fANOVA)", None)}
+IMPORTANCE = "search_importance.png"   # (drawn from two finished trials on)
 
 
 def draw_study(study, title):
@@ -487,7 +493,7 @@ def draw_study(study, title):
     every = study.get_trials(deepcopy=False)
     finished = [trial for trial in every if trial.state.name == "COMPLETE"]
     for name, (function, words, value_label) in PICTURES.items():
-        if not finished or (name == "search_importance.png" and len(finished) < 2):
+        if not finished or (name == IMPORTANCE and len(finished) < 2):
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks these functions experimental

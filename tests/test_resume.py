@@ -523,3 +523,18 @@ def test_a_stop_at_any_moment_is_one_line_and_keeps_the_finished_epochs(
     assert metrics["epochs_completed"] == expected
     assert len(metrics["history"]["val_loss"]) == expected
     assert (out / kind / "checkpoint.npz").exists() == (expected > 0)
+
+
+def test_a_signal_after_the_last_epoch_stops_nothing(tmp_path):
+    # As when a search's pruner stops a trial at the moment the search is stopped: the run has
+    # ended as it would have, so it says so (exit 0, its status), and nothing is left to resume.
+    out = tmp_path / "out"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with stop_at_moment(StopAt("epoch", 3)), contextlib.redirect_stdout(stdout), \
+            contextlib.redirect_stderr(stderr):
+        status = Main.main(["--datasets", "iris", "--epochs", "3", "--hidden_layers", "[8]",
+                            "--output_dir", str(out)])
+    assert status == 0 and "SIGINT" in stderr.getvalue()
+    metrics = json.loads((out / "iris" / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["epochs_completed"] == 3
+    assert "--resume" not in stdout.getvalue()

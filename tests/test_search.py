@@ -301,3 +301,14 @@ def test_a_search_killed_with_sigkill_resumes_with_every_trial_counted_once(tmp_
     assert len(trials) == 2 and all(m["epochs_completed"] == 200 for m in trials.values())
     number = int(killed.name.split("_")[0][1:])
     assert study.trials[number].value == min(trials[killed.name]["history"]["val_loss"])
+
+
+def test_a_search_whose_every_trial_diverges_names_no_best_and_draws_nothing(tmp_path):
+    result = run_main("--datasets", "iris", "--learning_rate", "50..100", "--epochs", "1",
+                      "--trials", "1", "--output_dir", tmp_path / "out")
+    assert result.returncode == 1, result.stderr  # a diverged trial is a failed run
+    assert "Search: 1 trial (--learning_rate 50..100)" in result.stdout
+    assert "best by validation: none, since no run finished an epoch" in result.stdout
+    assert "Optuna's pictures of the study: none, since no trial finished" in result.stdout
+    assert not list((tmp_path / "out").glob("search_*.png"))
+    assert "Best trial" not in result.stdout
