@@ -13,6 +13,7 @@ documented command with seed 0 are copied to docs/results/. About 15 minutes on
     python docs/reference_runs.py --only benchmark  # only benchmarks/bench_epoch.py
     python docs/reference_runs.py --only profile  # only benchmarks/profile_step.py
     python docs/reference_runs.py --only experiment  # only README's experiment
+    python docs/reference_runs.py --only search   # only README's search
     python docs/reference_runs.py --only parallel  # only benchmarks/bench_parallel.py
     python docs/reference_runs.py --only pruning   # only benchmarks/bench_pruning.py
     python docs/reference_runs.py --only fill     # no runs: rewrite the pages from the file
@@ -115,6 +116,35 @@ def experiment():
             rows = [{key: value for key, value in row.items() if key != "folders"}
                     for row in csv.DictReader(stream)]
     return {"command": "python Main.py " + " ".join(EXPERIMENT), "rows": rows}
+
+
+# README's search: the pruning benchmark's search (benchmarks/bench_pruning.py), seed 0, with
+# the default pruner.
+SEARCH = ["--datasets", "mnist", "--hidden_layers", "[64]", "--batch_size", "128",
+          "--learning_rate", "1e-4..1e-1", "--dropout", "0..0.5", "--epochs", "27", "--trials",
+          "16", "--jobs", "1", "--threads", "1"]
+
+
+def search():
+    """README's search: what its trials trained, its best trial, and its comparison picture
+    copied to docs/results/search_mnist.png."""
+    with tempfile.TemporaryDirectory() as scratch:
+        output = os.path.join(scratch, "search")
+        main_py(*SEARCH, output=output)
+        shutil.copy(os.path.join(output, "comparison_mnist.png"),
+                    os.path.join(ROOT, "docs", "results", "search_mnist.png"))
+        trials = []
+        for name in sorted(os.listdir(output)):
+            path = os.path.join(output, name, "mnist", "metrics.json")
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as stream:
+                    metrics = json.load(stream)
+                accuracies = metrics["history"]["val_accuracy"]
+                trials.append({key: metrics[key] for key in ("status", "epochs_completed")}
+                              | {"best_val_accuracy": max(accuracies, default=None),
+                                 "learning_rate": metrics["learning_rate"],
+                                 "dropout": metrics["dropout"]})
+    return {"command": "python Main.py " + " ".join(SEARCH), "trials": trials}
 
 
 def parallel():
@@ -231,6 +261,20 @@ def render(results):
             f"{statistics.median(run['together_seconds']):.1f} s against "
             f"{statistics.median(run['alone_seconds']):.1f} s, whole commands, on "
             f"{run['machine']['cores']} cores)")
+    if "search" in results:
+        trials = results["search"]["trials"]
+        best = max(trials, key=lambda trial: trial["best_val_accuracy"] or 0.0)
+        pruned = [trial for trial in trials if trial["status"] == "pruned"]
+        words = results["search"]["command"].split()
+        epochs = int(words[words.index("--epochs") + 1])
+        rungs = sorted({trial["epochs_completed"] for trial in pruned})
+        shown["search_summary"] = (
+            f"{len(trials)} trials: the pruner stopped {len(pruned)} of them after "
+            f"{' or '.join(map(str, rungs))} epochs, so they trained "
+            f"{sum(trial['epochs_completed'] for trial in trials)} epochs of the "
+            f"{len(trials) * epochs} that {len(trials)} full runs would; the best, "
+            f"learning rate {best['learning_rate']:.3g} and dropout {best['dropout']:.2f}, "
+            f"reached a validation accuracy of {best['best_val_accuracy']:.2%}")
     if "pruning" in results:
         run = results["pruning"]
         none = run["pruners"]["none"]
@@ -409,9 +453,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip_benchmark", action="store_true",
                         help="keep the benchmark of the results file as it is")
-    parser.add_argument("--only", choices=("benchmark", "profile", "experiment", "parallel",
-                                            "pruning", "fill"),
-                        help="benchmark, profile, experiment, parallel or pruning: rerun only "
+    parser.add_argument("--only", choices=("benchmark", "profile", "experiment", "search",
+                                            "parallel", "pruning", "fill"),
+                        help="benchmark, profile, experiment, search, parallel or pruning: rerun "
+                             "only "
                              "that; fill: rerun nothing, only rewrite the pages' results blocks "
                              "from docs/results.json")
     args = parser.parse_args()
@@ -431,10 +476,13 @@ def main():
         results = dict(earlier, parallel=parallel())
     elif args.only == "pruning":
         results = dict(earlier, pruning=pruning())
+    elif args.only == "search":
+        results = dict(earlier, search=search())
     else:
         results = reference_runs(args.skip_benchmark)
         results["profile"] = profile()
         results["experiment"] = experiment()
+        results["search"] = search()
         if args.skip_benchmark and "benchmark" in earlier:
             results["benchmark"] = earlier["benchmark"]
         for kept in ("many_cores", "mutation", "mutation_sample", "pythons", "parallel",

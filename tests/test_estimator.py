@@ -55,14 +55,14 @@ def test_cross_validation_grid_search_and_pipelines_work_with_it():
     assert pipeline.score(X, y) > 0.9
 
 
-def test_the_readme_shows_it_in_cross_val_score():
+def test_the_python_page_shows_it_in_cross_val_score():
     import re
     import subprocess
     import sys
 
-    with open(f"{ROOT}/README.md", encoding="utf-8") as stream:
-        readme = stream.read()
-    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    with open(f"{ROOT}/docs/python.md", encoding="utf-8") as stream:
+        page = stream.read()
+    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
     [block] = [block for block in blocks if "cross_val_score" in block]
     assert len(block.strip().splitlines()) <= 7
     result = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True,
@@ -71,7 +71,7 @@ def test_the_readme_shows_it_in_cross_val_score():
     scores = [float(value) for value in result.stdout.strip(" []\n").split()]
     assert len(scores) == 5 and min(scores) >= 0.9, result.stdout
     assert f"accuracy of each of the five folds: {', '.join(f'{s:.3g}' for s in scores)}." in \
-        " ".join(readme.split())
+        " ".join(page.split())
 
 
 @pytest.mark.parametrize("bad, expected", [

@@ -1,4 +1,5 @@
-"""README.md's promises, checked: its Python block runs as written."""
+"""docs/python.md's promises, checked: its first Python block (Model alone) runs as written,
+wherever it is saved. (Its scikit-learn block: tests/test_estimator.py.)"""
 
 import os
 import re
@@ -9,13 +10,13 @@ import sys
 from helpers import ROOT
 
 
-def readme():
-    with open(f"{ROOT}/README.md", encoding="utf-8") as stream:
+def page():
+    with open(f"{ROOT}/docs/python.md", encoding="utf-8") as stream:
         return stream.read()
 
 
 def python_blocks():
-    return re.findall(r"```python\n(.*?)```", readme(), flags=re.S)
+    return re.findall(r"```python\n(.*?)```", page(), flags=re.S)
 
 
 def run_block(block, cwd, env=None):
@@ -36,7 +37,7 @@ def test_the_python_block_trains_iris_with_model_alone_wherever_it_is_saved(tmp_
     match = re.fullmatch(r"test loss (\d\.\d{3}), test accuracy (\d+\.\d)%\n", printed)
     assert match, printed
     assert float(match.group(2)) >= 90.0
-    assert f"It prints `{printed.strip()}`" in readme()
+    assert f"It prints `{printed.strip()}`" in page()
     copied = tmp_path / "copied"
     copied.mkdir()
     for name in ("Model.py", "HiddenLayer.py", "OutputLayer.py", "iris.data"):
