@@ -203,14 +203,20 @@ def plot_comparison(groups, title, n_val=None):
     its runs, with the band from the lowest to the highest where it has several); the legend
     says how a setting's runs ended where not all completed, and names one that finished no
     epoch (a line-less entry)."""
+    from matplotlib import colormaps
     from matplotlib.ticker import MaxNLocator
 
+    # matplotlib's ten colours, repeated past ten settings: then 20 (tab20), or a scale
+    colours = ([None] * len(groups) if len(groups) <= 10
+               else [colormaps["tab20"](index) for index in range(len(groups))]
+               if len(groups) <= 20
+               else [colormaps["turbo"](index / (len(groups) - 1)) for index in range(len(groups))])
     figure = new_figure(11, 4.6)
     axes = figure.subplots(1, 2)
     longest = max((len(run.history["val_loss"]) for group in groups for run in group.runs),
                   default=0)
     for metric, ax in zip(("val_loss", "val_accuracy"), axes):
-        for group in groups:
+        for group, colour in zip(groups, colours):
             label = group.label() + (f" ({group.status()})" if group.status() else "")
             curves = [run.history[metric] for run in group.runs if run.history[metric]]
             if not curves:
@@ -222,7 +228,8 @@ def plot_comparison(groups, title, n_val=None):
                 stacked[index, :len(curve)] = curve
             x = np.arange(1, epochs + 1)
             line, = ax.plot(x, np.nanmean(stacked, axis=0), marker="o" if longest < 20 else None,
-                            markersize=3, linestyle="-" if group.finished else "--", label=label)
+                            markersize=3, linestyle="-" if group.finished else "--", label=label,
+                            color=colour)
             if len(curves) > 1:
                 ax.fill_between(x, np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0),
                                 color=line.get_color(), alpha=0.2, linewidth=0)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import matplotlib.colors
 import numpy as np
 import pytest
 
@@ -405,3 +406,21 @@ def test_runs_whose_settings_are_all_equal_are_told_apart_by_their_folders(capsy
     assert [line.split()[0] for line in lines[header + 1:header + 3]] == [
         str(tmp_path / "first" / "iris"), str(tmp_path / "second" / "iris")]
 
+
+
+@pytest.mark.parametrize("settings", [3, 16, 25])
+def test_each_setting_has_its_own_colour_past_matplotlibs_ten(settings):
+    def run(rate):
+        history = {name: [0.5, 0.4] for name in comparison.HISTORY_KEYS}
+        return comparison.ComparedRun(path=f"/r/{rate}/iris/metrics.json", kind="iris",
+                                       title="Iris", settings={"learning_rate": rate},
+                                       status="completed", history=history, test_loss=0.1,
+                                       test_accuracy=0.9, seconds=0.0)
+
+    groups = comparison.groups_of([run(0.001 * (index + 1)) for index in range(settings)])
+    figure = comparison.plot_comparison(groups, "Iris")
+    for axes in figure.axes:
+        colours = [tuple(matplotlib.colors.to_rgba(line.get_color())) for line in axes.lines]
+        assert len(colours) == settings and len(set(colours)) == settings
+    assert [line.get_color() for line in figure.axes[0].lines] == \
+        [line.get_color() for line in figure.axes[1].lines]   # a setting's colour in both
