@@ -123,10 +123,10 @@ def plan_jobs(command):
         folder = os.path.join(command.output_dir, "_".join(
             SHORT[name] + value_text(name, value) for name, value in values.items()))
         run = parse_args(tokens)
+        if not jobs:  # the same files for every run: read once
+            check_data_files(run, tables)
         for kind in run.datasets:
             data_file = run.data_file(kind)
-            if data_file and not jobs and kind != CSV:  # the same file for every run: read once
-                read_bytes(data_file, f"the data file {data_file_flag(kind)} names")
             settings = RunSettings.from_flags(kind, run.training, defaults_for(
                 kind, train_rows(run.training, data_file, tables) if kind == CSV else None),
                 data_file)
@@ -135,6 +135,18 @@ def plan_jobs(command):
                 raise UserError(f"{problem} (in the run {os.path.basename(folder)})")
         jobs.append(Job(values, folder, tokens + [f"--output_dir={folder}"], run))
     return jobs
+
+
+def check_data_files(run, tables):
+    """Read the data files the run names (a parsed Command), as the run will: DataError naming
+    the first that is missing or unreadable, or a CSV that is not a table of numbers, before
+    anything is written. (A data set's default file is left to its run.)"""
+    for kind in run.datasets:
+        data_file = run.data_file(kind)
+        if data_file and kind == CSV:
+            train_rows(run.training, data_file, tables)
+        elif data_file:
+            read_bytes(data_file, f"the data file {data_file_flag(kind)} names")
 
 
 def train_rows(flags, data_file, tables):

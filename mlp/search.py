@@ -36,6 +36,7 @@ from mlp.experiments import (
     SHORT,
     Job,
     Stopper,
+    check_data_files,
     choose_jobs,
     run_jobs,
     without_flags,
@@ -424,6 +425,7 @@ def run_search(command):
              for choice in ([setting_text(value, exact=True) for value in
                              command.varied["hidden_layers"]]
                             if "hidden_layers" in command.varied else ["[256, 64]"])]
+    check_data_files(probe[0].command, {})
     width = choose_jobs(command.jobs, command.training.threads, probe * command.trials)
     if command.storage:
         where = {"url": command.storage}

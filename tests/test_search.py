@@ -53,6 +53,22 @@ def test_a_bad_range_or_budget_is_one_line_and_writes_nothing(capsys, tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+def test_a_data_file_that_is_missing_or_wrong_is_one_line_before_any_trial(capsys, tmp_path):
+    # Read as an experiment reads it, once before the first run, not by each trial in turn.
+    missing = tmp_path / "nowhere.npz"
+    result = run_in_process(capsys, "--datasets", "mnist", "--mnist_path", missing,
+                            "--learning_rate", "1e-3..1e-1", "--trials", "2",
+                            "--output_dir", tmp_path / "out")
+    assert_one_line_error(result, f"{missing}: no such file; expected the data file "
+                                  f"--mnist_path names")
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("a,b\n1,x\n2,x\n")
+    result = run_in_process(capsys, "--csv", one_class, "--target", "b", "--learning_rate",
+                            "1e-3..1e-1", "--trials", "2", "--output_dir", tmp_path / "out")
+    assert_one_line_error(result, "column 'b' has a single class (x); expected at least two")
+    assert not (tmp_path / "out").exists()
+
+
 def trials_of(out):
     """{folder name: metrics.json} of each trial of a search in out."""
     found = {}
