@@ -126,15 +126,20 @@ def plan_jobs(command):
         if not jobs:  # the same files for every run: read once
             check_data_files(run, tables)
         for kind in run.datasets:
-            data_file = run.data_file(kind)
-            settings = RunSettings.from_flags(kind, run.training, defaults_for(
-                kind, train_rows(run.training, data_file, tables) if kind == CSV else None),
-                data_file)
+            settings = run_settings(run, kind, tables)
             problem = weight_decay_problem(settings.learning_rate, settings.weight_decay)
             if problem:
                 raise UserError(f"{problem} (in the run {os.path.basename(folder)})")
         jobs.append(Job(values, folder, tokens + [f"--output_dir={folder}"], run))
     return jobs
+
+
+def run_settings(run, kind, tables):
+    """The RunSettings a run (a parsed Command) will train data set kind with: its flags, and
+    the defaults of that data set (of a CSV, for its training rows: tables keeps them)."""
+    data_file = run.data_file(kind)
+    return RunSettings.from_flags(kind, run.training, defaults_for(
+        kind, train_rows(run.training, data_file, tables) if kind == CSV else None), data_file)
 
 
 def check_data_files(run, tables):

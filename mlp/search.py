@@ -39,10 +39,12 @@ from mlp.experiments import (
     check_data_files,
     choose_jobs,
     run_jobs,
+    run_settings,
     without_flags,
 )
 from mlp.files import make_folder, save_text, say, set_aside, write_atomically
 from mlp.flags import Range, parse_args
+from mlp.optimizers import weight_decay_problem
 from mlp.record import PRUNED, setting_text
 from Model import Callback
 
@@ -329,6 +331,26 @@ def one_asker(storage, name):
                                {"name": name})
 
 
+def check_the_corner(command, run):
+    """UserError where the highest learning rate and the highest weight decay the search may
+    draw together cannot train (experiments refuse such a run before it starts): every trial
+    drawn near that corner would fail. run: the search's flags parsed without its choices."""
+    varied = command.varied
+    if "learning_rate" not in varied and "weight_decay" not in varied:
+        return
+    for kind in run.datasets:
+        settings = run_settings(run, kind, {})
+        rate, decay = (max(value.high if isinstance(value, Range) else value
+                           for value in varied[name]) if name in varied
+                       else getattr(settings, name) for name in ("learning_rate", "weight_decay"))
+        if weight_decay_problem(rate, decay):
+            raise UserError(f"argument --weight_decay: the search may draw --learning_rate "
+                            f"{rate:g} with --weight_decay {decay:g}, and each step would then "
+                            f"multiply the weights by 1 - {rate:g} x {decay:g} = "
+                            f"{1 - rate * decay:g}; expected ranges whose highest learning rate "
+                            f"x highest weight decay is below 1")
+
+
 def open_study(command, where, storage):
     """The study --study names at where (a new one, or, in a database, the one other workers
     share), its pruner the one --pruner names (its sampler is set for each trial: Trials.pop);
@@ -426,6 +448,7 @@ def run_search(command):
                              command.varied["hidden_layers"]]
                             if "hidden_layers" in command.varied else ["[256, 64]"])]
     check_data_files(probe[0].command, {})
+    check_the_corner(command, probe[0].command)
     width = choose_jobs(command.jobs, command.training.threads, probe * command.trials)
     if command.storage:
         where = {"url": command.storage}

@@ -31,6 +31,13 @@ SEARCH = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--dropout", "0
     (["--epochs", "a..b", "--trials", "2"], "argument --epochs: 'a': expected a whole number"),
     (["--activation", "relu..tanh", "--trials", "2"], "argument --activation: invalid choice"),
     (["--seed", "0..4", "--trials", "2"], "argument --seed: '0..4': expected a whole number"),
+    (["--learning_rate", "0.5..1", "--weight_decay", "0.5..5", "--trials", "2"],
+     "argument --weight_decay: the search may draw --learning_rate 1 with --weight_decay 5, and "
+     "each step would then multiply the weights by 1 - 1 x 5 = -4; expected ranges whose highest "
+     "learning rate x highest weight decay is below 1"),
+    (["--weight_decay", "0.01", "2000", "--trials", "2"],
+     "argument --weight_decay: the search may draw --learning_rate 0.001 with --weight_decay "
+     "2000"),
     (["--learning_rate", "1e-3..1e-1", "--seed", "0", "1", "--trials", "2"],
      "argument --seed: a search has one seed, its sampler's and its trials', and 2 are given; "
      "expected one value"),
