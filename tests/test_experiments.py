@@ -45,6 +45,7 @@ def metrics(folder):
         return json.load(stream)
 
 
+@pytest.mark.slow
 def test_every_combination_is_a_run_in_a_folder_named_by_its_values(experiment):
     out, printed = experiment
     assert sorted(name for name in os.listdir(out) if os.path.isdir(out / name)) == sorted(FOLDERS)
@@ -60,6 +61,7 @@ def test_every_combination_is_a_run_in_a_folder_named_by_its_values(experiment):
     assert printed.count("/6] ") == 6
 
 
+@pytest.mark.slow
 def test_a_run_of_an_experiment_is_the_run_made_alone(experiment, tmp_path):
     out, _ = experiment
     alone = run_main("--datasets", "iris", "--learning_rate", "0.01", "--hidden_layers", "[16, 8]",
@@ -72,6 +74,7 @@ def test_a_run_of_an_experiment_is_the_run_made_alone(experiment, tmp_path):
         assert all(np.array_equal(a[key], b[key]) for key in a.files if key != "record")
 
 
+@pytest.mark.slow
 def test_the_table_holds_each_runs_numbers_best_validation_first(experiment):
     out, printed = experiment
     with open(out / "comparison_iris.csv", encoding="utf-8") as stream:
@@ -93,6 +96,7 @@ def test_the_table_holds_each_runs_numbers_best_validation_first(experiment):
             f"val_accuracy {float(first['best_val_accuracy']):.4f}") in printed
 
 
+@pytest.mark.slow
 def test_the_picture_draws_each_runs_validation_curves(experiment):
     out, _ = experiment
     runs = comparison.find_runs([out])
@@ -112,6 +116,7 @@ def test_the_picture_draws_each_runs_validation_curves(experiment):
     assert "Iris: validation (12 rows) per epoch, 6 settings" == figure.get_suptitle()
 
 
+@pytest.mark.slow
 def test_seeds_make_one_line_per_setting_with_its_mean_and_spread(tmp_path):
     out = tmp_path / "seeds"
     result = run_main("--datasets", "iris", "--seed", "0", "1", "2", "--learning_rate", "0.1",
@@ -146,6 +151,7 @@ def test_one_bad_value_refuses_the_whole_experiment_with_nothing_written(capsys,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_stopped_experiment_resumes_to_what_an_uninterrupted_one_gives(tmp_path):
     flags_ = ("--datasets", "iris", "--learning_rate", "0.01", "0.003", "--hidden_layers", "[8]",
               "--epochs", "60", "--jobs", "1")
@@ -240,6 +246,7 @@ def test_a_run_whose_experiment_is_gone_stops_as_for_sigterm(monkeypatch):
         assert stop_flag() and stop_flag.exit_status == 143
 
 
+@pytest.mark.slow
 def test_a_finished_experiment_is_moved_aside_not_written_over(tmp_path):
     command = ("--datasets", "iris", "--epochs", "1", "--seed", "0", "1", "--hidden_layers", "[4]",
                "--output_dir", tmp_path / "out")
@@ -343,6 +350,7 @@ def test_the_check_before_the_runs_takes_a_large_tables_defaults_as_its_runs_do(
             assert json.load(stream)["weight_decay"] == 0.0
 
 
+@pytest.mark.slow
 def test_a_run_that_learned_nothing_is_marked_in_the_table(tmp_path):
     out = tmp_path / "stuck"
     result = run_main("--datasets", "iris", "--learning_rate", "0.05", "0.01", "--epochs", "6",

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -87,6 +88,7 @@ def nothing_lost_and_resume_completes(capsys, out):
         assert json.load(stream)["history"] == reference_history(capsys)
 
 
+@pytest.mark.slow
 @settings(max_examples=6, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(nth=st.integers(1, 60), code=st.sampled_from(ERRNOS))
 def test_the_nth_write_fails(capsys, monkeypatch, nth, code):
@@ -124,6 +126,7 @@ class FailingOutput(io.StringIO):
         return super().write(text)
 
 
+@pytest.mark.slow
 @settings(max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(nth=st.integers(1, 16), code=st.sampled_from([errno.EPIPE, errno.ENOSPC, errno.EIO]))
 def test_the_nth_print_fails(capsys, monkeypatch, nth, code):

@@ -495,6 +495,7 @@ def tiny_mnist(tmp_path_factory):
 BATCHES = {"iris": 108, "mnist": 12}
 
 
+@pytest.mark.slow
 @settings(max_examples=10)
 @given(kind=st.sampled_from(["iris", "mnist"]),
        moment=st.one_of(st.just(("begin", 0)), st.tuples(st.just("epoch"), st.integers(1, 2)),

@@ -94,6 +94,7 @@ def search(tmp_path_factory):
     return out, result.stdout
 
 
+@pytest.mark.slow
 def test_each_trial_is_a_run_in_its_folder_and_the_table_has_a_row_each(search):
     out, printed = search
     trials = trials_of(out)
@@ -112,6 +113,7 @@ def test_each_trial_is_a_run_in_its_folder_and_the_table_has_a_row_each(search):
     assert printed.count("] t") == 4 and "best so far: trial" in printed
 
 
+@pytest.mark.slow
 def test_a_trial_is_the_run_made_alone_with_its_values(search, tmp_path):
     out, printed = search
     line = next(line for line in printed.splitlines() if line.startswith("Best trial"))
@@ -127,6 +129,7 @@ def test_a_trial_is_the_run_made_alone_with_its_values(search, tmp_path):
         float(line.split("val_loss ")[1].split(";")[0]), abs=5e-5)
 
 
+@pytest.mark.slow
 def test_one_job_at_a_time_draws_the_same_trials_and_numbers_again(tmp_path):
     runs = []
     for copy in ("first", "second"):
@@ -140,6 +143,7 @@ def test_one_job_at_a_time_draws_the_same_trials_and_numbers_again(tmp_path):
         assert runs[0][name]["learning_rate"] == runs[1][name]["learning_rate"]
 
 
+@pytest.mark.slow
 def test_a_wide_range_prunes_trials_that_keep_their_epochs_and_equal_their_run_alone(tmp_path):
     out = tmp_path / "wide"
     result = run_main("--datasets", "iris", "--learning_rate", "1e-5..1", "--hidden_layers", "[8]",
@@ -179,6 +183,7 @@ def with_password(url, password):
     return url.replace("postgres@", f"postgres:{password}@", 1)
 
 
+@pytest.mark.slow
 def test_two_workers_sharing_a_study_make_its_trials_once_each(postgres, tmp_path):
     url = with_password(postgres, "s3cret-pw")
     workers = [subprocess.Popen([sys.executable, MAIN, *SHARED, "--storage", url, "--study",
@@ -225,6 +230,7 @@ def test_a_wrong_url_or_a_server_that_does_not_answer_is_one_line(capsys, tmp_pa
     assert ":pw@" not in line and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_study_of_that_name_with_other_ranges_is_refused(capsys, postgres, tmp_path):
     first = run_in_process(capsys, *SHARED[:-4], "--trials", "1", "--storage", postgres,
                            "--study", "other", "--output_dir", tmp_path / "first")
@@ -242,6 +248,7 @@ def test_a_study_of_that_name_with_other_ranges_is_refused(capsys, postgres, tmp
     assert not (tmp_path / "second").exists()
 
 
+@pytest.mark.slow
 def test_resume_with_a_larger_budget_keeps_the_ended_trials_and_runs_the_rest(tmp_path):
     out = tmp_path / "out"
     flags = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--hidden_layers", "[8]",
@@ -263,6 +270,7 @@ def test_resume_with_a_larger_budget_keeps_the_ended_trials_and_runs_the_rest(tm
     assert json.loads((out / "experiment.json").read_text())["trials"] == 3
 
 
+@pytest.mark.slow
 def test_optunas_pictures_of_the_study_are_titled_and_labelled(search):
     out, printed = search
     import optuna
@@ -288,6 +296,7 @@ def test_optunas_pictures_of_the_study_are_titled_and_labelled(search):
     assert "log" in scales.values()  # the learning rate, drawn on a log scale
 
 
+@pytest.mark.slow
 def test_a_search_killed_with_sigkill_resumes_with_every_trial_counted_once(tmp_path):
     out = tmp_path / "out"
     flags = ("--datasets", "iris", "--learning_rate", "1e-3..1e-1", "--hidden_layers", "[8]",
@@ -326,6 +335,7 @@ def test_a_search_killed_with_sigkill_resumes_with_every_trial_counted_once(tmp_
     assert study.trials[number].value == min(trials[killed.name]["history"]["val_loss"])
 
 
+@pytest.mark.slow
 def test_a_search_whose_every_trial_diverges_names_no_best_and_draws_nothing(tmp_path):
     result = run_main("--datasets", "iris", "--learning_rate", "50..100", "--epochs", "1",
                       "--trials", "1", "--output_dir", tmp_path / "out")

@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 import numpy as np
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -245,3 +246,4 @@ OneOutputFolder.TestCase.settings = settings(
     settings.default, max_examples=60 if DEEP else 10, stateful_step_count=10 if DEEP else 8,
     deadline=None, derandomize=not DEEP, database=None)
 TestOneOutputFolder = OneOutputFolder.TestCase
+TestOneOutputFolder.pytestmark = [pytest.mark.slow]   # (commands run for real, ten at a time)
