@@ -331,15 +331,16 @@ def one_asker(storage, name):
                                {"name": name})
 
 
-def check_the_corner(command, run):
+def check_the_corner(command, run, tables):
     """UserError where the highest learning rate and the highest weight decay the search may
     draw together cannot train (experiments refuse such a run before it starts): every trial
-    drawn near that corner would fail. run: the search's flags parsed without its choices."""
+    drawn near that corner would fail. run: the search's flags parsed without its choices;
+    tables: experiments.train_rows' CSV rows read so far."""
     varied = command.varied
     if "learning_rate" not in varied and "weight_decay" not in varied:
         return
     for kind in run.datasets:
-        settings = run_settings(run, kind, {})
+        settings = run_settings(run, kind, tables)
         rate, decay = (max(value.high if isinstance(value, Range) else value
                            for value in varied[name]) if name in varied
                        else getattr(settings, name) for name in ("learning_rate", "weight_decay"))
@@ -447,8 +448,9 @@ def run_search(command):
              for choice in ([setting_text(value, exact=True) for value in
                              command.varied["hidden_layers"]]
                             if "hidden_layers" in command.varied else ["[256, 64]"])]
-    check_data_files(probe[0].command, {})
-    check_the_corner(command, probe[0].command)
+    tables = {}     # (a CSV's training rows, read once for both checks)
+    check_data_files(probe[0].command, tables)
+    check_the_corner(command, probe[0].command, tables)
     width = choose_jobs(command.jobs, command.training.threads, probe * command.trials)
     if command.storage:
         where = {"url": command.storage}
