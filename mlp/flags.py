@@ -270,8 +270,9 @@ def add_mode_flags(parser):
     several.add_argument("--study", default="search", metavar="NAME",
                          help="with --storage, the study's name in the database")
     several.add_argument("--jobs", type=flag_type(whole(1)), default=None,
-                         help="runs of an experiment trained at once (default: one per core, "
-                              "each with one BLAS thread, as many as memory allows)")
+                         help="runs of an experiment, or trials of a search, trained at once "
+                              "(default: one per core, each with one BLAS thread, as many as "
+                              "memory allows)")
     several.add_argument("--compare", nargs="+", default=None, metavar="FOLDER",
                          help="only compare runs that exist (run or experiment folders, made "
                               "anywhere): a picture and a table per data set, in OUTPUT_DIR")
