@@ -287,6 +287,35 @@ def render(results):
             return [none[seed]["best_val_accuracy"] - entry[seed]["best_val_accuracy"]
                     for seed in seeds]
 
+        default = run["pruners"]["asha"]
+        epochs = [default[seed]["epochs_trained"] for seed in seeds]
+        below = shortfalls(default)
+        worst = seeds[below.index(max(below))]
+        share = total(default, "epochs_trained") / total(none, "epochs_trained")
+        full = run["trials"] * run["epochs"]     # the epochs of one search without pruning
+        shown["pruning_default"] = (
+            f"it trained {share:.0%} of the epochs (at most {max(epochs) / full:.0%} on any seed: "
+            f"{min(epochs)} to {max(epochs)} of {full}), and its best was "
+            f"{statistics.mean(below) * 100:.2f} points below on the mean, "
+            f"{max(below) * 100:.2f} at most (seed {worst}, about "
+            f"{round(max(below) * 6000)} of the 6,000 validation images)")
+        if "pruning_first_rung_1" in results:
+            first = results["pruning_first_rung_1"]["pruners"]["asha"]
+            compared = [seed for seed in seeds if seed in first]
+            short = [none[seed]["best_val_accuracy"] - first[seed]["best_val_accuracy"]
+                     for seed in compared]
+            trained = sum(first[seed]["epochs_trained"] for seed in compared)
+            shown["pruning_first_rung_1"] = (
+                f"`asha` trained {trained / (full * len(compared)):.0%} of the epochs of seeds "
+                f"{compared[0]}-{compared[-1]} but fell "
+                f"{max(short) * 100:.2f} points short")
+        hyperband = run["pruners"]["hyperband"]
+        shown["pruning_choice"] = (
+            f"`asha` trained {share:.0%} of the epochs and its best was "
+            f"{statistics.mean(below) * 100:.2f} points below no pruning on the mean "
+            f"(`hyperband`: "
+            f"{total(hyperband, 'epochs_trained') / total(none, 'epochs_trained'):.0%} and "
+            f"{statistics.mean(shortfalls(hyperband)) * 100:.2f})")
         shown["pruning_table"] = "\n".join(
             [f"`{run['command']} --seed SEED --pruner PRUNER`, seeds {', '.join(seeds)} "
              f"({run['machine']['cores']} cores, {run['machine']['machine']}):", "",
@@ -486,7 +515,7 @@ def main():
         if args.skip_benchmark and "benchmark" in earlier:
             results["benchmark"] = earlier["benchmark"]
         for kept in ("many_cores", "mutation", "mutation_sample", "pythons", "parallel",
-                     "pruning"):  # measured apart; kept
+                     "pruning", "pruning_first_rung_1"):  # measured apart; kept
             if kept in earlier:
                 results[kept] = earlier[kept]
     with open(RESULTS, "w", encoding="utf-8") as stream:
