@@ -111,10 +111,7 @@ def plan_jobs(command):
     """The experiment's jobs, every one checked as its run will check its flags; raises
     UserError naming the first bad value before anything is written."""
     names = list(command.varied)
-    base = without_flags(list(command.tokens), {"--" + name for name in names}
-                         | {"--output_dir", "--jobs", "--resume"})
-    if "--threads" not in command.given_flags:
-        base.append("--threads=1")
+    base = run_tokens(command, {"--output_dir", "--jobs", "--resume"})
     jobs, tables = [], {}
     for combination in itertools.product(*(command.varied[name] for name in names)):
         values = dict(zip(names, combination))
@@ -132,6 +129,16 @@ def plan_jobs(command):
                 raise UserError(f"{problem} (in the run {os.path.basename(folder)})")
         jobs.append(Job(values, folder, tokens + [f"--output_dir={folder}"], run))
     return jobs
+
+
+def run_tokens(command, own_flags):
+    """The tokens every run of an experiment or search shares: the command's, without the flags
+    it varies and its own (own_flags), and one BLAS thread each unless --threads was given."""
+    base = without_flags(list(command.tokens), {"--" + name for name in command.varied}
+                         | own_flags)
+    if "--threads" not in command.given_flags:
+        base.append("--threads=1")
+    return base
 
 
 def run_settings(run, kind, tables):

@@ -40,6 +40,7 @@ from mlp.experiments import (
     choose_jobs,
     run_jobs,
     run_settings,
+    run_tokens,
     without_flags,
 )
 from mlp.files import make_folder, save_text, say, set_aside, write_atomically
@@ -439,15 +440,13 @@ def write_marker(command):
 def run_search(command):
     """Run the trials of a search, a few at once; compare them; return the exit status (0 when
     every trial finished, 1 when one failed, 130/143/129 when stopped)."""
-    names = list(command.varied)
-    base = without_flags(list(command.tokens), {"--" + name for name in names} | OWN_FLAGS)
-    if "--threads" not in command.given_flags:
-        base.append("--threads=1")
-    probe = [Job({}, command.output_dir, base, parse_args(without_flags(base, {"--hidden_layers"})
-                                                          + [f"--hidden_layers={choice}"]))
-             for choice in ([setting_text(value, exact=True) for value in
-                             command.varied["hidden_layers"]]
-                            if "hidden_layers" in command.varied else ["[256, 64]"])]
+    base = run_tokens(command, OWN_FLAGS)
+    # A run of each network the search may draw (the one given, where none is drawn): the
+    # checks below and --jobs' memory estimate read them.
+    networks = ([[f"--hidden_layers={setting_text(value, exact=True)}"]
+                 for value in command.varied["hidden_layers"]]
+                if "hidden_layers" in command.varied else [[]])
+    probe = [Job({}, command.output_dir, base, parse_args(base + network)) for network in networks]
     tables = {}     # (a CSV's training rows, read once for both checks)
     check_data_files(probe[0].command, tables)
     check_the_corner(command, probe[0].command, tables)
